@@ -1,0 +1,88 @@
+/**
+ * `environment.json`: what a reader needs to reproduce or distrust a sweep's numbers:
+ * versions, the compute backend and its threads, the machine, the seeds, the git commit.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { BackendInfo } from '../backend.js';
+
+export interface EnvironmentRecord {
+  createdAt: string;
+  command: string[];
+  package: { name: string; version: string };
+  node: string;
+  tfjs: string;
+  backend: { name: string; provider: string; threads: number; notes: string[] };
+  workers: number;
+  seeds: number[];
+  machine: { platform: string; arch: string; cpus: number; cpuModel: string; memoryGiB: number };
+  /** Commit of the working tree the sweep ran from, with `dirty` when it had local changes. */
+  git?: { commit: string; dirty: boolean };
+}
+
+function packageInfo(): { name: string; version: string } {
+  const url = new URL('../../package.json', import.meta.url);
+  try {
+    const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name: string; version: string };
+    return { name: pkg.name, version: pkg.version };
+  } catch {
+    // Built layout (dist/src/experiment): package.json is one level further up.
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      name: string;
+      version: string;
+    };
+    return { name: pkg.name, version: pkg.version };
+  }
+}
+
+function gitInfo(cwd: string): EnvironmentRecord['git'] {
+  try {
+    const run = (args: string[]) =>
+      execFileSync('git', args, {
+        cwd,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 5000,
+      });
+    const commit = run(['rev-parse', 'HEAD']).trim();
+    const dirty = run(['status', '--porcelain', '--untracked-files=no']).trim().length > 0;
+    return { commit, dirty };
+  } catch {
+    return undefined; // not a git checkout, or git missing: the record just has no commit
+  }
+}
+
+export function describeEnvironment(opts: {
+  backend: BackendInfo;
+  workers: number;
+  seeds: number[];
+  cwd?: string;
+  now?: Date;
+}): EnvironmentRecord {
+  const cpus = os.cpus();
+  const git = gitInfo(opts.cwd ?? process.cwd());
+  return {
+    createdAt: (opts.now ?? new Date()).toISOString(),
+    command: process.argv.slice(1),
+    package: packageInfo(),
+    node: process.version,
+    tfjs: opts.backend.tfjsVersion,
+    backend: {
+      name: opts.backend.backend,
+      provider: opts.backend.provider,
+      threads: opts.backend.threads,
+      notes: opts.backend.notes,
+    },
+    workers: opts.workers,
+    seeds: opts.seeds,
+    machine: {
+      platform: os.platform(),
+      arch: os.arch(),
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model ?? 'unknown',
+      memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    },
+    ...(git ? { git } : {}),
+  };
+}
