@@ -1,7 +1,7 @@
 import seedrandom from 'seedrandom';
 
 /** Serialisable state of an {@link Rng}, stored in checkpoints so training resumes exactly. */
-export type RngState = { label: string; state: object };
+export type RngState = { label: string; state: object; seed?: string };
 
 /**
  * A seeded random stream. Every random draw in the project goes through one of these
@@ -11,18 +11,21 @@ export type RngState = { label: string; state: object };
 export class Rng {
   private prng: seedrandom.StatefulPRNG<seedrandom.State.Alea>;
   readonly label: string;
+  /** The root seed, inherited by forks so streams of different seeds differ. */
+  readonly seed: string;
 
   constructor(seed: number | string, label = 'root', state?: object) {
     this.label = `${label}`;
+    this.seed = `${seed}`;
     const key = `${seed}/${label}`;
     this.prng = state
       ? seedrandom.alea('', { state: state as seedrandom.State.Alea })
       : seedrandom.alea(key, { state: true });
   }
 
-  /** A new independent stream whose seed is derived from this stream's label and `label`. */
+  /** A new independent stream derived from this stream's seed, its label and `label` (not its draws). */
   fork(label: string): Rng {
-    return new Rng(this.label, `${this.label}/${label}`);
+    return new Rng(this.seed, `${this.label}/${label}`);
   }
 
   /** Uniform in [0, 1). */
@@ -72,10 +75,10 @@ export class Rng {
   }
 
   getState(): RngState {
-    return { label: this.label, state: this.prng.state() };
+    return { label: this.label, state: this.prng.state(), seed: this.seed };
   }
 
   static fromState(s: RngState): Rng {
-    return new Rng('', s.label, s.state);
+    return new Rng(s.seed ?? '', s.label, s.state);
   }
 }
