@@ -124,7 +124,12 @@ export function decodeEvent(msg: Uint8Array): DecodedEvent {
           if (g.num === 1) value.tag = text.decode(g.bytes);
           else if (g.num === 2 && g.wire === 5) value.simpleValue = g.fixed32!.getFloat32(0, true);
           else if (g.num === 4 && g.wire === 2) {
-            const img = { height: 0, width: 0, colorspace: 0, encoded: new Uint8Array() };
+            const img: { height: number; width: number; colorspace: number; encoded: Uint8Array } = {
+              height: 0,
+              width: 0,
+              colorspace: 0,
+              encoded: new Uint8Array(),
+            };
             for (const h of decodeFields(g.bytes!)) {
               if (h.num === 1) img.height = h.varint!;
               else if (h.num === 2) img.width = h.varint!;
