@@ -1,7 +1,87 @@
 /**
- * Kernels this project registers on the wasm backend (see docs/ARCHITECTURE.md, "Fast wasm").
- * Called once by initBackend before the wasm backend is selected.
+ * Kernels this project registers on the wasm backend (docs/ARCHITECTURE.md, "Fast wasm").
+ * `registerWasmKernels()` is called by initBackend after importing tfjs-backend-wasm and before
+ * selecting it; it replaces `BatchMatMul` and `_FusedMatMul` with versions that route every call to
+ * XNNPACK (see src/wasm/batch-matmul.ts), keeping the stock configs for comparison.
  */
-export function registerWasmKernels(): void {
-  // Filled in by the fast-BatchMatMul work (issue 2, item 4).
+import * as tf from '@tensorflow/tfjs';
+import { fastBatchMatMulConfig, type FastKernelContext } from './batch-matmul.js';
+import { fastFusedMatMulConfig } from './fused-matmul.js';
+
+/** The kernels replaced on the wasm backend. */
+export const FAST_WASM_KERNELS = [tf.BatchMatMul, tf._FusedMatMul] as const;
+export type FastWasmKernel = (typeof FAST_WASM_KERNELS)[number];
+
+const FACTORIES: Record<FastWasmKernel, (ctx: FastKernelContext) => tf.KernelConfig> = {
+  [tf.BatchMatMul]: fastBatchMatMulConfig,
+  [tf._FusedMatMul]: fastFusedMatMulConfig,
+};
+
+const stockConfigs = new Map<string, tf.KernelConfig>();
+const fastConfigs = new Set<tf.KernelConfig>();
+let enabled = true;
+
+/**
+ * Replace the wasm matMul kernels with the fast ones. Idempotent. Kernels not registered (the
+ * wasm package not imported yet) are skipped; returns the names replaced by this call.
+ */
+export function registerWasmKernels(): string[] {
+  const replaced: string[] = [];
+  for (const name of FAST_WASM_KERNELS) {
+    const current = tf.getKernel(name, 'wasm');
+    if (!current || fastConfigs.has(current)) continue;
+    stockConfigs.set(name, current);
+    const fast = FACTORIES[name]({ stock: current, enabled: () => enabled });
+    fastConfigs.add(fast);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(fast);
+    // Setup functions run when a backend is selected; if wasm is already active, run ours now.
+    if (tf.engine().backendName === 'wasm') fast.setupFunc?.(tf.backend());
+    replaced.push(name);
+  }
+  return replaced;
+}
+
+/** Names of the kernels currently replaced on the wasm backend. */
+export function fastWasmKernels(): string[] {
+  return FAST_WASM_KERNELS.filter((name) => {
+    const k = tf.getKernel(name, 'wasm');
+    return k !== undefined && fastConfigs.has(k);
+  });
+}
+
+/**
+ * Turn the fast kernels off (every call goes to the stock kernel) or back on, for before/after
+ * measurements of whole training steps. Returns the previous setting.
+ */
+export function setFastWasmKernels(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** The stock wasm kernel config that `name` replaced, if it was replaced. */
+export function stockWasmKernel(name: FastWasmKernel): tf.KernelConfig | undefined {
+  return stockConfigs.get(name);
+}
+
+/**
+ * Run the stock wasm kernel `name` on tensors (wasm must be the active backend), as a tensor the
+ * caller owns. For side-by-side checks and benchmarks against the replacement.
+ */
+export function runStockWasmKernel(
+  name: FastWasmKernel,
+  inputs: Record<string, tf.Tensor>,
+  attrs: Record<string, unknown>,
+): tf.Tensor {
+  const stock = stockConfigs.get(name) ?? tf.getKernel(name, 'wasm');
+  if (!stock) throw new Error(`no wasm kernel '${name}' is registered`);
+  if (tf.getBackend() !== 'wasm')
+    throw new Error(`runStockWasmKernel needs the wasm backend, not ${tf.getBackend()}`);
+  const info = stock.kernelFunc({
+    inputs,
+    backend: tf.backend(),
+    attrs: attrs as tf.NamedAttrMap,
+  }) as tf.TensorInfo;
+  return tf.engine().makeTensorFromTensorInfo(info);
 }
