@@ -34,7 +34,7 @@ export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
   const { stock } = ctx;
   let gemm: Gemm | undefined;
 
-  function setup(backend: tf.KernelBackend): void {
+  function setup(backend: object): void {
     stock.setupFunc?.(backend);
     const cwrapped = asWasmBackend(backend).wasm.cwrap('BatchMatMul', null, [
       'number',

@@ -50,7 +50,7 @@ export function fastFusedMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
   const { stock } = ctx;
   let cwrapped: ((...args: unknown[]) => unknown) | undefined;
 
-  function setup(backend: tf.KernelBackend): void {
+  function setup(backend: object): void {
     stock.setupFunc?.(backend);
     const types = ['number', 'array', 'number', 'number', 'array', 'number'] as const;
     cwrapped = asWasmBackend(backend).wasm.cwrap('_FusedMatMul', null, [

@@ -99,8 +99,8 @@ describe('fast wasm matMul kernels', () => {
         const want = referenceMatMul(a, b, tA, tB).data.map((v, i) => Math.max(0, v + bias.data[i % c.N]));
         tf.tidy(() => {
           const got = tf.fused.matMul({
-            a: tf.tensor(a.data, a.shape) as tf.Tensor3D,
-            b: tf.tensor(b.data, b.shape) as tf.Tensor3D,
+            a: tf.tensor<tf.Rank>(a.data, a.shape) as tf.Tensor3D,
+            b: tf.tensor<tf.Rank>(b.data, b.shape) as tf.Tensor3D,
             transposeA: tA,
             transposeB: tB,
             bias: tf.tensor1d(bias.data),
