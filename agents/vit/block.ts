@@ -1,0 +1,90 @@
+/**
+ * One Transformer encoder block, numerically PyTorch's `nn.TransformerEncoderLayer` with ReLU:
+ *   pre-norm  (normFirst):  x = x + drop(attn(norm1(x)));  x = x + drop(mlp(norm2(x)))
+ *   post-norm:              x = norm1(x + drop(attn(x)));  x = norm2(x + drop(mlp(x)))
+ * attention: fused QKV projection (PyTorch's in_proj), softmax(q k^T / sqrt(hd)), dropout on the
+ * attention weights, out projection; mlp: fc1 (D->M) + ReLU + dropout + fc2 (M->D).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../../src/rng.js';
+import { dense, dropout, layerNorm } from './ops.js';
+
+/** The variables of one block (see params.ts for names and shapes). */
+export interface BlockWeights {
+  norm1Gamma: tf.Tensor1D;
+  norm1Beta: tf.Tensor1D;
+  /** [D, 3D]: columns [q | k | v], each head-major (head h owns columns h*hd..(h+1)*hd). */
+  qkvKernel: tf.Tensor2D;
+  qkvBias: tf.Tensor1D;
+  outKernel: tf.Tensor2D;
+  outBias: tf.Tensor1D;
+  norm2Gamma: tf.Tensor1D;
+  norm2Beta: tf.Tensor1D;
+  fc1Kernel: tf.Tensor2D;
+  fc1Bias: tf.Tensor1D;
+  fc2Kernel: tf.Tensor2D;
+  fc2Bias: tf.Tensor1D;
+}
+
+export interface BlockShape {
+  batch: number;
+  tokens: number;
+  heads: number;
+  normFirst: boolean;
+  dropout: number;
+}
+
+/**
+ * Multi-head self-attention on tokens x [B*T, D] -> [B*T, D]. Heads are folded into the batch so
+ * the two attention products are single batched matMuls over [B*heads, T, hd].
+ */
+export function selfAttention(
+  x: tf.Tensor2D,
+  w: BlockWeights,
+  s: BlockShape,
+  rng: Rng | undefined,
+): tf.Tensor2D {
+  const { batch: b, tokens: t, heads: h } = s;
+  const d = x.shape[1];
+  const hd = d / h;
+  const qkv = dense(x, w.qkvKernel, w.qkvBias); // [B*T, 3D]
+  // [B, T, 3, H, hd] -> [3, B, H, T, hd] -> [3, B*H, T, hd], then q, k, v without copies.
+  const heads = tf.reshape(tf.transpose(tf.reshape(qkv, [b, t, 3, h, hd]), [2, 0, 3, 1, 4]), [
+    3,
+    b * h,
+    t,
+    hd,
+  ]);
+  const [q, k, v] = tf.unstack(heads, 0) as tf.Tensor3D[];
+  // Scale q rather than the scores: T*hd multiplies instead of T*T (PyTorch does the same).
+  const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true); // [B*H, T, T]
+  const weights = dropout(tf.softmax(scores), s.dropout, rng);
+  const ctx = tf.matMul(weights, v); // [B*H, T, hd]
+  const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t, hd]), [0, 2, 1, 3]), [
+    b * t,
+    d,
+  ]) as tf.Tensor2D;
+  return dense(merged, w.outKernel, w.outBias);
+}
+
+/** MLP on tokens x [N, D] -> [N, D]. */
+export function mlp(x: tf.Tensor2D, w: BlockWeights, s: BlockShape, rng: Rng | undefined): tf.Tensor2D {
+  const hidden = dropout(dense(x, w.fc1Kernel, w.fc1Bias, true), s.dropout, rng);
+  return dense(hidden, w.fc2Kernel, w.fc2Bias);
+}
+
+/** One encoder block on tokens x [B*T, D] -> [B*T, D]; `rng` undefined means no dropout. */
+export function encoderBlock(
+  x: tf.Tensor2D,
+  w: BlockWeights,
+  s: BlockShape,
+  rng: Rng | undefined,
+): tf.Tensor2D {
+  const drop = (y: tf.Tensor2D) => dropout(y, s.dropout, rng);
+  if (s.normFirst) {
+    const a = tf.add<tf.Tensor2D>(x, drop(selfAttention(layerNorm(x, w.norm1Gamma, w.norm1Beta), w, s, rng)));
+    return tf.add<tf.Tensor2D>(a, drop(mlp(layerNorm(a, w.norm2Gamma, w.norm2Beta), w, s, rng)));
+  }
+  const a = layerNorm(tf.add<tf.Tensor2D>(x, drop(selfAttention(x, w, s, rng))), w.norm1Gamma, w.norm1Beta);
+  return layerNorm(tf.add<tf.Tensor2D>(a, drop(mlp(a, w, s, rng))), w.norm2Gamma, w.norm2Beta);
+}

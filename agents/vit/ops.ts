@@ -1,0 +1,62 @@
+/**
+ * The tensor building blocks of the Face Transformer, in the tfjs core API only so they run and
+ * differentiate on every backend (wasm has no Conv2DBackpropFilter and no gather gradients, so the
+ * convolutions here are reshape/transpose + matMul). Dense layers work on 2-D `[N, in]` tokens:
+ * one plain matMul each, the fastest shape on every backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BulkRandom } from './random.js';
+import type { Rng } from '../../src/rng.js';
+
+/** PyTorch's LayerNorm epsilon. */
+export const LAYER_NORM_EPS = 1e-5;
+
+/** x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out]. */
+export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, relu = false): tf.Tensor2D {
+  // The fused op runs matMul + bias (+ relu) as one kernel at inference; under a gradient tape
+  // tfjs unfuses an activation itself, so this is never slower than the three plain ops.
+  return tf.fused.matMul({ a: x, b: kernel, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
+}
+
+/** LayerNorm over the last axis of x [N,D] with gamma, beta [D]. */
+export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor2D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LAYER_NORM_EPS)));
+  return tf.add(tf.mul(normed, gamma), beta);
+}
+
+/**
+ * Inverted dropout with a mask drawn from `rng` (see random.ts for why not tf.dropout).
+ * Identity when `rng` is undefined (inference) or `rate` is 0.
+ */
+export function dropout<T extends tf.Tensor>(x: T, rate: number, rng: Rng | undefined): T {
+  if (!rng || rate === 0) return x;
+  const mask = tf.tensor(new BulkRandom(rng).dropoutMask(x.size, rate), x.shape, 'float32');
+  return tf.mul(x, mask);
+}
+
+/**
+ * Cut images into non-overlapping patches, one row per token.
+ * images [B,S,S,c] -> [B*g*g, P*P*c] with g = S/P; tokens row-major over the patch grid, features
+ * ordered (py, px, channel) like a conv kernel [P,P,c,D] (HWIO) flattened. So
+ * `patchify(x) @ kernel.reshape([P*P*c, D])` equals `tf.conv2d(x, kernel, P, 'valid')`.
+ */
+export function patchify(images: tf.Tensor4D, patch: number): tf.Tensor2D {
+  const [b, s, , c] = images.shape;
+  const g = s / patch;
+  // [B*g, P, g, P*c] -> swap the in-patch row with the grid column -> [B*g, g, P, P*c]
+  const rows = tf.reshape(images, [b * g, patch, g, patch * c]);
+  return tf.reshape(tf.transpose(rows, [0, 2, 1, 3]), [b * g * g, patch * patch * c]);
+}
+
+/**
+ * Inverse of {@link patchify}: per-token pixel blocks back to an image.
+ * tokens [B*g*g, P*P*c] with features (py, px, channel) -> [B, g*P, g*P, c].
+ * `unpatchify(x @ W.reshape([D, P*P*c]))` equals `tf.conv2dTranspose(grid, filter, ..., P, 'valid')`
+ * for W [D,P,P,c] = filter [P,P,c,D] transposed by [3,0,1,2].
+ */
+export function unpatchify(tokens: tf.Tensor2D, batch: number, grid: number, patch: number): tf.Tensor4D {
+  const c = tokens.shape[1] / (patch * patch);
+  const blocks = tf.reshape(tokens, [batch * grid, grid, patch, patch * c]);
+  return tf.reshape(tf.transpose(blocks, [0, 2, 1, 3]), [batch, grid * patch, grid * patch, c]);
+}
