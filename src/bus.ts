@@ -21,9 +21,18 @@ export interface BusEvents {
     target: Int32Array;
     ids: string[];
     pixelCredit?: 'pixel' | 'difference';
+    /** Classes of the label maps (default 11) and the target's ignore value (default 255). */
+    numClasses?: number;
+    ignoreIndex?: number;
   };
   /** A plugin's answer: one value per scored image, optional per-pixel credit. */
-  reward: { requestId: number; component: string; plugin: string; values: Float32Array; pixel?: Float32Array };
+  reward: {
+    requestId: number;
+    component: string;
+    plugin: string;
+    values: Float32Array;
+    pixel?: Float32Array;
+  };
   'reward:error': { requestId: number; component: string; plugin: string; error: Error };
   'train:step': { runId: string; step: number; epoch?: number; scalars: LossInfo };
   'eval:end': {
@@ -31,7 +40,10 @@ export interface BusEvents {
     step: number;
     split: string;
     metrics: Record<string, number>;
-    perClass?: Record<string, { precision: number; recall: number; f1: number; iou: number; support: number }>;
+    perClass?: Record<
+      string,
+      { precision: number; recall: number; f1: number; iou: number; support: number }
+    >;
   };
   checkpoint: { runId: string; step: number; path: string };
   'run:end': { runId: string; status: 'ok' | 'failed'; error?: string; wallSeconds: number };

@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { JSONSchemaType } from 'ajv';
+import type { Observable } from 'rxjs';
 import type { Rng } from './rng.js';
 
 // ---------------------------------------------------------------- data
@@ -92,26 +93,56 @@ export interface RewardContext {
 }
 
 /**
+ * Per-pixel credit: `pixel` is dense correctness-like credit; `difference` is, per pixel, the
+ * change of the image-level reward if that pixel alone took its true label.
+ */
+export type PixelCreditKind = 'pixel' | 'difference';
+
+/**
  * A reward plugin: a plain object from a factory. `compute` scores one image's labelling.
- * It may return a Promise (a reward model in a worker, a remote scorer).
+ * It may answer asynchronously with a Promise or an Observable (its first value is taken):
+ * a reward model in a worker, a remote scorer.
  */
 export interface RewardPlugin<Opts = unknown> {
   /** Unique registry key, used by name in experiment JSON. */
   name: string;
   description: string;
-  /** ajv schema of the options; defaults live here. */
+  /** ajv schema of the options; defaults live here (ajv `useDefaults`). */
   optionsSchema: JSONSchemaType<Opts> | Record<string, unknown>;
   /** Declared [min, max]; a value outside fails the step with the plugin's name. */
   range: readonly [number, number];
-  compute(pred: Int32Array, target: Int32Array, ctx: RewardContext, opts: Opts): number | Promise<number>;
-  /** Optional per-pixel credit of one image: `pixel` (dense) or `difference` (counterfactual). */
+  compute(
+    pred: Int32Array,
+    target: Int32Array,
+    ctx: RewardContext,
+    opts: Opts,
+  ): number | PromiseLike<number> | Observable<number>;
+  /** Optional per-pixel credit of one image ([H*W]) of a kind listed in `credit`. */
   pixelCredit?(
     pred: Int32Array,
     target: Int32Array,
     ctx: RewardContext,
     opts: Opts,
-    kind: 'pixel' | 'difference',
+    kind: PixelCreditKind,
   ): Float32Array;
+  /** The kinds `pixelCredit` gives (required with `pixelCredit` by `defineReward`). */
+  credit?: readonly PixelCreditKind[];
+  /** The range for these options when it depends on them (e.g. a weighted composite); else `range`. */
+  rangeFor?(opts: Opts): readonly [number, number];
+  /** Checks beyond the schema (e.g. names of other plugins), run once when a component is attached. */
+  check?(opts: Opts): void;
+}
+
+/** One reward component of an env: a registered plugin by name, its options and its weight. */
+export interface RewardSpec {
+  /** Component name, unique within the env; the key of `StepResult.components`. */
+  name: string;
+  /** Registered plugin name (`fprl rewards list`). */
+  plugin: string;
+  /** Weight in the combined reward (`StepResult.reward` = sum of weight * component). */
+  weight: number;
+  /** Plugin options, validated by the plugin's schema (defaults filled in). */
+  options?: Record<string, unknown>;
 }
 
 // ---------------------------------------------------------------- agents
@@ -154,7 +185,10 @@ export interface PolicyNet {
    * images [B,H,W,3] -> logits [B,H,W,C]; `pooled` [B,D] (mean of final tokens) for value heads.
    * `training` turns dropout on; `rng` seeds it.
    */
-  apply(images: tf.Tensor4D, opts?: { training?: boolean; rng?: Rng }): { logits: tf.Tensor4D; pooled: tf.Tensor2D };
+  apply(
+    images: tf.Tensor4D,
+    opts?: { training?: boolean; rng?: Rng },
+  ): { logits: tf.Tensor4D; pooled: tf.Tensor2D };
   readonly trainableVariables: tf.Variable[];
   dispose(): void;
 }
