@@ -1,0 +1,338 @@
+/**
+ * Loading an experiment: read the JSON (syntax errors with line and column), expand
+ * `${ENV_VAR}`s, validate against the schema (defaults filled in), then check what a schema
+ * cannot: reward plugins and their options against the reward registry, agent rules (rloo
+ * needs k >= 2...), `initFrom` links, the model's sizes. Every problem found is listed in one
+ * error, each with its JSON path and what is allowed.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { resolveAgentConfig, type AgentConfig } from '../../agents/config.js';
+import { resolveViTConfig, type ViTConfig } from '../../agents/vit/config.js';
+import { FprlError, isFprlError } from '../errors.js';
+import type { Registry } from '../registry.js';
+import type { RewardPlugin, RewardSpec } from '../types.js';
+import { importRewards } from '../../rewards/load.js';
+import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
+import { resolveTrainingConfig, type TrainingConfig } from '../train/config.js';
+import { expandEnvVars } from './env-vars.js';
+import { configError, describeAjvErrors, type ConfigIssue } from './issues.js';
+import { checkAgentGraph } from './plan.js';
+import { experimentSchema, type AgentEntry, type ExperimentConfig } from './schema.js';
+
+/** Verbose: errors carry the offending value and the parent schema (for "allowed keys: ..."). */
+const ajv = new Ajv({
+  allErrors: true,
+  useDefaults: true,
+  verbose: true,
+  discriminator: true,
+  strict: false,
+});
+let validateSchema: ValidateFunction | undefined;
+const pluginValidators = new WeakMap<object, ValidateFunction>();
+const importedModules = new WeakMap<Registry<RewardPlugin>, Set<string>>();
+
+export interface LoadOptions {
+  /** Variables for `${NAME}` (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Folder that relative paths are relative to (default: the experiment file's folder, else the cwd). */
+  baseDir?: string;
+  /** Reward registry to check plugins against (default: the global one, built-ins registered). */
+  rewards?: Registry<RewardPlugin>;
+  /** Replace the config's seeds (`--seeds`). */
+  seeds?: number[];
+  /** Train every agent this many steps (`--steps`, for quick tries). */
+  steps?: number;
+  /** Check that dataset folders exist (default true). */
+  checkPaths?: boolean;
+}
+
+/** A validated experiment and what follows from it. */
+export interface ResolvedExperiment {
+  /** Defaults filled in, env vars expanded, paths absolute: what config.json of a sweep holds. */
+  config: ExperimentConfig;
+  /** The file it came from, if any. */
+  source?: string;
+  /** The policy network of every policy agent. */
+  vit: ViTConfig;
+}
+
+/** Read, validate and resolve an experiment file. */
+export async function loadExperiment(file: string, opts: LoadOptions = {}): Promise<ResolvedExperiment> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FprlError(
+      code === 'ENOENT' ? 'no such experiment file' : `cannot read: ${(e as Error).message}`,
+      {
+        where: file,
+        hint: 'give the path of an experiment JSON file, e.g. experiments/quickstart.json',
+      },
+    );
+  }
+  const raw = parseJson(text, file);
+  const resolved = await resolveExperiment(raw, {
+    ...opts,
+    baseDir: opts.baseDir ?? path.dirname(path.resolve(file)),
+    where: file,
+  });
+  return { ...resolved, source: file };
+}
+
+/** JSON.parse with the error's position given as line and column. */
+export function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    let at = '';
+    if (m) {
+      const before = text.slice(0, Number(m[1]));
+      const line = before.split('\n').length;
+      at = ` at line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')}`;
+    }
+    throw new FprlError(`not valid JSON${at}: ${msg.replace(/ in JSON at position \d+.*$/, '')}`, {
+      where,
+      hint: 'check for a missing comma or quote, or a trailing comma (JSON allows none)',
+    });
+  }
+}
+
+/** Validate and resolve a parsed experiment (see {@link loadExperiment}). */
+export async function resolveExperiment(
+  raw: unknown,
+  opts: LoadOptions & { where?: string } = {},
+): Promise<ResolvedExperiment> {
+  const where = opts.where ?? 'experiment config';
+  const baseDir = opts.baseDir ?? process.cwd();
+  const registry = opts.rewards ?? rewardRegistry;
+  if (registry === rewardRegistry) registerBuiltinRewards();
+
+  const doc = expandEnvVars(structuredClone(raw), opts.env ?? process.env, where) as Record<string, unknown>;
+  if (doc && typeof doc === 'object' && typeof doc.model === 'string') doc.model = { preset: doc.model };
+  validateSchema ??= ajv.compile(experimentSchema);
+  if (!validateSchema(doc)) throw configError(describeAjvErrors(validateSchema.errors), where);
+  const config = doc as unknown as ExperimentConfig;
+
+  // Paths: absolute, relative to the experiment file.
+  config.rewardModules = config.rewardModules.map((m) => path.resolve(baseDir, m));
+  if (config.dataset.kind !== 'synthetic') {
+    config.dataset.root = path.resolve(baseDir, config.dataset.root);
+    if (config.dataset.cache !== undefined)
+      config.dataset.cache = path.resolve(baseDir, config.dataset.cache);
+  }
+  for (const [i, m] of config.rewardModules.entries()) {
+    const seen = importedModules.get(registry) ?? new Set<string>();
+    importedModules.set(registry, seen);
+    if (seen.has(m)) continue;
+    try {
+      await importRewards(m, registry);
+    } catch (e) {
+      throw new FprlError(isFprlError(e) ? e.message : String(e), {
+        where: `${where}: /rewardModules/${i}`,
+        hint: isFprlError(e) ? e.hint : undefined,
+      });
+    }
+    seen.add(m);
+  }
+
+  if (opts.seeds) config.seeds = [...opts.seeds];
+  if (opts.steps !== undefined) applyStepsOverride(config, opts.steps);
+
+  const issues: ConfigIssue[] = [];
+  const vit = checkModel(config, issues);
+  issues.push(...checkAgentGraph(config.agents));
+  config.agents.forEach((a, i) => checkAgent(config, a, i, registry, issues));
+  if ((opts.checkPaths ?? true) && config.dataset.kind !== 'synthetic' && !existsSync(config.dataset.root)) {
+    issues.push({ path: '/dataset/root', message: `folder ${config.dataset.root} does not exist` });
+  }
+  if (issues.length) throw configError(issues, where);
+  return { config, vit: vit! };
+}
+
+/** `--steps N`: every agent trains N steps (epochs and per-agent lengths are dropped). */
+function applyStepsOverride(config: ExperimentConfig, steps: number): void {
+  delete config.training.epochs;
+  config.training.steps = steps;
+  for (const a of config.agents) {
+    if (a.training) {
+      delete a.training.epochs;
+      delete a.training.steps;
+    }
+  }
+}
+
+/** Turn `where` of an FprlError thrown by a resolver (`<prefix>.a.b`) back into a JSON path. */
+function issueFrom(e: unknown, prefix: string, fallback: string, dotted: string): ConfigIssue {
+  if (!isFprlError(e)) return { path: fallback, message: String((e as Error)?.message ?? e) };
+  let p = fallback;
+  if (e.where?.startsWith(dotted)) p = fallback + e.where.slice(dotted.length).replace(/\./g, '/');
+  const msg = e.message.replace(/^invalid configuration:\s*/, '');
+  return { path: p.startsWith(prefix) ? p : prefix + p, message: e.hint ? `${msg} (${e.hint})` : msg };
+}
+
+function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): ViTConfig | undefined {
+  const { preset, ...fields } = config.model;
+  const size = config.dataset.size;
+  if (fields.imageSize !== undefined && fields.imageSize !== size) {
+    issues.push({
+      path: '/model/imageSize',
+      message: `is ${fields.imageSize} but the dataset's images are ${size} x ${size}; remove it (it defaults to the dataset size) or change /dataset/size`,
+    });
+    return undefined;
+  }
+  if (fields.patchSize !== undefined && size % fields.patchSize !== 0) {
+    issues.push({
+      path: '/model/patchSize',
+      message: `${fields.patchSize} does not divide the image size ${size} (/dataset/size); patches must tile the image`,
+    });
+    return undefined;
+  }
+  try {
+    return resolveViTConfig({ preset, ...fields, imageSize: size });
+  } catch (e) {
+    issues.push(issueFrom(e, '', '/model', 'vit config'));
+    return undefined;
+  }
+}
+
+const POLICY_KINDS = new Set(['supervised', 'reinforce']);
+
+function checkAgent(
+  config: ExperimentConfig,
+  a: AgentEntry,
+  i: number,
+  registry: Registry<RewardPlugin>,
+  issues: ConfigIssue[],
+): void {
+  const at = `/agents/${i}`;
+  try {
+    resolveAgentConfig(agentConfigOf(a), at);
+  } catch (e) {
+    issues.push(issueFrom(e, '', at, at));
+  }
+  try {
+    trainingOf(config, a);
+  } catch (e) {
+    issues.push(issueFrom(e, '', `${at}/training`, 'training'));
+  }
+  if (a.initFrom !== undefined) {
+    const src = config.agents.find((b) => b.name === a.initFrom);
+    if (src && !POLICY_KINDS.has(src.kind)) {
+      issues.push({
+        path: `${at}/initFrom`,
+        message: `'${src.name}' is a ${src.kind} agent, which has no policy network to start from; name a supervised or reinforce agent`,
+      });
+    }
+    if (!POLICY_KINDS.has(a.kind)) {
+      issues.push({
+        path: `${at}/initFrom`,
+        message: `a ${a.kind} agent has no policy network to initialise; remove initFrom`,
+      });
+    }
+  }
+  if (a.kind === 'reinforce' && a.rewards.length === 0) {
+    issues.push({
+      path: `${at}/rewards`,
+      message: 'a reinforce agent learns from rewards: give at least one, e.g. [{ "plugin": "dice" }]',
+    });
+  }
+  const names = new Map<string, number>();
+  a.rewards.forEach((r, j) => {
+    const rp = `${at}/rewards/${j}`;
+    const name = r.name ?? r.plugin;
+    if (names.has(name)) {
+      issues.push({
+        path: `${rp}/${r.name ? 'name' : 'plugin'}`,
+        message: `component name '${name}' is already used by ${at}/rewards/${names.get(name)}; give this one a "name"`,
+      });
+    } else names.set(name, j);
+    if (!registry.has(r.plugin)) {
+      issues.push({
+        path: `${rp}/plugin`,
+        message: `unknown reward '${r.plugin}'; registered rewards: ${registry.names().join(', ')} (add your own with "rewardModules")`,
+      });
+      return;
+    }
+    const plugin = registry.create(r.plugin);
+    let validate = pluginValidators.get(plugin.optionsSchema);
+    if (!validate) {
+      validate = ajv.compile(plugin.optionsSchema);
+      pluginValidators.set(plugin.optionsSchema, validate);
+    }
+    if (!validate(r.options)) {
+      for (const issue of describeAjvErrors(validate.errors, `${rp}/options`)) {
+        issues.push({
+          path: issue.path,
+          message: `${issue.message} (options of reward plugin '${plugin.name}')`,
+        });
+      }
+      return;
+    }
+    try {
+      plugin.check?.(r.options);
+    } catch (e) {
+      const msg = isFprlError(e) ? `${e.where ? `${e.where}: ` : ''}${e.message}` : String(e);
+      issues.push({ path: `${rp}/options`, message: `${msg} (reward plugin '${plugin.name}')` });
+    }
+    if (
+      a.kind === 'reinforce' &&
+      a.credit !== 'image' &&
+      r.weight !== 0 &&
+      !plugin.credit?.includes(a.credit)
+    ) {
+      issues.push({
+        path: `${rp}/plugin`,
+        message:
+          `reward plugin '${plugin.name}' gives no '${a.credit}' credit (it gives: ${plugin.credit?.join(', ') || 'none'}), ` +
+          `which /agents/${i}/credit asks for; choose credit 'image' or another reward`,
+      });
+    }
+  });
+}
+
+/** The agent-config part of an agent entry (what `resolveAgentConfig` and agent factories take). */
+export function agentConfigOf(a: AgentEntry): AgentConfig {
+  const { name: _n, description: _d, rewards: _r, initFrom: _i, training: _t, ...cfg } = a;
+  return cfg as AgentConfig;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isPlainObject(v) && isPlainObject(base[k]) ? deepMerge(base[k], v) : v;
+  }
+  return out;
+}
+
+/**
+ * An agent's training config: the experiment's `training` with the agent's overrides merged
+ * in. An override giving `steps` or `epochs` replaces both (they are alternatives).
+ */
+export function trainingOf(config: ExperimentConfig, a: AgentEntry): TrainingConfig {
+  const base = structuredClone(config.training) as unknown as Record<string, unknown>;
+  const over = (a.training ?? {}) as Record<string, unknown>;
+  if ('steps' in over || 'epochs' in over) {
+    delete base.steps;
+    delete base.epochs;
+  }
+  return resolveTrainingConfig(deepMerge(base, over), 'training');
+}
+
+/** An agent's reward components as the env takes them. */
+export function rewardSpecsOf(a: AgentEntry): RewardSpec[] {
+  return a.rewards.map((r) => ({
+    name: r.name ?? r.plugin,
+    plugin: r.plugin,
+    weight: r.weight,
+    options: r.options,
+  }));
+}

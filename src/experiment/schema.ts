@@ -1,0 +1,349 @@
+/**
+ * The experiment config: one JSON file naming a dataset, a model, the training loop, a list
+ * of agents (each with its rewards, optionally fine-tuning another agent's final checkpoint),
+ * seeds and the evaluation. This ajv schema is the single source of truth: defaults live here,
+ * `additionalProperties: false` everywhere (a typo is an error, not an ignored key), and
+ * experiments/schema.json is generated from it for editors (`npm run schema`).
+ * Rules a schema cannot say (reward plugins and their options, initFrom links, patch sizes)
+ * are checked by `loadExperiment` with the same path-and-allowed-values messages.
+ */
+import { agentConfigProperties, type AgentConfig } from '../../agents/config.js';
+import { PRESETS } from '../../agents/vit/config.js';
+import { trainingConfigSchema, type TrainingConfig } from '../train/config.js';
+
+/** Names that become folder names: letters, digits, `.`, `_`, `-`; not starting with a dot. */
+const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+
+/** A copy of a schema without its `default`s: the shape of a partial override. */
+export function withoutDefaults<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(withoutDefaults) as T;
+  if (schema && typeof schema === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(schema)) if (k !== 'default') out[k] = withoutDefaults(v);
+    return out as T;
+  }
+  return schema;
+}
+
+export const syntheticDatasetSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Synthetic faces rendered on the fly, deterministic per (seed, split, index): no download.',
+  properties: {
+    kind: { const: 'synthetic' },
+    size: { type: 'integer', minimum: 8, maximum: 1024, default: 64, description: 'Image side in pixels.' },
+    train: { type: 'integer', minimum: 1, default: 512, description: 'Training images.' },
+    val: {
+      type: 'integer',
+      minimum: 1,
+      default: 64,
+      description: 'Validation images (evaluation during training).',
+    },
+    test: { type: 'integer', minimum: 1, default: 128, description: 'Test images (final evaluation).' },
+    seed: {
+      type: 'integer',
+      minimum: 0,
+      default: 0,
+      description: 'Seed of the rendered faces (not of training).',
+    },
+  },
+  required: ['kind'],
+} as const;
+
+function folderDatasetSchema<K extends string>(kind: K, description: string) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    description,
+    properties: {
+      kind: { const: kind },
+      root: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'Dataset folder; may use ${ENV_VAR}. Relative paths are relative to the experiment file.',
+      },
+      size: {
+        type: 'integer',
+        minimum: 8,
+        maximum: 2048,
+        default: 256,
+        description: 'Images are resized to size x size.',
+      },
+      skipBad: {
+        type: 'boolean',
+        default: false,
+        description: 'Skip unreadable or mismatched pairs with a warning instead of stopping.',
+      },
+      cache: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'Folder for resized images, reused by later runs (omit for no cache); may use ${ENV_VAR}.',
+      },
+    },
+    required: ['kind', 'root'],
+  } as const;
+}
+
+export const lapaDatasetSchema = folderDatasetSchema(
+  'lapa',
+  'A LaPa folder: {train,val,test}/{images/*.jpg,labels/*.png}, 11 classes.',
+);
+export const celebamaskDatasetSchema = folderDatasetSchema(
+  'celebamask',
+  'A CelebAMask-HQ folder (19 classes mapped to the 11 LaPa classes), or one already in the LaPa layout.',
+);
+
+export const DATASET_KINDS = ['synthetic', 'lapa', 'celebamask'] as const;
+
+export const datasetSchema = {
+  type: 'object',
+  description: 'Where the faces come from.',
+  discriminator: { propertyName: 'kind' },
+  required: ['kind'],
+  oneOf: [syntheticDatasetSchema, lapaDatasetSchema, celebamaskDatasetSchema],
+} as const;
+
+export const PRESET_NAMES = Object.keys(PRESETS) as (keyof typeof PRESETS)[];
+
+export const modelSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  description:
+    'The Face Transformer: a preset, with any field overridden. A preset name alone may be given as a string. ' +
+    'imageSize defaults to the dataset size.',
+  properties: {
+    preset: { type: 'string', enum: PRESET_NAMES, default: 'tiny-64', description: 'Starting sizes.' },
+    imageSize: { type: 'integer', minimum: 1, description: 'Input side (default: the dataset size).' },
+    patchSize: { type: 'integer', minimum: 1, description: 'Patch side; must divide imageSize.' },
+    dim: { type: 'integer', minimum: 1, description: 'Token width; must be divisible by heads.' },
+    depth: { type: 'integer', minimum: 1, description: 'Encoder blocks.' },
+    heads: { type: 'integer', minimum: 1, description: 'Attention heads.' },
+    mlpDim: { type: 'integer', minimum: 1, description: 'MLP hidden width.' },
+    dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1, description: 'Dropout in the blocks.' },
+    embDropout: {
+      type: 'number',
+      minimum: 0,
+      exclusiveMaximum: 1,
+      description: 'Dropout on the token embeddings.',
+    },
+    posEmbedding: { type: 'boolean', description: 'Learned positional embedding.' },
+    normFirst: { type: 'boolean', description: 'Pre-norm blocks (false: post-norm, as the source report).' },
+  },
+} as const;
+
+export const rewardEntrySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['plugin'],
+  properties: {
+    plugin: { type: 'string', minLength: 1, description: 'A registered reward (`fprl rewards list`).' },
+    name: { type: 'string', minLength: 1, description: 'Component name in logs (default: the plugin name).' },
+    weight: { type: 'number', default: 1, description: 'Weight in the combined reward.' },
+    options: { type: 'object', default: {}, description: "The plugin's options (checked by its schema)." },
+  },
+} as const;
+
+/** Partial training config an agent may override (deep-merged over the experiment's `training`). */
+export const trainingOverrideSchema = {
+  ...withoutDefaults(trainingConfigSchema),
+  description: "Overrides of the experiment's training section for this agent (deep-merged).",
+} as const;
+
+export const agentEntrySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'kind'],
+  properties: {
+    name: {
+      type: 'string',
+      pattern: NAME_PATTERN,
+      description: 'Unique name; also the folder of its runs.',
+    },
+    description: { type: 'string' },
+    ...agentConfigProperties,
+    rewards: {
+      type: 'array',
+      items: rewardEntrySchema,
+      default: [],
+      description: 'Reward components (REINFORCE learns from their weighted sum; others log them).',
+    },
+    initFrom: {
+      type: 'string',
+      description: "Start from the final checkpoint of this agent's run with the same seed (fine-tuning).",
+    },
+    training: trainingOverrideSchema,
+  },
+} as const;
+
+export const EVAL_METRICS = ['meanF1', 'mIoU', 'pixelAccuracy', 'meanDice'] as const;
+
+export const evaluationSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    split: {
+      type: 'string',
+      enum: ['val', 'test'],
+      default: 'test',
+      description: 'Split of the final evaluation (LaPa protocol: one confusion matrix over the split).',
+    },
+    metrics: {
+      type: 'array',
+      items: { type: 'string', enum: EVAL_METRICS },
+      minItems: 1,
+      uniqueItems: true,
+      default: ['meanF1', 'mIoU', 'pixelAccuracy'],
+      description: 'Columns of the comparison table.',
+    },
+    pictures: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 64,
+      default: 8,
+      description: "Test faces in each run's ground truth | prediction | error grid.",
+    },
+    batchSize: { type: 'integer', minimum: 1, default: 16, description: 'Images per evaluation batch.' },
+    limit: {
+      type: 'integer',
+      minimum: 0,
+      default: 0,
+      description: 'Evaluate at most this many images (0 = all).',
+    },
+  },
+} as const;
+
+export const experimentSchema = {
+  $id: 'https://face-parsing-rl/experiment.schema.json',
+  title: 'face-parsing-rl experiment',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'dataset', 'agents'],
+  properties: {
+    $schema: { type: 'string', description: 'Path of this schema, for editors.' },
+    name: {
+      type: 'string',
+      pattern: NAME_PATTERN,
+      description: 'Names the output folder runs/<name>-<time>.',
+    },
+    description: { type: 'string' },
+    rewardModules: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: [],
+      description:
+        'Modules exporting defineReward(...) plugins, imported before validation (relative to the experiment file; may use ${ENV_VAR}).',
+    },
+    dataset: datasetSchema,
+    model: modelSchema,
+    training: { ...trainingConfigSchema, default: {} },
+    agents: { type: 'array', minItems: 1, items: agentEntrySchema },
+    seeds: {
+      type: 'array',
+      items: { type: 'integer', minimum: 0 },
+      minItems: 1,
+      uniqueItems: true,
+      default: [0, 1, 2],
+      description: 'One run per agent and seed; summaries give mean and 95% CI over seeds.',
+    },
+    evaluation: evaluationSchema,
+  },
+} as const;
+
+// ---------------------------------------------------------------- types of a validated config
+
+export interface SyntheticDatasetConfig {
+  kind: 'synthetic';
+  size: number;
+  train: number;
+  val: number;
+  test: number;
+  seed: number;
+}
+
+export interface FolderDatasetConfig {
+  kind: 'lapa' | 'celebamask';
+  /** Absolute after loading. */
+  root: string;
+  size: number;
+  skipBad: boolean;
+  cache?: string;
+}
+
+export type DatasetConfig = SyntheticDatasetConfig | FolderDatasetConfig;
+
+export interface ModelConfig {
+  preset: string;
+  imageSize?: number;
+  patchSize?: number;
+  dim?: number;
+  depth?: number;
+  heads?: number;
+  mlpDim?: number;
+  dropout?: number;
+  embDropout?: number;
+  posEmbedding?: boolean;
+  normFirst?: boolean;
+}
+
+export interface RewardEntry {
+  plugin: string;
+  name?: string;
+  weight: number;
+  options: Record<string, unknown>;
+}
+
+export type AgentEntry = AgentConfig & {
+  name: string;
+  description?: string;
+  rewards: RewardEntry[];
+  initFrom?: string;
+  training?: Partial<TrainingConfig>;
+};
+
+export type EvalMetric = (typeof EVAL_METRICS)[number];
+
+export interface EvaluationConfig {
+  split: 'val' | 'test';
+  metrics: EvalMetric[];
+  pictures: number;
+  batchSize: number;
+  limit: number;
+}
+
+/** A config as it is after validation (defaults filled in). */
+export interface ExperimentConfig {
+  $schema?: string;
+  name: string;
+  description?: string;
+  rewardModules: string[];
+  dataset: DatasetConfig;
+  model: ModelConfig;
+  training: TrainingConfig;
+  agents: AgentEntry[];
+  seeds: number[];
+  evaluation: EvaluationConfig;
+}
+
+/**
+ * The schema file for editors: the same schema, where `model` may also be a preset name
+ * (the loader turns a string into `{ preset }` before validating).
+ */
+export function editorSchema(): Record<string, unknown> {
+  const s = structuredClone(experimentSchema) as unknown as {
+    properties: Record<string, unknown>;
+    [k: string]: unknown;
+  };
+  s.properties.model = {
+    description: modelSchema.description,
+    default: 'tiny-64',
+    anyOf: [
+      { type: 'string', enum: PRESET_NAMES },
+      { ...modelSchema, default: undefined },
+    ],
+  };
+  return { $schema: 'http://json-schema.org/draft-07/schema#', ...s };
+}

@@ -1,0 +1,165 @@
+/**
+ * Worker processes for `fprl run --workers N`: each is a fork of the `fprl` CLI running the
+ * internal `__worker` command (see protocol.ts). The wasm backend computes on one thread per
+ * process, so N workers use N cores. A worker that crashes (out of memory, a native abort)
+ * fails only the run it was doing: the next run gets a fresh process.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { RunSpec } from './plan.js';
+import {
+  WORKER_COMMAND,
+  type ForwardedEvent,
+  type FromWorker,
+  type RunJob,
+  type ToWorker,
+} from './protocol.js';
+import type { Executor, RunOutcome } from './scheduler.js';
+
+/** How to start the CLI in a child: the built .js directly, the .ts sources through tsx. */
+export function cliLaunch(): { modulePath: string; execArgv: string[] } {
+  const self = import.meta.url;
+  const fromSources = self.endsWith('.ts');
+  const modulePath = fileURLToPath(new URL(fromSources ? '../cli.ts' : '../cli.js', self));
+  // Keep the parent's node flags (memory limits...), minus inspector flags that would clash on a port.
+  const inherited = process.execArgv.filter((a) => !a.startsWith('--inspect'));
+  const needsTsx = fromSources && !inherited.some((a) => a.includes('tsx'));
+  return {
+    modulePath,
+    execArgv: needsTsx ? [...inherited, '--import', import.meta.resolve('tsx')] : inherited,
+  };
+}
+
+/** Last `limit` characters of a stream, for the message of a crashed worker. */
+class Tail {
+  private text = '';
+  constructor(private readonly limit = 4000) {}
+  push(chunk: Buffer | string): void {
+    this.text = (this.text + chunk.toString()).slice(-this.limit);
+  }
+  lines(n: number): string {
+    return this.text.trimEnd().split('\n').slice(-n).join('\n');
+  }
+}
+
+export interface WorkerOptions {
+  sweepDir: string;
+  /** Backend choice passed to the worker (`--backend`), the one the sweep resolved. */
+  backend: string;
+  /** Progress events of the worker's current run. */
+  onEvent: (e: ForwardedEvent) => void;
+}
+
+/** One worker process, started on first use and restarted after a crash. */
+export class WorkerExecutor implements Executor {
+  private child: ChildProcess | undefined;
+  private ready: Promise<void> | undefined;
+  private readonly tail = new Tail();
+  private current:
+    { runId: string; resolve: (o: RunOutcome) => void; reject: (e: Error) => void } | undefined;
+
+  constructor(private readonly opts: WorkerOptions) {}
+
+  private start(): Promise<void> {
+    const { modulePath, execArgv } = cliLaunch();
+    const child = fork(modulePath, [WORKER_COMMAND, '--backend', this.opts.backend], {
+      execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    this.child = child;
+    child.stdout?.on('data', (d: Buffer) => this.tail.push(d));
+    child.stderr?.on('data', (d: Buffer) => this.tail.push(d));
+    this.ready = new Promise<void>((resolve, reject) => {
+      child.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'event') this.opts.onEvent(m.event);
+        else if (m.type === 'done' && this.current?.runId === m.runId) {
+          const c = this.current;
+          this.current = undefined;
+          c.resolve(m.outcome);
+        } else if (m.type === 'fatal') {
+          const err = new Error(`worker process failed: ${m.error}`);
+          reject(err);
+          this.current?.reject(err);
+        }
+      });
+      child.on('exit', (code, signal) => {
+        this.child = undefined;
+        this.ready = undefined;
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        const out = this.tail.lines(8);
+        const err = new Error(`worker process ${how}${out ? `; its last output:\n${out}` : ''}`);
+        reject(err);
+        const c = this.current;
+        this.current = undefined;
+        c?.reject(err);
+      });
+      child.on('error', (e) => reject(e));
+    });
+    return this.ready;
+  }
+
+  async execute(run: RunSpec): Promise<RunOutcome> {
+    if (!this.child || !this.ready) await this.start();
+    else await this.ready;
+    const child = this.child!;
+    const job: RunJob = { sweepDir: this.opts.sweepDir, run };
+    return new Promise<RunOutcome>((resolve, reject) => {
+      this.current = { runId: run.id, resolve, reject };
+      child.send({ type: 'run', job } satisfies ToWorker);
+    });
+  }
+
+  /** Ask the worker to exit and wait for it (kills it after `graceMs`). */
+  async close(graceMs = 5000): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (child.connected) child.send({ type: 'exit' } satisfies ToWorker);
+      else child.kill('SIGTERM');
+    });
+  }
+}
+
+/** The child's side: take jobs until told to exit. `execute` must never throw for a run's own failure. */
+export function serveWorker(
+  execute: (job: RunJob, emit: (e: ForwardedEvent) => void) => Promise<RunOutcome>,
+): Promise<void> {
+  const send = (m: FromWorker) => process.send?.(m);
+  if (!process.send)
+    throw new Error(`'fprl ${WORKER_COMMAND}' is internal: it runs only as a worker of 'fprl run'`);
+  return new Promise<void>((resolve) => {
+    let queue = Promise.resolve();
+    const onMessage = (m: ToWorker) => {
+      if (m.type === 'exit') {
+        queue = queue.then(() => {
+          process.off('message', onMessage);
+          process.off('disconnect', orphaned);
+          process.disconnect?.();
+          resolve();
+        });
+        return;
+      }
+      queue = queue.then(async () => {
+        try {
+          const outcome = await execute(m.job, (event) => send({ type: 'event', event }));
+          send({ type: 'done', runId: m.job.run.id, outcome });
+        } catch (e) {
+          send({ type: 'fatal', error: (e as Error)?.stack ?? String(e) });
+          process.exitCode = 1;
+        }
+      });
+    };
+    // The sweep died (killed, Ctrl-C): stop at once; checkpoints are atomic and the run resumes.
+    const orphaned = () => process.exit(1);
+    process.on('message', onMessage);
+    process.once('disconnect', orphaned);
+    send({ type: 'ready', pid: process.pid });
+  });
+}
