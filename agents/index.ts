@@ -1,0 +1,19 @@
+/** Agents: supervised cross-entropy, REINFORCE with baselines, and reference agents. */
+export * from './config.js';
+export * from './base.js';
+export * from './registry.js';
+export { PolicyAgent } from './policy-agent.js';
+export { SupervisedAgent } from './supervised.js';
+export { ReinforceAgent, type RlExperience } from './reinforce.js';
+export { RandomAgent, MajorityAgent } from './reference.js';
+export { LinearPolicy, type LinearPolicyOptions } from './linear-policy.js';
+export { ValueHead } from './value-head.js';
+export {
+  computeAdvantages,
+  policyWeights,
+  updateEma,
+  type AdvantageInput,
+  type Advantages,
+} from './advantage.js';
+export { sampleCategorical, argmaxRows } from './sampling.js';
+export { savePolicyWeights, loadPolicyWeights } from './policy-io.js';

@@ -1,0 +1,195 @@
+/**
+ * The part of the supervised and REINFORCE agents that is about owning a policy network:
+ * acting (greedy argmax or per-pixel sampling), one optimiser update with gradient clipping
+ * and a finiteness check, and saving/loading weights, optimiser state, counters and RNG.
+ * The agent owns the policy: dispose() disposes it.
+ */
+import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
+import type { Action, ActMode, Experience, LossInfo, Observation, PolicyNet } from '../src/types.js';
+import { Rng } from '../src/rng.js';
+import { FprlError } from '../src/errors.js';
+import { resolveTrainingConfig, type TrainingConfig } from '../src/train/config.js';
+import { createOptimizer, type Optimizer } from '../src/train/optimizers.js';
+import { learningRate } from '../src/train/schedule.js';
+import { clipByGlobalNorm } from '../src/train/grad.js';
+import { readTensors, writeTensors } from '../src/train/tensor-io.js';
+import type { AgentConfig } from './config.js';
+import {
+  defaultAgentName,
+  readAgentFile,
+  writeAgentFile,
+  type AgentContext,
+  type AgentNeeds,
+  type FprlAgent,
+} from './base.js';
+import { loadPolicyWeights, savePolicyWeights } from './policy-io.js';
+import { sampleCategorical } from './sampling.js';
+
+export abstract class PolicyAgent implements FprlAgent {
+  abstract readonly kind: 'supervised' | 'reinforce';
+  abstract readonly needs: AgentNeeds;
+  readonly name: string;
+  readonly numClasses: number;
+  protected rng: Rng;
+  protected readonly training: TrainingConfig;
+  protected readonly totalSteps: number;
+  protected readonly optimizer: Optimizer;
+  updates = 0;
+
+  constructor(
+    readonly config: AgentConfig,
+    readonly policy: PolicyNet,
+    ctx: AgentContext,
+  ) {
+    this.name = ctx.name ?? defaultAgentName(config);
+    this.numClasses = policy.numClasses;
+    this.rng = ctx.rng;
+    this.training = ctx.training ?? resolveTrainingConfig({});
+    this.totalSteps = ctx.totalSteps ?? this.training.steps ?? 100;
+    this.optimizer = createOptimizer(this.training.optimizer);
+  }
+
+  /** Every variable `learn` updates (the policy's, plus heads a subclass adds). */
+  protected get variables(): tf.Variable[] {
+    return this.policy.trainableVariables;
+  }
+
+  /** Learning rate of the next update. */
+  get learningRate(): number {
+    return learningRate(this.training.schedule, this.training.optimizer.lr, this.updates, this.totalSteps);
+  }
+
+  protected get gradClip(): number {
+    return this.config.gradClip ?? this.training.gradClip;
+  }
+
+  /**
+   * `greedy`: the argmax labelling (one sample whatever `samples` says). `sample`: `samples`
+   * labellings per image drawn pixel by pixel from softmax(logits) with the agent's stream.
+   * Dropout is off in both, so the sampled policy is the one REINFORCE differentiates.
+   */
+  async act(obs: Observation, mode: ActMode, samples = 1): Promise<Action> {
+    if (mode === 'greedy') {
+      const t = tf.tidy(() => this.policy.apply(obs.images, { training: false }).logits.argMax(-1));
+      const labels = new Int32Array((await t.data()) as Int32Array);
+      t.dispose();
+      return { labels, samples: 1 };
+    }
+    const probs = tf.tidy(() => tf.softmax(this.policy.apply(obs.images, { training: false }).logits));
+    const p = (await probs.data()) as Float32Array;
+    probs.dispose();
+    return { labels: sampleCategorical(p, this.numClasses, samples, this.rng), samples };
+  }
+
+  abstract learn(exp: Experience): Promise<LossInfo>;
+
+  /**
+   * One optimiser update of {@link variables} on `lossFn`: gradients, global-norm clipping,
+   * a refusal to apply a non-finite update (the weights stay as they were), the step.
+   */
+  protected optimize(lossFn: () => tf.Scalar): {
+    loss: number;
+    gradNorm: number;
+    clipped: boolean;
+    lr: number;
+  } {
+    const vars = this.variables;
+    const { value, grads } = tf.variableGrads(lossFn, vars);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    const list = vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    const clip = clipByGlobalNorm(list, this.gradClip);
+    try {
+      if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
+        throw new FprlError(
+          `non-finite ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} (loss ${loss}, gradient norm ${clip.norm}); the update was not applied`,
+          {
+            where: `agent '${this.name}', update ${this.updates + 1}`,
+            hint: 'lower the learning rate, keep gradClip on, or check the reward for NaN values',
+          },
+        );
+      }
+      const lr = this.learningRate;
+      this.optimizer.apply(vars, clip.grads, lr);
+      this.updates++;
+      return { loss, gradNorm: clip.norm, clipped: clip.clipped, lr };
+    } finally {
+      clip.grads.forEach((g) => g.dispose());
+    }
+  }
+
+  /** Per-pixel ignore mask [B*H*W]: 0 where the truth is the ignore label. */
+  protected ignoreMask(target: Int32Array | undefined): Uint8Array | undefined {
+    if (!target) return undefined;
+    const mask = new Uint8Array(target.length);
+    const ig = this.config.ignoreIndex;
+    for (let i = 0; i < target.length; i++) mask[i] = target[i] === ig ? 0 : 1;
+    return mask;
+  }
+
+  /** Kind-specific plain state for agent.json. */
+  protected stateJson(): Record<string, unknown> {
+    return {};
+  }
+
+  /** Kind-specific tensors (written before the optimiser state is restored on load). */
+  protected async saveExtra(_dir: string): Promise<void> {}
+  protected async loadExtra(_dir: string, _state: Record<string, unknown>): Promise<void> {}
+
+  async save(dir: string): Promise<void> {
+    await savePolicyWeights(this.policy, path.join(dir, 'policy'));
+    await this.saveExtra(dir);
+    await writeTensors(dir, 'optimizer', this.optimizer.getState(this.variables).slots);
+    await writeAgentFile(dir, {
+      format: 'fprl-agent/1',
+      kind: this.kind,
+      name: this.name,
+      config: this.config,
+      updates: this.updates,
+      rng: this.rng.getState(),
+      state: {
+        ...this.stateJson(),
+        optimizer: { name: this.optimizer.config.name, iterations: this.optimizer.iterations },
+      },
+    });
+  }
+
+  async load(dir: string): Promise<void> {
+    const file = await readAgentFile(dir, this.kind);
+    const opt = file.state.optimizer as { name: string; iterations: number };
+    if (opt.name !== this.optimizer.config.name) {
+      throw new FprlError(
+        `the saved agent used optimiser '${opt.name}', this one uses '${this.optimizer.config.name}'`,
+        {
+          where: path.join(dir, 'agent.json'),
+          hint: 'resume with the same training.optimizer, or use initFrom to start fresh from its weights',
+        },
+      );
+    }
+    await loadPolicyWeights(this.policy, path.join(dir, 'policy'));
+    await this.loadExtra(dir, file.state);
+    const slots = await readTensors(dir, 'optimizer');
+    try {
+      this.optimizer.setState(
+        this.variables,
+        { iterations: opt.iterations, slots },
+        path.join(dir, 'optimizer.json'),
+      );
+    } catch (e) {
+      slots.forEach((s) => s.tensor.dispose());
+      throw e;
+    }
+    this.updates = file.updates;
+    this.rng = Rng.fromState(file.rng);
+  }
+
+  async initFrom(agentDir: string): Promise<void> {
+    await loadPolicyWeights(this.policy, path.join(agentDir, 'policy'));
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.policy.dispose();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Saving and loading a policy's weights inside an agent folder. A policy with its own
+ * format (`save(dir)` / `loadWeightsFrom(dir)`, like the Face Transformer's model.json +
+ * weights.bin) uses it; any other PolicyNet gets its trainable variables written in order.
+ * Next to them, `variables.json` lists every variable's name and shape, so loading weights
+ * from a model of another size fails with a clear message before anything is assigned.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { PolicyNet } from '../src/types.js';
+import { FprlError } from '../src/errors.js';
+import { checkShapes, readTensors, writeTensors, type TensorSpec } from '../src/train/tensor-io.js';
+
+interface PersistentPolicy extends PolicyNet {
+  save(dir: string): Promise<void>;
+  loadWeightsFrom(dir: string): Promise<void>;
+}
+
+function isPersistent(p: PolicyNet): p is PersistentPolicy {
+  const q = p as Partial<PersistentPolicy>;
+  return typeof q.save === 'function' && typeof q.loadWeightsFrom === 'function';
+}
+
+export function variableSpecs(policy: PolicyNet): TensorSpec[] {
+  return policy.trainableVariables.map((v) => ({ name: v.name, shape: [...v.shape], dtype: v.dtype }));
+}
+
+export async function savePolicyWeights(policy: PolicyNet, dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
+  if (isPersistent(policy)) await policy.save(dir);
+  else {
+    await writeTensors(
+      dir,
+      'variables-data',
+      policy.trainableVariables.map((v) => ({ name: v.name, tensor: v })),
+    );
+  }
+  await fs.writeFile(path.join(dir, 'variables.json'), `${JSON.stringify(variableSpecs(policy), null, 1)}\n`);
+}
+
+/** Load weights saved by {@link savePolicyWeights} into `policy`; same architecture and sizes required. */
+export async function loadPolicyWeights(policy: PolicyNet, dir: string): Promise<void> {
+  let specs: TensorSpec[];
+  try {
+    specs = JSON.parse(await fs.readFile(path.join(dir, 'variables.json'), 'utf8')) as TensorSpec[];
+  } catch (e) {
+    throw new FprlError(`no readable policy weights here (${(e as Error).message.split('\n')[0]})`, {
+      where: dir,
+      hint: 'point at a checkpoint folder written by fprl (it holds agent/policy/variables.json)',
+    });
+  }
+  checkShapes(specs, policy.trainableVariables, dir);
+  if (isPersistent(policy)) {
+    await policy.loadWeightsFrom(dir);
+    return;
+  }
+  const named = await readTensors(dir, 'variables-data');
+  try {
+    policy.trainableVariables.forEach((v, i) => v.assign(named[i].tensor));
+  } finally {
+    named.forEach((n) => n.tensor.dispose());
+  }
+}

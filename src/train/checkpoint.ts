@@ -1,0 +1,172 @@
+/**
+ * Checkpoints: one folder per run (`<dir>`), replaced atomically at every save.
+ *
+ *   <dir>/checkpoint.json   step, trainer state (env sampler, trainer RNG), the run's config
+ *   <dir>/agent/            agent.save(): agent.json (counters, RNG, baseline state),
+ *                           policy/ (the policy's own weight format + variables.json),
+ *                           optimizer.json/.bin, value-head / counts tensors
+ *
+ * A save writes everything into `<dir>.tmp-<pid>`, then renames the old folder to `<dir>.old`,
+ * the new one to `<dir>`, and removes `.old`. A crash at any point leaves either the previous
+ * or the new checkpoint complete: the reader falls back to `.old` when `<dir>` is missing.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Agent } from '../types.js';
+import type { RngState } from '../rng.js';
+import { FprlError } from '../errors.js';
+import { isFprlAgent } from '../../agents/base.js';
+
+export interface TrainerState {
+  /** Optimiser steps completed. */
+  step: number;
+  /** The env's sampler state (order of the remaining batches), when the env exposes it. */
+  env?: unknown;
+  /** The trainer's own stream. */
+  rng?: RngState;
+  runId: string;
+}
+
+export interface CheckpointMeta {
+  format: 'fprl-checkpoint/1';
+  step: number;
+  /** ISO time of writing. */
+  time: string;
+  agent: { name: string; kind?: string };
+  trainer: TrainerState;
+  /** The run's resolved config (whatever the caller stores). */
+  config?: unknown;
+}
+
+const META = 'checkpoint.json';
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The folder holding a complete checkpoint at `dir` (itself, or `.old` left by a crash mid-replace). */
+async function completeDir(dir: string): Promise<string | undefined> {
+  if (await exists(path.join(dir, META))) return dir;
+  if (await exists(path.join(`${dir}.old`, META))) return `${dir}.old`;
+  return undefined;
+}
+
+export async function hasCheckpoint(dir: string): Promise<boolean> {
+  return (await completeDir(dir)) !== undefined;
+}
+
+/** Write the agent and trainer state as the checkpoint at `dir`, atomically replacing the previous one. */
+export async function writeCheckpoint(
+  dir: string,
+  agent: Agent,
+  trainer: TrainerState,
+  config?: unknown,
+): Promise<string> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  const old = `${dir}.old`;
+  try {
+    await fs.rm(tmp, { recursive: true, force: true });
+    await fs.mkdir(tmp, { recursive: true });
+    await agent.save(path.join(tmp, 'agent'));
+    const meta: CheckpointMeta = {
+      format: 'fprl-checkpoint/1',
+      step: trainer.step,
+      time: new Date().toISOString(),
+      agent: { name: agent.name, kind: isFprlAgent(agent) ? agent.kind : undefined },
+      trainer,
+      config,
+    };
+    // checkpoint.json is written last: a folder without it is never taken for a checkpoint.
+    const handle = await fs.open(path.join(tmp, META), 'w');
+    try {
+      await handle.writeFile(`${JSON.stringify(meta, null, 1)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // If a crash left only `.old`, it is the last complete checkpoint: keep it until the new one is in place.
+    if (await exists(dir)) {
+      await fs.rm(old, { recursive: true, force: true });
+      await fs.rename(dir, old);
+    }
+    await fs.rename(tmp, dir);
+    await fs.rm(old, { recursive: true, force: true });
+    return dir;
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (e instanceof FprlError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw new FprlError(`cannot write the checkpoint: ${err.message}`, {
+      where: dir,
+      hint:
+        err.code === 'ENOSPC'
+          ? 'the disk is full: free space and resume; the previous checkpoint is intact'
+          : 'check that the output folder is writable; the previous checkpoint is intact',
+      cause: e,
+    });
+  }
+}
+
+/** Read a checkpoint's metadata (undefined when there is none at `dir`). */
+export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta | undefined> {
+  const at = await completeDir(dir);
+  if (!at) return undefined;
+  const p = path.join(at, META);
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(await fs.readFile(p, 'utf8')) as CheckpointMeta;
+  } catch (e) {
+    throw new FprlError(`the checkpoint is unreadable: ${(e as Error).message.split('\n')[0]}`, {
+      where: p,
+      hint: 'the checkpoint is corrupted; delete the folder to start the run over',
+    });
+  }
+  if (meta.format !== 'fprl-checkpoint/1' || typeof meta.step !== 'number') {
+    throw new FprlError('not an fprl checkpoint', {
+      where: p,
+      hint: 'delete the folder to start the run over',
+    });
+  }
+  return meta;
+}
+
+/** Restore `agent` from the checkpoint at `dir` (weights, optimiser, counters, RNG, baseline). */
+export async function loadCheckpoint(dir: string, agent: Agent): Promise<CheckpointMeta> {
+  const meta = await readCheckpointMeta(dir);
+  if (!meta) {
+    throw new FprlError('no checkpoint here', {
+      where: dir,
+      hint: 'train first, or point at a run’s checkpoint folder',
+    });
+  }
+  await agent.load(path.join((await completeDir(dir))!, 'agent'));
+  return meta;
+}
+
+/**
+ * Start `agent` from the policy weights of another run's checkpoint (cross-entropy first,
+ * then REINFORCE fine-tuning). Its optimiser and counters stay fresh. `from` is a checkpoint
+ * folder or an agent folder.
+ */
+export async function initFromCheckpoint(agent: Agent, from: string): Promise<void> {
+  if (!isFprlAgent(agent)) {
+    throw new FprlError(`agent '${agent.name}' does not support initFrom`, {
+      where: from,
+      hint: 'initFrom is available for the supervised and reinforce agents',
+    });
+  }
+  const at = await completeDir(from);
+  const agentDir = at ? path.join(at, 'agent') : from;
+  if (!(await exists(path.join(agentDir, 'agent.json')))) {
+    throw new FprlError('no checkpoint or saved agent here to initialise from', {
+      where: from,
+      hint: 'point initFrom at the checkpoint folder of a finished run (it holds checkpoint.json)',
+    });
+  }
+  await agent.initFrom(agentDir);
+}
