@@ -1,0 +1,34 @@
+/** Per-class scores of one evaluation (the shape `Scores.perClass` has in src/metrics). */
+export interface ClassScore {
+  precision: number;
+  recall: number;
+  f1: number;
+  iou: number;
+  support: number;
+}
+
+/**
+ * What the runner hands the report for one agent x seed. Plain JSON, so the runner can keep
+ * it in the run folder (result.json) and a resumed sweep can report finished runs.
+ */
+export interface RunResult {
+  agent: string;
+  seed: number;
+  status: 'ok' | 'failed';
+  /** Why a failed run failed (one line for the report). */
+  error?: string;
+  wallSeconds: number;
+  /** Final evaluation (test split): absent when the run failed before it. */
+  final?: {
+    /** meanF1, mIoU, pixelAccuracy, meanDice, ... */
+    metrics: Record<string, number>;
+    /** By class name. */
+    perClass: Record<string, ClassScore>;
+  };
+  /** Evaluation points during training (learning curve), by step. */
+  curve: { step: number; metrics: Record<string, number> }[];
+  /** Training scalars by step (losses, rewards, entropy), namespaced like `losses/policy`. */
+  train?: { step: number; scalars: Record<string, number> }[];
+  /** Path to a ground truth | prediction | error grid PNG (absolute, or relative to the cwd). */
+  picturesPng?: string;
+}
