@@ -101,13 +101,19 @@ export function combinedRange(components: readonly AttachedComponent[]): [number
 export function attachRewards(
   bus: EventBus,
   specs: readonly RewardSpec[],
-  opts: { registry?: Registry<RewardPlugin> } = {},
+  opts: {
+    registry?: Registry<RewardPlugin>;
+    /** Answer only actions published on this channel (an env's own); default: every action. */
+    channel?: string;
+  } = {},
 ): RewardAttachment {
   const components = resolveComponents(specs, opts.registry);
   const attachment = new RewardAttachment(components, combinedRange(components));
+  const ours = (e: BusEvent<'env:action'>) => opts.channel === undefined || e.channel === opts.channel;
   for (const c of components) {
     attachment.add(
       bus.on('env:action').subscribe((e) => {
+        if (!ours(e)) return;
         const answer = (values: Float32Array, pixel?: Float32Array) => {
           if (!attachment.closed) {
             bus.emit('reward', {

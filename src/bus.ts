@@ -24,6 +24,8 @@ export interface BusEvents {
     /** Classes of the label maps (default 11) and the target's ignore value (default 255). */
     numClasses?: number;
     ignoreIndex?: number;
+    /** Reward attachments bound to a channel answer only its actions (envs sharing a bus). */
+    channel?: string;
   };
   /** A plugin's answer: one value per scored image, optional per-pixel credit. */
   reward: {

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { register as rewards } from './rewards.js';
+import { register as score } from './score.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards];
