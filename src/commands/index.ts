@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as rewards } from './rewards.js';
+import { register as run } from './run.js';
 import { register as score } from './score.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [score, rewards];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run];

@@ -17,6 +17,7 @@ import { importRewards } from '../../rewards/load.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
 import { resolveTrainingConfig, type TrainingConfig } from '../train/config.js';
 import { expandEnvVars } from './env-vars.js';
+import { jsonErrorOffset, lineColumn } from './json-position.js';
 import { configError, describeAjvErrors, type ConfigIssue } from './issues.js';
 import { checkAgentGraph } from './plan.js';
 import { experimentSchema, type AgentEntry, type ExperimentConfig } from './schema.js';
@@ -87,17 +88,14 @@ export function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const msg = (e as Error).message;
-    const m = /position (\d+)/.exec(msg);
-    let at = '';
-    if (m) {
-      const before = text.slice(0, Number(m[1]));
-      const line = before.split('\n').length;
-      at = ` at line ${line}, column ${Number(m[1]) - before.lastIndexOf('\n')}`;
-    }
-    throw new FprlError(`not valid JSON${at}: ${msg.replace(/ in JSON at position \d+.*$/, '')}`, {
+    const offset = jsonErrorOffset(text);
+    const { line, column } = lineColumn(text, offset < 0 ? text.length : offset);
+    const near = text.slice(Math.max(0, offset), Math.max(0, offset) + 20).split('\n')[0];
+    const what = offset >= text.length ? 'unexpected end of the file' : `unexpected ${JSON.stringify(near)}`;
+    throw new FprlError(`not valid JSON at line ${line}, column ${column}: ${what}`, {
       where,
       hint: 'check for a missing comma or quote, or a trailing comma (JSON allows none)',
+      cause: e,
     });
   }
 }

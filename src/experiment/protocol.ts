@@ -25,6 +25,7 @@ export type ToWorker = { type: 'run'; job: RunJob } | { type: 'exit' };
 export type FromWorker =
   | { type: 'ready'; pid: number }
   | { type: 'event'; event: ForwardedEvent }
+  | { type: 'warning'; runId: string; text: string }
   | { type: 'done'; runId: string; outcome: RunOutcome }
   | { type: 'fatal'; error: string };
 

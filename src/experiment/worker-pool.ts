@@ -48,6 +48,8 @@ export interface WorkerOptions {
   backend: string;
   /** Progress events of the worker's current run. */
   onEvent: (e: ForwardedEvent) => void;
+  /** Data warnings of a run (skipped files...). */
+  onWarning?: (runId: string, text: string) => void;
 }
 
 /** One worker process, started on first use and restarted after a crash. */
@@ -74,6 +76,7 @@ export class WorkerExecutor implements Executor {
       child.on('message', (m: FromWorker) => {
         if (m.type === 'ready') resolve();
         else if (m.type === 'event') this.opts.onEvent(m.event);
+        else if (m.type === 'warning') this.opts.onWarning?.(m.runId, m.text);
         else if (m.type === 'done' && this.current?.runId === m.runId) {
           const c = this.current;
           this.current = undefined;
@@ -129,7 +132,11 @@ export class WorkerExecutor implements Executor {
 
 /** The child's side: take jobs until told to exit. `execute` must never throw for a run's own failure. */
 export function serveWorker(
-  execute: (job: RunJob, emit: (e: ForwardedEvent) => void) => Promise<RunOutcome>,
+  execute: (
+    job: RunJob,
+    emit: (e: ForwardedEvent) => void,
+    warn: (text: string) => void,
+  ) => Promise<RunOutcome>,
 ): Promise<void> {
   const send = (m: FromWorker) => process.send?.(m);
   if (!process.send)
@@ -148,7 +155,11 @@ export function serveWorker(
       }
       queue = queue.then(async () => {
         try {
-          const outcome = await execute(m.job, (event) => send({ type: 'event', event }));
+          const outcome = await execute(
+            m.job,
+            (event) => send({ type: 'event', event }),
+            (text) => send({ type: 'warning', runId: m.job.run.id, text }),
+          );
           send({ type: 'done', runId: m.job.run.id, outcome });
         } catch (e) {
           send({ type: 'fatal', error: (e as Error)?.stack ?? String(e) });

@@ -1,0 +1,119 @@
+/**
+ * `fprl run EXPERIMENT.json`: a sweep of every agent x seed, then summary.json and the report
+ * (see src/experiment/runner.ts). Also the internal `__worker` command that `--workers N`
+ * starts N of.
+ */
+import type { Command } from 'commander';
+import { initBackend } from '../backend.js';
+import { FprlError } from '../errors.js';
+import { executeRun } from '../experiment/run-one.js';
+import { runSweep, type SweepOptions, type SweepOutcome } from '../experiment/runner.js';
+import { WORKER_COMMAND } from '../experiment/protocol.js';
+import { serveWorker } from '../experiment/worker-pool.js';
+
+/** `--seeds 0,1,2` -> [0, 1, 2] (also ranges: `0-4`). */
+export function parseSeeds(text: string): number[] {
+  const seeds: number[] = [];
+  for (const part of text.split(',').map((s) => s.trim())) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range && Number(range[1]) <= Number(range[2])) {
+      for (let s = Number(range[1]); s <= Number(range[2]); s++) seeds.push(s);
+    } else if (/^\d+$/.test(part)) seeds.push(Number(part));
+    else {
+      throw new FprlError(`'${text}' is not a list of seeds`, {
+        where: '--seeds',
+        hint: 'give non-negative integers separated by commas, e.g. --seeds 0,1,2 or --seeds 0-4',
+      });
+    }
+  }
+  return [...new Set(seeds)];
+}
+
+export function parsePositiveInt(flag: string, min = 1): (text: string) => number {
+  return (text: string) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text.trim()) || n < min) {
+      throw new FprlError(`'${text}' is not an integer >= ${min}`, {
+        where: flag,
+        hint: `e.g. ${flag} ${Math.max(min, 2)}`,
+      });
+    }
+    return n;
+  };
+}
+
+interface RunFlags {
+  out?: string;
+  resume?: string;
+  seeds?: number[];
+  workers?: number;
+  backend?: string;
+  steps?: number;
+  retryFailed?: boolean;
+  quiet?: boolean;
+  progress?: 'auto' | 'bars' | 'lines';
+}
+
+/** The command's logic, callable in-process (tests). Lines go to `print`, progress to stderr. */
+export function runCommand(
+  experiment: string | undefined,
+  flags: RunFlags,
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  extra: Partial<SweepOptions> = {},
+): Promise<SweepOutcome> {
+  return runSweep({
+    experiment,
+    resume: flags.resume,
+    out: flags.out,
+    seeds: flags.seeds,
+    workers: flags.workers,
+    backend: flags.backend,
+    steps: flags.steps,
+    retryFailed: flags.retryFailed,
+    progress: flags.quiet ? 'none' : (flags.progress ?? 'auto'),
+    print,
+    ...extra,
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'run an experiment: every agent x seed (resumable), then summary.json, report.md and report.html',
+    )
+    .argument('[experiment]', 'experiment JSON file (e.g. experiments/quickstart.json)')
+    .option('--out <dir>', 'output folder (default runs/<name>-<time>); an existing sweep there is resumed')
+    .option('--resume <dir>', 'continue the sweep in this folder with its stored config.json')
+    .option('--seeds <list>', "seeds to run, e.g. 0,1,2 or 0-4 (default: the config's)", parseSeeds)
+    .option(
+      '--workers <n>',
+      'parallel worker processes (default 1: in-process)',
+      parsePositiveInt('--workers'),
+    )
+    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
+    .option('--steps <n>', 'train every agent this many steps (quick tries)', parsePositiveInt('--steps'))
+    .option('--retry-failed', 'run again the runs that failed in an earlier session')
+    .option('--progress <mode>', 'progress display: auto, bars or lines')
+    .option('--quiet', 'no progress display (the table and the report path are still printed)')
+    .action(async (experiment: string | undefined, flags: RunFlags) => {
+      if (flags.progress && !['auto', 'bars', 'lines'].includes(flags.progress)) {
+        throw new FprlError(`unknown progress mode '${flags.progress}'`, {
+          where: '--progress',
+          hint: 'auto, bars or lines',
+        });
+      }
+      const outcome = await runCommand(experiment, flags);
+      if (outcome.summary.failed.length > 0 && outcome.results.every((r) => r.status === 'failed'))
+        process.exitCode = 1;
+    });
+
+  program
+    .command(WORKER_COMMAND, { hidden: true })
+    .description('internal: a worker process of `fprl run --workers N`')
+    .option('--backend <name>', 'compute backend')
+    .action(async (flags: { backend?: string }) => {
+      await initBackend(flags.backend);
+      await serveWorker((job, emit, warn) => executeRun(job, { emit, warn }));
+    });
+}

@@ -1,0 +1,256 @@
+/**
+ * One run of a sweep (an agent x seed), the same in-process and in a worker: open the data,
+ * build the env, the policy and the agent, attach the run's sinks (metrics.jsonl, TensorBoard),
+ * train (resuming from the run's checkpoint, or starting from the source run's final
+ * checkpoint for `initFrom`), evaluate on the evaluation split with the LaPa protocol, draw
+ * the prediction grid, and write result.json last and atomically: a run is finished exactly
+ * when that file exists. A failure (a NaN, a thrown error) is recorded in result.json as a
+ * failed run; it never escapes to stop the sweep.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { FaceTransformer } from '../../agents/vit/index.js';
+import { createAgent } from '../../agents/registry.js';
+import { FaceParsingEnv } from '../../envs/face-parsing.js';
+import { EventBus } from '../bus.js';
+import { isFprlError } from '../errors.js';
+import { Rng } from '../rng.js';
+import { JsonlSink, TensorBoardSink, curvesFromLog, readMetricsLog } from '../sinks/index.js';
+import { predictionGridSize, renderPredictionGrid } from '../report/pictures.js';
+import type { RunResult } from '../report/types.js';
+import { train } from '../train/trainer.js';
+import { evaluate, evaluationMetrics, type EvaluationResult } from '../train/evaluate.js';
+import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
+import type { Agent, PolicyNet } from '../types.js';
+import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { openSplit, envIdOf } from './datasets.js';
+import { runDir, runPaths } from './layout.js';
+import {
+  agentConfigOf,
+  resolveExperiment,
+  rewardSpecsOf,
+  trainingOf,
+  type ResolvedExperiment,
+} from './load.js';
+import { isForwarded, type ForwardedEvent, type RunJob } from './protocol.js';
+import type { RunOutcome } from './scheduler.js';
+import { readJsonFile } from './results.js';
+import type { ExperimentConfig } from './schema.js';
+
+/** Final metrics kept in result.json: the scores and their per-image spreads (not sizes and timings). */
+const RESULT_METRIC = /^(meanF1|meanDice|mIoU|pixelAccuracy|perImage\/.*)$/;
+
+/** What a checkpoint records about its run, so `fprl eval` / `predict` can rebuild the agent from it alone. */
+export interface RunConfigRecord {
+  experiment: ExperimentConfig;
+  agent: string;
+  seed: number;
+}
+
+export interface RunHooks {
+  /** Progress events of the run (forwarded to the sweep's progress display). */
+  emit?: (e: ForwardedEvent) => void;
+  /** Data warnings (skipped files...), one line each. */
+  warn?: (text: string) => void;
+}
+
+/** Policy network of an agent kind (reference agents have none). */
+export function policyFor(kind: string, exp: ResolvedExperiment, rng: Rng): PolicyNet | undefined {
+  return kind === 'supervised' || kind === 'reinforce' ? new FaceTransformer(exp.vit, rng) : undefined;
+}
+
+/** Carry out one run; resolves with its outcome once result.json is written. */
+export async function executeRun(
+  job: RunJob,
+  hooks: RunHooks = {},
+  exp?: ResolvedExperiment,
+): Promise<RunOutcome> {
+  const started = performance.now();
+  const { run, sweepDir } = job;
+  const paths = runPaths(runDir(sweepDir, run.agent, run.seed));
+  const previous = await readJsonFile<RunResult>(paths.result);
+  if (previous) return { status: previous.status, error: previous.error };
+
+  const emit = hooks.emit ?? (() => undefined);
+  let startedEmitted = false;
+  const bus = new EventBus();
+  // run:end is the runner's to send (after the test evaluation and result.json), not the trainer's.
+  bus.all().subscribe((e) => {
+    if (e.type === 'run:start') startedEmitted = true;
+    if (isForwarded(e) && e.type !== 'run:end') emit(e);
+  });
+
+  let agent: Agent | undefined;
+  let close: (() => void) | undefined;
+  const sinks: { close(): Promise<void> }[] = [];
+  let result: RunResult;
+  try {
+    await fs.mkdir(paths.dir, { recursive: true });
+    const jsonl = new JsonlSink(paths.metrics, { runId: run.id });
+    sinks.push(jsonl);
+    jsonl.attach(bus);
+    const tb = new TensorBoardSink(paths.dir, { runId: run.id });
+    sinks.push(tb);
+    tb.attach(bus);
+
+    exp ??= await resolveExperiment(await readJsonFile(path.join(sweepDir, 'config.json'), true), {
+      where: path.join(sweepDir, 'config.json'),
+    });
+    const { config } = exp;
+    const entryIndex = config.agents.findIndex((a) => a.name === run.agent);
+    const entry = config.agents[entryIndex];
+    if (!entry) throw new Error(`the sweep's config.json has no agent '${run.agent}'`);
+    const training = trainingOf(config, entry);
+    const warn = hooks.warn ?? (() => undefined);
+
+    const trainSet = await openSplit(config.dataset, 'train', warn);
+    const valSet = await openSplit(config.dataset, 'val', warn);
+    const evalSplit = config.evaluation.split;
+    const evalSet = evalSplit === 'val' ? valSet : await openSplit(config.dataset, evalSplit, warn);
+
+    // Paired streams: every agent of a seed starts from the same weights and sees the same
+    // batches, so differences between agents are not differences of luck.
+    const root = new Rng(run.seed, 'run');
+    const env = new FaceParsingEnv({
+      id: envIdOf(config.dataset),
+      dataset: trainSet,
+      batchSize: training.batchSize,
+      rng: root.fork('env'),
+      bus,
+      ...(entry.rewards.length ? { rewards: rewardSpecsOf(entry) } : {}),
+    });
+    close = () => env.close();
+    const totalSteps = training.steps ?? undefined;
+    agent = createAgent(
+      agentConfigOf(entry),
+      policyFor(entry.kind, exp, root.fork('model')),
+      { rng: root.fork('agent'), training, totalSteps, name: entry.name },
+      `/agents/${entryIndex}`,
+    );
+    if (run.initFrom && !(await hasCheckpoint(paths.checkpoints))) {
+      const [srcAgent, srcSeed] = run.initFrom.split('/seed-');
+      await initFromCheckpoint(agent, runPaths(runDir(sweepDir, srcAgent, Number(srcSeed))).checkpoints);
+    }
+    const record: RunConfigRecord = { experiment: config, agent: entry.name, seed: run.seed };
+    await train({
+      agent,
+      env,
+      bus,
+      config: training,
+      runId: run.id,
+      seed: run.seed,
+      evalDataset: valSet,
+      evalSplit: 'val',
+      checkpointDir: paths.checkpoints,
+      trainSize: trainSet.length,
+      runConfig: record,
+    });
+
+    const evaluation = await evaluate(agent, evalSet, {
+      batchSize: config.evaluation.batchSize,
+      limit: config.evaluation.limit,
+      pictures: config.evaluation.pictures,
+    });
+    const steps = await finalStep(paths.metrics, run.id);
+    bus.emit('eval:end', {
+      runId: run.id,
+      step: steps,
+      split: evalSplit,
+      metrics: evaluationMetrics(evaluation),
+      perClass: evaluation.scores.perClass,
+    });
+    const picturesPng = await drawPictures(evaluation, paths.predictions, tb, steps);
+    result = {
+      agent: run.agent,
+      seed: run.seed,
+      status: 'ok',
+      wallSeconds: (performance.now() - started) / 1000,
+      final: {
+        metrics: Object.fromEntries(
+          Object.entries(evaluationMetrics(evaluation)).filter(([k]) => RESULT_METRIC.test(k)),
+        ),
+        perClass: evaluation.scores.perClass,
+      },
+      curve: [],
+      ...(picturesPng ? { picturesPng } : {}),
+    };
+  } catch (e) {
+    result = {
+      agent: run.agent,
+      seed: run.seed,
+      status: 'failed',
+      error: isFprlError(e) ? e.describe() : ((e as Error)?.message ?? String(e)),
+      wallSeconds: (performance.now() - started) / 1000,
+      curve: [],
+    };
+  } finally {
+    agent?.dispose();
+    close?.();
+  }
+  // Flush the logs before reading the curves back from them (they hold resumed sessions too).
+  for (const s of sinks) {
+    try {
+      await s.close();
+    } catch (e) {
+      if (result.status === 'ok') result = { ...result, status: 'failed', error: describe(e) };
+    }
+  }
+  bus.close();
+  try {
+    const log = await readMetricsLog(paths.metrics);
+    const curves = curvesFromLog(log.records, { runId: run.id, split: 'val' });
+    result.curve = curves.curve;
+    result.train = curves.train;
+  } catch {
+    // No log (the run failed before its first event): the result has no curves.
+  }
+  try {
+    await writeJsonAtomic(paths.result, result);
+  } catch (e) {
+    result = { ...result, status: 'failed', error: `cannot write ${paths.result}: ${describe(e)}` };
+  }
+  if (!startedEmitted)
+    emit({ type: 'run:start', runId: run.id, agent: run.agent, seed: run.seed, totalSteps: 0 });
+  emit({
+    type: 'run:end',
+    runId: run.id,
+    status: result.status,
+    error: result.error,
+    wallSeconds: result.wallSeconds,
+  });
+  return { status: result.status, error: result.error };
+}
+
+function describe(e: unknown): string {
+  return isFprlError(e) ? e.describe() : ((e as Error)?.message ?? String(e));
+}
+
+/** The last training step in the log (the step of the final evaluation). */
+async function finalStep(metricsFile: string, runId: string): Promise<number> {
+  const log = await readMetricsLog(metricsFile);
+  let step = 0;
+  for (const r of log.records)
+    if (r.runId === runId && typeof r.step === 'number') step = Math.max(step, r.step);
+  return step;
+}
+
+async function drawPictures(
+  evaluation: EvaluationResult,
+  file: string,
+  tb: TensorBoardSink,
+  step: number,
+): Promise<string | undefined> {
+  const pics = evaluation.pictures;
+  if (pics.length === 0) return undefined;
+  const png = await renderPredictionGrid({
+    images: pics.map((p) => p.image),
+    truth: pics.map((p) => p.truth),
+    pred: pics.map((p) => p.prediction),
+    height: pics[0].height,
+    width: pics[0].width,
+  });
+  await writeFileAtomic(file, png);
+  const size = predictionGridSize(pics.length, pics[0].height, pics[0].width);
+  tb.addImage('predictions/truth_prediction_error', step, png, size.height, size.width);
+  return file;
+}

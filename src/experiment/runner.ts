@@ -1,0 +1,277 @@
+/**
+ * `fprl run`: a sweep of every agent x seed of an experiment, in one output folder.
+ *
+ * 1. Load and validate the experiment (or, resuming, the folder's config.json).
+ * 2. Take the folder's lock; write config.json (resolved) and environment.json.
+ * 3. Plan the runs (sources before their fine-tunes) and skip those with a result.json.
+ * 4. Run the rest in-process or on worker processes; a failed run is recorded, not fatal.
+ * 5. Summarise every run with a result (summary.json), write the report, return the table.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { EventBus } from '../bus.js';
+import { backendInfo, describeBackend, initBackend, type BackendInfo } from '../backend.js';
+import { FprlError } from '../errors.js';
+import { buildSummary, type Summary } from '../report/summary.js';
+import { formatSummaryTable } from '../report/format.js';
+import type { RunResult } from '../report/types.js';
+import { writeReport } from '../report/write.js';
+import { ProgressSink } from '../sinks/index.js';
+import { writeJsonAtomic } from './atomic.js';
+import { describeEnvironment, type EnvironmentRecord } from './environment.js';
+import { defaultSweepDir, runDir, runPaths, sweepPaths } from './layout.js';
+import { loadExperiment, resolveExperiment, type ResolvedExperiment } from './load.js';
+import { acquireSweepLock } from './lock.js';
+import { planSweep, type RunSpec } from './plan.js';
+import type { ForwardedEvent } from './protocol.js';
+import { collectResults, readJsonFile, readRunResult } from './results.js';
+import { executeRun } from './run-one.js';
+import { schedule, type Executor, type RunOutcome } from './scheduler.js';
+import { WorkerExecutor } from './worker-pool.js';
+
+export interface SweepOptions {
+  /** The experiment file (omit with `resume`). */
+  experiment?: string;
+  /** Continue the sweep in this folder, with its stored config.json. */
+  resume?: string;
+  /** Output folder (default runs/<name>-<time>); an existing sweep folder is resumed. */
+  out?: string;
+  /** Run these seeds (default: the config's). */
+  seeds?: number[];
+  /** Worker processes (default 1: in-process). */
+  workers?: number;
+  /** Backend choice (default: FPRL_BACKEND or auto). */
+  backend?: string;
+  /** Train every agent this many steps (quick tries). */
+  steps?: number;
+  /** Run again the runs that failed in an earlier session (default: keep their result). */
+  retryFailed?: boolean;
+  /** Progress display on stderr: `none` for quiet. Default auto (bars on a TTY, lines in logs). */
+  progress?: 'auto' | 'bars' | 'lines' | 'none';
+  /** Lines for the user (backend, folder, table, report path). Default: nothing. */
+  print?: (line: string) => void;
+  /** Variables for `${NAME}` in the config (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Progress stream (default process.stderr). */
+  progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface SweepOutcome {
+  dir: string;
+  config: ResolvedExperiment['config'];
+  summary: Summary;
+  results: RunResult[];
+  /** Runs carried out in this session, and runs already finished before it. */
+  ran: string[];
+  kept: string[];
+  /** The comparison table as printed. */
+  table: string;
+  reportMd: string;
+  reportHtml: string;
+}
+
+/** The `--backend` value that makes a worker pick the same backend as this process. */
+export function backendChoiceOf(info: BackendInfo): string {
+  if (info.provider.includes('tfjs-node-gpu')) return 'tensorflow-gpu';
+  if (info.backend === 'tensorflow') return 'tensorflow';
+  return info.backend;
+}
+
+/** First JSON path where `a` and `b` differ (undefined when equal). */
+export function firstDifference(a: unknown, b: unknown, at = ''): string | undefined {
+  if (isDeepStrictEqual(a, b)) return undefined;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) {
+      const d = firstDifference(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        `${at}/${k}`,
+      );
+      if (d !== undefined) return d;
+    }
+  }
+  return at || '/';
+}
+
+/** The config to run and the folder to run it in, from a file, a folder, or both. */
+async function prepare(
+  opts: SweepOptions,
+): Promise<{ exp: ResolvedExperiment; dir: string; seeds: number[] }> {
+  const dir = opts.resume ?? opts.out;
+  const storedFile = dir ? sweepPaths(dir).config : undefined;
+  const stored =
+    storedFile && existsSync(storedFile)
+      ? await readJsonFile<Record<string, unknown>>(storedFile, true)
+      : undefined;
+  if (opts.resume && !stored) {
+    throw new FprlError('no sweep to resume here (config.json is missing)', {
+      where: opts.resume,
+      hint: 'give the folder a sweep was started in (runs/<experiment>-<time>), or start one with fprl run EXPERIMENT.json',
+    });
+  }
+  const common = { env: opts.env, steps: opts.steps, seeds: opts.seeds };
+  const exp = opts.experiment
+    ? await loadExperiment(opts.experiment, common)
+    : await resolveExperiment(stored, { ...common, where: storedFile, baseDir: dir });
+  const seeds = [...exp.config.seeds];
+  if (stored) {
+    // The folder accumulates seeds: a resumed sweep may add some; everything else must match.
+    const storedSeeds = (stored.seeds as number[] | undefined) ?? [];
+    const union = [...new Set([...storedSeeds, ...seeds])].sort((x, y) => x - y);
+    const diff = firstDifference({ ...stored, seeds: [] }, { ...exp.config, seeds: [] });
+    if (diff !== undefined) {
+      throw new FprlError(`this folder holds a sweep of another config (they differ at ${diff})`, {
+        where: dir,
+        hint:
+          'choose a new --out for the changed experiment, or resume this sweep unchanged with ' +
+          `fprl run --resume ${dir} (--seeds may add seeds)`,
+      });
+    }
+    exp.config.seeds = union;
+  }
+  return { exp, dir: dir ?? defaultSweepDir(exp.config.name), seeds };
+}
+
+/** Run (or resume) a sweep; see the module comment. */
+export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
+  if (!opts.experiment && !opts.resume) {
+    throw new FprlError('nothing to run', {
+      where: 'fprl run',
+      hint: 'give an experiment file, or --resume DIR',
+    });
+  }
+  const print = opts.print ?? (() => undefined);
+  const { exp, dir, seeds } = await prepare(opts);
+  const { config } = exp;
+  const files = sweepPaths(dir);
+  const lock = acquireSweepLock(dir);
+  let progress: ProgressSink | undefined;
+  const executors: Executor[] = [];
+  try {
+    const backend = backendInfo() && !opts.backend ? backendInfo()! : await initBackend(opts.backend);
+    print(describeBackend(backend));
+    const workers = Math.max(1, Math.floor(opts.workers ?? 1));
+    await writeJsonAtomic(files.config, config);
+    await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
+
+    const plan = planSweep(config.agents, seeds);
+    const previous = new Map<string, RunOutcome>();
+    for (const r of plan) {
+      const res = await readRunResult(dir, r);
+      if (res && (res.status === 'ok' || !opts.retryFailed))
+        previous.set(r.id, { status: res.status, error: res.error });
+    }
+    if (opts.retryFailed) await clearFailed(dir, plan, previous);
+    const todo = plan.filter((r) => !previous.has(r.id));
+    print(
+      `sweep ${config.name}: ${plan.length} runs (${config.agents.length} agents x ${seeds.length} seeds)` +
+        `${previous.size ? `, ${previous.size} already finished` : ''}, ${Math.min(workers, Math.max(1, todo.length))} ` +
+        `${workers > 1 ? 'worker processes' : 'in-process'} -> ${dir}`,
+    );
+
+    const bus = new EventBus();
+    if (opts.progress !== 'none') {
+      progress = new ProgressSink({
+        stream: opts.progressStream,
+        mode: opts.progress ?? 'auto',
+        totalRuns: todo.length,
+      });
+      progress.attach(bus);
+    }
+    const forward = (e: ForwardedEvent) => {
+      const { type, ...payload } = e;
+      bus.emit(type, payload as never);
+    };
+    const warn = (runId: string, text: string) =>
+      progress ? progress.log(`${runId}: warning: ${text}`) : print(`${runId}: warning: ${text}`);
+    if (workers > 1 && todo.length > 1) {
+      const choice = backendChoiceOf(backend);
+      for (let i = 0; i < Math.min(workers, todo.length); i++) {
+        executors.push(
+          new WorkerExecutor({ sweepDir: dir, backend: choice, onEvent: forward, onWarning: warn }),
+        );
+      }
+    } else {
+      executors.push({
+        execute: (run: RunSpec) =>
+          executeRun({ sweepDir: dir, run }, { emit: forward, warn: (t) => warn(run.id, t) }, exp),
+      });
+    }
+    await schedule(plan, executors, {
+      previous: (r) => previous.get(r.id),
+      onSkipped: async (r, outcome) => {
+        const result: RunResult = {
+          agent: r.agent,
+          seed: r.seed,
+          status: 'failed',
+          error: outcome.error,
+          wallSeconds: 0,
+          curve: [],
+        };
+        await writeJsonAtomic(runPaths(runDir(dir, r.agent, r.seed)).result, result);
+        forward({ type: 'run:start', runId: r.id, agent: r.agent, seed: r.seed, totalSteps: 0 });
+        forward({ type: 'run:end', runId: r.id, status: 'failed', error: outcome.error, wallSeconds: 0 });
+      },
+    });
+    await Promise.all(executors.map((e) => (e as Partial<WorkerExecutor>).close?.()));
+    await progress?.close();
+    progress = undefined;
+    bus.close();
+
+    // Every seed the folder holds results for (a resumed sweep may have added seeds).
+    const results = await collectResults(dir, planSweep(config.agents, config.seeds));
+    const summary = buildSummary(config.name, results, {
+      mainMetrics: config.evaluation.metrics,
+      agentOrder: config.agents.map((a) => a.name),
+    });
+    await writeReport(dir, summary, results);
+    const table = formatSummaryTable(summary);
+    print('');
+    print(table);
+    for (const f of summary.failed) print(`failed: ${f.agent}/seed-${f.seed}: ${f.error.split('\n')[0]}`);
+    print(
+      `report: ${files.reportHtml} (also ${path.basename(files.reportMd)}, ${path.basename(files.summary)})`,
+    );
+    return {
+      dir,
+      config,
+      summary,
+      results,
+      ran: todo.map((r) => r.id),
+      kept: [...previous.keys()],
+      table,
+      reportMd: files.reportMd,
+      reportHtml: files.reportHtml,
+    };
+  } finally {
+    await progress?.close();
+    await Promise.all(executors.map((e) => (e as Partial<WorkerExecutor>).close?.()));
+    lock.release();
+  }
+}
+
+/** environment.json of this session; earlier sessions of a resumed sweep are kept under `previous`. */
+async function writeEnvironment(file: string, record: EnvironmentRecord): Promise<void> {
+  const old = await readJsonFile<EnvironmentRecord & { previous?: EnvironmentRecord[] }>(file).catch(
+    () => undefined,
+  );
+  const previous = old ? [...(old.previous ?? []), { ...old, previous: undefined }] : [];
+  await writeJsonAtomic(file, previous.length ? { ...record, previous } : record);
+}
+
+/** Remove result.json of failed runs (and of runs started from them) so that they run again. */
+async function clearFailed(
+  dir: string,
+  plan: readonly RunSpec[],
+  previous: Map<string, RunOutcome>,
+): Promise<void> {
+  const { rm } = await import('node:fs/promises');
+  for (const r of plan) {
+    if (previous.has(r.id)) continue;
+    const res = await readRunResult(dir, r);
+    if (res && res.status === 'failed')
+      await rm(runPaths(runDir(dir, r.agent, r.seed)).result, { force: true });
+  }
+}
