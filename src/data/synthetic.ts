@@ -1,0 +1,103 @@
+/**
+ * SyntheticFaces: the embedded default dataset. A procedural renderer draws face-like images
+ * with exact LaPa labels, so experiments run anywhere without downloading data.
+ *
+ * Each sample is a pure function of (seed, split, index): its parameters come from the
+ * stream `new Rng(seed, 'synthetic/<split>/<index>')`, and geometry lives in normalised
+ * coordinates, so the same face renders at any size and splits never share faces.
+ *
+ * What varies (nuisance): pose (roll, yaw, scale, position), face shape, skin, hair and
+ * background colours, hair style (none, short, long, fringe hiding the brows), open or
+ * closed eyes and mouth (inner mouth only when open), cluttered backgrounds with skin- and
+ * hair-coloured distractors, a skin-coloured neck and occasional hand (background in
+ * LaPa), lighting gradients, soft focus and noise. What stays learnable: brows are darker
+ * than skin, eyes have white sclera and a dark iris or lash line, lips are redder than
+ * skin, the inner mouth is dark (with teeth), hair is textured.
+ */
+import { CLASS_NAMES } from '../classes.js';
+import { FprlError } from '../errors.js';
+import { Rng } from '../rng.js';
+import type { Dataset, Sample } from '../types.js';
+import { normalizeImage } from './normalize.js';
+import { Renderer } from './synth/render.js';
+import { type Scene, sampleScene } from './synth/scene.js';
+
+export interface SyntheticFacesOptions {
+  /** Side of the square images in pixels (>= 8). */
+  size: number;
+  /** Number of faces. */
+  count: number;
+  /** Seed of the whole set. */
+  seed: number;
+  /** Split name; different splits give disjoint faces. Default 'train'. */
+  split?: string;
+}
+
+/** Rendered bytes of one synthetic face. */
+export interface RenderedFace {
+  /** [S,S,3] RGB bytes */
+  rgb: Uint8Array;
+  /** [S,S] LaPa class ids */
+  label: Uint8Array;
+}
+
+export class SyntheticFaces implements Dataset {
+  readonly name: string;
+  readonly length: number;
+  readonly classNames = CLASS_NAMES;
+  readonly height: number;
+  readonly width: number;
+  readonly seed: number;
+  readonly split: string;
+  private renderer?: Renderer;
+
+  constructor(opts: SyntheticFacesOptions) {
+    const { size, count, seed } = opts;
+    if (!Number.isInteger(size) || size < 8) {
+      throw new FprlError(`size must be an integer >= 8, got ${size}`, { where: 'SyntheticFaces.size' });
+    }
+    if (!Number.isInteger(count) || count < 0) {
+      throw new FprlError(`count must be a non-negative integer, got ${count}`, {
+        where: 'SyntheticFaces.count',
+      });
+    }
+    if (!Number.isFinite(seed))
+      throw new FprlError(`seed must be a number, got ${seed}`, { where: 'SyntheticFaces.seed' });
+    this.split = opts.split ?? 'train';
+    this.seed = seed;
+    this.length = count;
+    this.height = size;
+    this.width = size;
+    this.name = `synthetic-${this.split}`;
+  }
+
+  /** The scene parameters of face `index` (resolution independent). */
+  scene(index: number): Scene {
+    this.checkIndex(index);
+    return sampleScene(new Rng(this.seed, `synthetic/${this.split}/${index}`));
+  }
+
+  /** Render face `index` as bytes, synchronously (used by the writer and the benchmark). */
+  render(index: number, out?: RenderedFace): RenderedFace {
+    const S = this.height;
+    const dst = out ?? { rgb: new Uint8Array(S * S * 3), label: new Uint8Array(S * S) };
+    this.renderer ??= new Renderer(S);
+    this.renderer.render(this.scene(index), dst.rgb, dst.label);
+    return dst;
+  }
+
+  id(index: number): string {
+    return `${this.split}-${index}`;
+  }
+
+  async get(index: number): Promise<Sample> {
+    const { rgb, label } = this.render(index);
+    return { id: this.id(index), image: normalizeImage(rgb), label, height: this.height, width: this.width };
+  }
+
+  private checkIndex(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new FprlError(`index ${index} is out of range (0..${this.length - 1})`, { where: this.name });
+    }
+  }
+}
