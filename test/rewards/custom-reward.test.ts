@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { Registry } from '../../src/registry.js';
 import { FprlError } from '../../src/errors.js';
-import type { RewardPlugin, RewardSpec } from '../../src/types.js';
+import type { RewardPlugin } from '../../src/types.js';
 import { importRewards, registerBuiltinRewards } from '../../rewards/index.js';
+import { loadExperiment, rewardSpecsOf } from '../../src/experiment/load.js';
 import { listRewards, formatRewards, register } from '../../src/commands/rewards.js';
 import { useBackend } from '../helpers/backend.js';
 import { TinyEnv } from '../envs/tiny-env.js';
@@ -15,30 +16,42 @@ describe('rewards: a custom reward from outside the package', () => {
   before(() => useBackend('cpu'));
 
   it('is registered from its file and used by name from an experiment JSON', async () => {
+    // The experiment's "rewardModules" imports the file; its agents name the reward.
     const registry = new Registry<RewardPlugin>('reward');
     registerBuiltinRewards(registry);
-    expect(await importRewards(FIXTURE, registry)).to.deep.equal(['class-iou']);
-    const experiment = JSON.parse(readFileSync('test/fixtures/rewards/experiment.json', 'utf8')) as {
-      env: { batchSize: number };
-      rewards: RewardSpec[];
-    };
-    const env = new TinyEnv({ batchSize: experiment.env.batchSize, rewards: experiment.rewards, registry });
+    const { config } = await loadExperiment('test/fixtures/rewards/experiment.json', { rewards: registry });
+    expect(registry.has('class-iou')).to.equal(true);
+    const specs = rewardSpecsOf(config.agents[0]);
+    expect(specs[1]).to.deep.equal({ name: 'hair', plugin: 'class-iou', weight: 0.5, options: { cls: 10 } });
+
+    const env = new TinyEnv({ batchSize: 2, numClasses: 11, rewards: specs, registry });
     await env.reset({ seed: 4 });
-    const action = new Int32Array(24).fill(3);
-    const result = await env.step(action);
     const target = env.optimalAction();
+    const result = await env.step(new Int32Array(target.length).fill(10)); // hair everywhere
     for (let b = 0; b < 2; b++) {
-      // IoU of class 3 (the option in the JSON) when every pixel is labelled 3
-      const t = target.subarray(b * 12, b * 12 + 12);
-      const counted = t.filter((v) => v !== 255).length;
-      const threes = t.filter((v) => v === 3).length;
-      expect(result.components.hair[b]).to.be.closeTo(counted ? threes / counted : 1, 1e-6);
-      expect(result.reward[b]).to.be.closeTo(
-        0.5 * result.components.f1[b] + 0.5 * result.components.hair[b],
-        1e-6,
-      );
+      // IoU of hair = true hair pixels / scored pixels when every pixel is labelled hair
+      const t = target.subarray(b * 12, b * 12 + 12).filter((v) => v !== 255);
+      const want = t.length ? t.filter((v) => v === 10).length / t.length : 1;
+      expect(result.components.hair[b]).to.be.closeTo(want, 1e-6);
+      expect(result.reward[b]).to.be.closeTo(0.5 * result.components.f1[b] + 0.5 * want, 1e-6);
     }
     env.close();
+  });
+
+  it('is the README example, line for line', () => {
+    const readme = ['README.md', 'docs/readme-rewards.md']
+      .map((f) => readFileSync(f, 'utf8'))
+      .find((t) => t.includes("name: 'class-iou'"))!;
+    const snippet = /```ts\n([\s\S]*?)```/.exec(
+      readme.slice(readme.indexOf("import { defineReward } from 'face-parsing-rl'") - 6),
+    )![1];
+    const fixture = readFileSync(FIXTURE, 'utf8')
+      .split('\n')
+      .slice(1)
+      .join('\n')
+      .replace('../../../rewards/index.js', 'face-parsing-rl');
+    expect(snippet.trim()).to.equal(fixture.trim());
+    expect(snippet.trim().split('\n').length).to.be.at.most(30);
   });
 
   it('says so when a module exports no reward', async () => {
