@@ -45,7 +45,8 @@ export abstract class PolicyAgent implements FprlAgent {
     this.name = ctx.name ?? defaultAgentName(config);
     this.numClasses = policy.numClasses;
     this.rng = ctx.rng;
-    this.training = ctx.training ?? resolveTrainingConfig({});
+    // Resolving is idempotent: a partial config from a caller gets its defaults here.
+    this.training = resolveTrainingConfig(ctx.training ?? {});
     this.totalSteps = ctx.totalSteps ?? this.training.steps ?? 100;
     this.optimizer = createOptimizer(this.training.optimizer);
   }

@@ -159,7 +159,8 @@ export class MajorityAgent extends ReferenceAgent {
     const [B, H, W] = obs.images.shape;
     const k = mode === 'greedy' ? 1 : samples;
     const P = H * W;
-    this.mode ??= argmaxRows(this.countsFor(H, W), this.numClasses);
+    const counts = this.countsFor(H, W);
+    this.mode ??= argmaxRows(counts, this.numClasses);
     const labels = new Int32Array(k * B * P);
     for (let j = 0; j < k * B; j++) labels.set(this.mode, j * P);
     return { labels, samples: k };

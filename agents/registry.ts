@@ -67,5 +67,5 @@ export function createAgent(
   registerBuiltinAgents();
   const numClasses = policy?.numClasses ?? ctx.numClasses ?? 11;
   const resolved = resolveAgentConfig(config, where, numClasses);
-  return agentRegistry.create(resolved.kind, resolved, policy, ctx);
+  return agentRegistry.create(resolved.kind, resolved, policy, { ...ctx, numClasses });
 }

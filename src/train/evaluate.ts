@@ -64,7 +64,8 @@ export async function evaluate(
       hint: 'point the evaluation at a split with images',
     });
   }
-  const cm = new ConfusionMatrix(C, ignore);
+  const names = dataset.classNames.length === C ? dataset.classNames : undefined;
+  const cm = new ConfusionMatrix(C, ignore, names);
   const perImage = new PerImageStats(C, ignore);
   const pictures: Picture[] = [];
   const H = dataset.height;

@@ -4,7 +4,8 @@
  * real env, datasets and reward plugins.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Env, Observation, StepResult } from '../../src/types.js';
+import type { Dataset, Env, Observation, Sample, StepResult } from '../../src/types.js';
+import type { RngState } from '../../src/rng.js';
 import { Box, LabelMap } from '../../src/spaces.js';
 import { Rng } from '../../src/rng.js';
 
@@ -97,6 +98,17 @@ export class TinyEnv implements Env {
     };
   }
 
+  /** Sampler state, so the trainer can resume the data order exactly (StatefulEnv). */
+  getState(): { rng: RngState; cursor: number } {
+    return { rng: this.rng.getState(), cursor: this.cursor };
+  }
+
+  setState(s: unknown): void {
+    const st = s as { rng: RngState; cursor: number };
+    this.rng = Rng.fromState(st.rng);
+    this.cursor = st.cursor;
+  }
+
   optimalAction(): Int32Array {
     const P = this.P;
     const out = new Int32Array(this.current.length * P);
@@ -175,4 +187,31 @@ export function colourWorld(
     targets.push(lab);
   }
   return { images, targets };
+}
+
+/** A Dataset over in-memory images and labels (for evaluation tests). */
+export class ArrayDataset implements Dataset {
+  readonly name = 'array';
+  readonly classNames: readonly string[];
+  constructor(
+    readonly images: Float32Array[],
+    readonly labels: ArrayLike<number>[],
+    readonly height: number,
+    readonly width: number,
+    numClasses = 11,
+  ) {
+    this.classNames = Array.from({ length: numClasses }, (_, i) => `c${i}`);
+  }
+  get length(): number {
+    return this.images.length;
+  }
+  async get(i: number): Promise<Sample> {
+    return {
+      id: `s${i}`,
+      image: this.images[i],
+      label: Uint8Array.from(this.labels[i]),
+      height: this.height,
+      width: this.width,
+    };
+  }
 }
