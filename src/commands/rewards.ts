@@ -13,8 +13,10 @@ import {
 export interface RewardInfo {
   name: string;
   description: string;
-  /** Declared range; a composite's depends on its parts (then [-inf, inf] here). */
+  /** Declared range (for a reward whose range depends on its options, the widest one). */
   range: readonly [number, number];
+  /** The range follows from the options (e.g. a composite's weights and parts). */
+  rangeFromOptions: boolean;
   /** Per-pixel credit kinds the reward gives. */
   credit: readonly string[];
   options: OptionInfo[];
@@ -33,6 +35,7 @@ export async function listRewards(
       name: plugin.name,
       description: plugin.description,
       range: plugin.range,
+      rangeFromOptions: typeof plugin.rangeFor === 'function',
       credit: plugin.credit ?? [],
       options: optionInfo(plugin),
     };
@@ -41,7 +44,7 @@ export async function listRewards(
 
 export function formatRewards(infos: RewardInfo[]): string {
   const blocks = infos.map((r) => {
-    const range = r.range.map((x) => (Number.isFinite(x) ? String(x) : x > 0 ? 'inf' : '-inf')).join(', ');
+    const range = r.rangeFromOptions ? 'range from options' : r.range.join(', ');
     const head = `${r.name}  [${range}]${r.credit.length ? `  pixel credit: ${r.credit.join(', ')}` : ''}\n  ${r.description}`;
     const opts = r.options.map((o) => {
       const def =
