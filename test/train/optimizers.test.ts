@@ -45,7 +45,9 @@ describe('optimisers', () => {
       const g = quadGrad(a, c);
       ours.apply([a], [g], 0.1);
       g.dispose();
-      ref.applyGradients({ [b.name]: quadGrad(b, c) });
+      const gb = quadGrad(b, c);
+      ref.applyGradients([{ name: b.name, tensor: gb }]);
+      gb.dispose();
     }
     const diff = tf.tidy(() => a.sub(b).abs().max().dataSync()[0]);
     expect(diff).to.be.lessThan(1e-6);
