@@ -6,7 +6,7 @@ import { CLASS_COLORS, CLASS_NAMES } from '../classes.js';
 import { bestIndex, CLASS_ABBREV, interval, metricLabel, num, pValue, seconds, signed } from './format.js';
 import { tableClasses } from './markdown.js';
 import type { Estimate } from './stats.js';
-import type { Summary } from './summary.js';
+import type { Comparison, Summary } from './summary.js';
 
 export interface HtmlAssets {
   /** Rendered charts, in display order. */
@@ -141,19 +141,29 @@ function comparisonsTable(summary: Summary, level: number): string {
   if (summary.comparisons.length === 0) return '';
   const rows = summary.comparisons.map((c) => {
     const sig = c.pHolm !== null && c.pHolm < 1 - summary.confidenceLevel;
+    const paired = c.paired;
     return (
       `<tr><td>${esc(metricLabel(c.metric))}</td><td class="text">${esc(c.a)}</td><td class="text">${esc(c.b)}</td>` +
       `<td>${signed(c.diff)}</td><td>${interval(c.ci)}</td><td>${pValue(c.pValue)}</td>` +
-      `<td${sig ? ' class="sig"' : ''}>${pValue(c.pHolm)}</td><td class="text">${esc(c.note ?? '')}</td></tr>`
+      `<td${sig ? ' class="sig"' : ''}>${pValue(c.pHolm)}</td>` +
+      `<td${paired ? ` title="${esc(pairedTitle(paired))}"` : ''}>${pValue(paired?.pValue ?? null)}</td>` +
+      `<td class="text">${esc(c.note ?? '')}</td></tr>`
     );
   });
   return (
     '<h2>Pairwise comparisons</h2>' +
     `<p>Difference of means A − B, its ${level}% confidence interval and the two-sided p-value of Welch's t-test over seeds; ` +
-    `p (Holm) adjusts for the number of pairs compared on a metric (green: below ${(1 - summary.confidenceLevel).toFixed(2)}).</p>` +
+    `p (Holm) adjusts for the number of pairs compared on a metric (green: below ${(1 - summary.confidenceLevel).toFixed(2)}); ` +
+    'p (paired) is the paired t-test over the seeds both agents finished (a seed gives every agent the same initial weights ' +
+    'and batches, so it is usually the sharper test; hover for its interval).</p>' +
     '<table id="comparisons"><thead><tr><th>metric</th><th class="text">A</th><th class="text">B</th><th>A − B</th>' +
-    `<th>${level}% CI</th><th>p</th><th>p (Holm)</th><th>note</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+    `<th>${level}% CI</th><th>p</th><th>p (Holm)</th><th>p (paired)</th><th class="text">note</th></tr></thead>` +
+    `<tbody>${rows.join('')}</tbody></table>`
   );
+}
+
+function pairedTitle(p: NonNullable<Comparison['paired']>): string {
+  return `paired over seeds ${p.seeds.join(', ')}: A − B ${signed(p.diff)}, CI ${interval(p.ci)}${p.note ? `; ${p.note}` : ''}`;
 }
 
 function estimateHtml(e: Estimate | undefined): string {

@@ -78,11 +78,13 @@ export function renderMarkdown(summary: Summary, links: ReportLinks): string {
     out.push('## Pairwise comparisons', '');
     out.push(
       `Difference of means A − B with its ${level}% confidence interval and the two-sided p-value of ` +
-        `Welch's t-test over seeds; "p (Holm)" adjusts for the number of pairs compared on that metric.`,
+        `Welch's t-test over seeds; "p (Holm)" adjusts for the number of pairs compared on that metric; ` +
+        `"p (paired)" is the paired t-test over the seeds both finished (a seed gives every agent the same ` +
+        `initial weights and batches, so it is usually the sharper test).`,
       '',
     );
-    out.push(row(['metric', 'A', 'B', 'A − B', `${level}% CI`, 'p', 'p (Holm)', 'note']));
-    out.push(row(['---', '---', '---', '---:', '---:', '---:', '---:', '---']));
+    out.push(row(['metric', 'A', 'B', 'A − B', `${level}% CI`, 'p', 'p (Holm)', 'p (paired)', 'note']));
+    out.push(row(['---', '---', '---', '---:', '---:', '---:', '---:', '---:', '---']));
     for (const c of summary.comparisons) {
       out.push(
         row([
@@ -93,6 +95,7 @@ export function renderMarkdown(summary: Summary, links: ReportLinks): string {
           interval(c.ci),
           pValue(c.pValue),
           pValue(c.pHolm),
+          pValue(c.paired?.pValue ?? null),
           c.note ?? '',
         ]),
       );

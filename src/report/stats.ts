@@ -20,6 +20,8 @@ export interface Estimate {
   ci: [number, number] | null;
   /** The values, in the order given (seed order). */
   values: number[];
+  /** The seed of each value, when the estimate is over seeds (summary.json). */
+  seeds?: number[];
   note?: string;
 }
 
@@ -133,6 +135,26 @@ export function welch(a: readonly number[], b: readonly number[], level = 0.95):
   const pValue = Math.min(1, 2 * tCdf(-Math.abs(t), df));
   const h = tCritical(level, df) * se;
   return { ...base, ci: [diff - h, diff + h], pValue, df, t };
+}
+
+/**
+ * Paired t-test of a - b over matched pairs (the same seed gives both agents the same
+ * initial weights and batches, so seed-to-seed luck cancels in the difference). Needs at
+ * least 2 pairs; identical differences give an exact difference and no p-value.
+ */
+export function pairedT(a: readonly number[], b: readonly number[], level = 0.95): Difference {
+  if (a.length !== b.length) throw new RangeError(`pairedT: ${a.length} vs ${b.length} values`);
+  const d = a.map((x, i) => x - b[i]);
+  const e = estimate(d, level);
+  const base = { diff: e.mean, nA: a.length, nB: b.length };
+  if (e.std === null)
+    return { ...base, ci: null, pValue: null, df: null, t: null, note: 'needs at least 2 paired seeds' };
+  if (e.std === 0) {
+    return { ...base, ci: e.ci, pValue: null, df: null, t: null, note: 'the same difference on every seed' };
+  }
+  const df = d.length - 1;
+  const t = e.mean / (e.std / Math.sqrt(d.length));
+  return { ...base, ci: e.ci, pValue: Math.min(1, 2 * tCdf(-Math.abs(t), df)), df, t };
 }
 
 /**

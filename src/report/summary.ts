@@ -5,7 +5,7 @@
  * on the main metrics. Pure and deterministic: the same runs give the same summary.json.
  */
 import { CLASS_NAMES } from '../classes.js';
-import { type Difference, type Estimate, estimate, holm, welch } from './stats.js';
+import { type Difference, type Estimate, estimate, holm, pairedT, welch } from './stats.js';
 import type { RunResult } from './types.js';
 
 /** One point of a curve averaged over seeds. */
@@ -36,12 +36,17 @@ export interface AgentSummary {
   train: Record<string, CurvePoint[]>;
 }
 
-/** Welch comparison `a - b` of one metric; `pHolm` adjusts over all pairs of that metric. */
+/**
+ * Welch comparison `a - b` of one metric; `pHolm` adjusts over all pairs of that metric.
+ * `paired` is the paired t-test over the seeds both agents finished (a seed gives every
+ * agent the same initial weights and batches), null when fewer than 2 seeds are shared.
+ */
 export interface Comparison extends Difference {
   metric: string;
   a: string;
   b: string;
   pHolm: number | null;
+  paired: (Difference & { seeds: number[] }) | null;
 }
 
 export interface Summary {
@@ -103,10 +108,12 @@ export function buildSummary(
     const mine = runs.filter((r) => r.agent === agent).sort((a, b) => a.seed - b.seed);
     const ok = mine.filter(finished);
     const bad = mine.filter((r) => !finished(r));
-    const est = (values: number[], what: string) => finiteEstimate(values, level, `${agent} ${what}`, notes);
+    const seeds = ok.map((r) => r.seed);
+    const est = (values: number[], what: string) =>
+      finiteEstimate(seeds, values, level, `${agent} ${what}`, notes);
     const s: AgentSummary = {
       agent,
-      seeds: ok.map((r) => r.seed),
+      seeds,
       failedSeeds: bad.map((r) => r.seed),
       wallSeconds: estimate(
         ok.map((r) => r.wallSeconds),
@@ -171,9 +178,16 @@ function agentOrder(runs: readonly RunResult[], given?: string[]): string[] {
 }
 
 /** An estimate over the finite values; a NaN (a class absent from the test set) is left out and noted. */
-function finiteEstimate(values: number[], level: number, what: string, notes: string[]): Estimate {
-  const finite = values.filter(Number.isFinite);
-  const e = estimate(finite, level);
+function finiteEstimate(
+  seeds: number[],
+  values: number[],
+  level: number,
+  what: string,
+  notes: string[],
+): Estimate {
+  const keep = values.map((v) => Number.isFinite(v));
+  const finite = values.filter((_, i) => keep[i]);
+  const e: Estimate = { ...estimate(finite, level), seeds: seeds.filter((_, i) => keep[i]) };
   const dropped = values.length - finite.length;
   if (dropped > 0) {
     e.note = `${dropped} of ${values.length} seeds gave no value${e.note ? `; ${e.note}` : ''}`;
@@ -194,13 +208,35 @@ function compare(agents: AgentSummary[], mainMetrics: string[], level: number): 
         const a = usable[i];
         const b = usable[j];
         const d = welch(a.metrics[metric].values, b.metrics[metric].values, level);
-        family.push({ metric, a: a.agent, b: b.agent, ...d, pHolm: null });
+        family.push({
+          metric,
+          a: a.agent,
+          b: b.agent,
+          ...d,
+          pHolm: null,
+          paired: paired(a, b, metric, level),
+        });
       }
     }
     holm(family.map((c) => c.pValue)).forEach((p, k) => (family[k].pHolm = p));
     out.push(...family);
   }
   return out;
+}
+
+/** Paired test over the seeds where both agents have a finite value of `metric`. */
+function paired(a: AgentSummary, b: AgentSummary, metric: string, level: number): Comparison['paired'] {
+  const byS = (e: Estimate) => new Map((e.seeds ?? []).map((s, i) => [s, e.values[i]]));
+  const va = byS(a.metrics[metric]);
+  const vb = byS(b.metrics[metric]);
+  const seeds = [...va.keys()].filter((s) => vb.has(s)).sort((x, y) => x - y);
+  if (seeds.length < 2) return null;
+  const d = pairedT(
+    seeds.map((s) => va.get(s)!),
+    seeds.map((s) => vb.get(s)!),
+    level,
+  );
+  return { ...d, seeds };
 }
 
 function point(step: number, values: number[]): CurvePoint {

@@ -31,11 +31,17 @@ export interface ReportOptions {
   maxTrainCharts?: number;
 }
 
-/** Training scalars worth a chart, most telling first. */
+/**
+ * Training scalars worth a chart, most telling first. Each kind of loss gets its own chart:
+ * a cross-entropy and a policy-gradient surrogate are not on one scale, so `losses/total`
+ * only comes when neither is there.
+ */
 const TRAIN_CHART_PREFERENCE = [
-  /^rewards?\/(mean|combined|total)$/,
-  /^losses?\/(total|ce|cross_entropy|policy)$/,
-  /entropy/,
+  /^rewards?\/mean$/,
+  /^losses\/ce$/,
+  /^losses\/policy$/,
+  /^(policy\/)?entropy$/,
+  /^losses\/total$/,
 ];
 
 export async function writeReport(

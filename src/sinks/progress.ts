@@ -28,6 +28,8 @@ interface RunState {
   firstTime: number;
   lastLine: number;
   headline: string;
+  /** Throughput, when the trainer reports `perf/images_per_s`. */
+  speed?: string;
   f1?: number;
   bar?: cliProgress.SingleBar;
   done: boolean;
@@ -94,6 +96,9 @@ export class ProgressSink implements Sink {
       run.step = e.step;
       const h = headline(e.scalars);
       if (h) run.headline = h;
+      const speed = e.scalars['perf/images_per_s'];
+      if (speed !== undefined && Number.isFinite(speed))
+        run.speed = `${speed.toFixed(speed < 10 ? 1 : 0)} img/s`;
       if (this.bars) this.redraw(run);
       else if (t - run.lastLine >= (this.opts.lineIntervalMs ?? 30_000)) this.line(run, t);
     } else if (e.type === 'eval:end') {
@@ -135,7 +140,7 @@ export class ProgressSink implements Sink {
     this.nameWidth = Math.max(this.nameWidth, run.name.length);
     if (this.bars) {
       this.multibar ??= this.createMultibar();
-      run.bar = this.multibar.create(run.total, 0, this.payload(run));
+      run.bar = this.multibar.create(Math.max(1, run.total), 0, this.payload(run));
       this.redrawSweep();
     } else {
       this.log(`${run.name}: start, ${run.total} steps`);
@@ -163,7 +168,7 @@ export class ProgressSink implements Sink {
     if (run.firstStep < 0) {
       run.firstStep = run.step;
       // A resumed run starts mid-way: start its bar there so the ETA uses this session's rate.
-      run.bar?.start(run.total, run.step, this.payload(run));
+      run.bar?.start(Math.max(1, run.total), run.step, this.payload(run));
     }
     run.bar?.update(run.step, this.payload(run));
     this.redrawSweep();
@@ -177,7 +182,10 @@ export class ProgressSink implements Sink {
 
   private payload(run: RunState): { name: string; info: string } {
     const f1 = run.f1 !== undefined ? `F1 ${formatNumber(run.f1)}` : '';
-    return { name: run.name.padEnd(this.nameWidth), info: [run.headline, f1].filter(Boolean).join(' | ') };
+    return {
+      name: run.name.padEnd(this.nameWidth),
+      info: [run.headline, f1, run.speed].filter(Boolean).join(' | '),
+    };
   }
 
   private line(run: RunState, t: number, extra?: string): void {
@@ -193,6 +201,7 @@ export class ProgressSink implements Sink {
       `${run.name}: step ${run.step}/${run.total} (${pct}%)`,
       run.headline,
       extra,
+      run.speed,
       `ETA ${formatDuration(eta)}`,
     ];
     this.log(parts.filter(Boolean).join(' | '));

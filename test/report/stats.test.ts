@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { estimate, holm, mean, sampleStd, tCritical, welch } from '../../src/report/stats.js';
+import { estimate, holm, mean, pairedT, sampleStd, tCritical, welch } from '../../src/report/stats.js';
 
 describe('report statistics', () => {
   it('computes the mean and the sample (n - 1) standard deviation', () => {
@@ -71,6 +71,19 @@ describe('report statistics', () => {
     expect(exact.pValue).to.equal(null);
     expect(exact.ci![0]).to.be.closeTo(0.2, 1e-12);
     expect(exact.note).to.match(/exact/);
+  });
+
+  it("matches scipy's paired t-test (ttest_rel) on seed-matched values", () => {
+    // scipy: ttest_rel([0.61,0.63,0.62],[0.55,0.58,0.54]) -> t = 7.181324987175332,
+    //   p = 0.01884421896078765, df = 2, CI (0.025387502997365807, 0.10127916366930081)
+    const d = pairedT([0.61, 0.63, 0.62], [0.55, 0.58, 0.54]);
+    expect(d.t).to.be.closeTo(7.181324987175332, 1e-9);
+    expect(d.df).to.equal(2);
+    expect(d.pValue).to.be.closeTo(0.01884421896078765, 1e-9);
+    expect(d.ci![0]).to.be.closeTo(0.025387502997365807, 1e-9);
+    expect(d.ci![1]).to.be.closeTo(0.10127916366930081, 1e-9);
+    expect(pairedT([0.5, 0.6], [0.4, 0.5])).to.include({ pValue: null }); // same difference on every seed
+    expect(() => pairedT([1, 2], [1])).to.throw(RangeError);
   });
 
   it('adjusts p-values with Holm-Bonferroni, keeping the order and nulls', () => {

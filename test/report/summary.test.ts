@@ -43,7 +43,8 @@ describe('buildSummary', () => {
       ['mIoU', 'ce', 'reinforce'],
     ]);
     expect(s.comparisons[0].diff).to.be.closeTo(0.25, 1e-12);
-    expect(s.comparisons[0]).to.include({ pValue: null, ci: null, pHolm: null });
+    expect(s.comparisons[0]).to.include({ pValue: null, ci: null, pHolm: null, paired: null });
+    expect(ce.metrics.meanF1.seeds).to.deep.equal([0, 1]);
 
     // Curves average finished seeds only (the failed run's point at step 10 is left out).
     expect(ce.curves.meanF1.map((p) => p.step)).to.deep.equal([10, 20, 30]);
@@ -71,6 +72,8 @@ describe('buildSummary', () => {
     expect(s.comparisons.map((c) => `${c.a}-${c.b}`)).to.deep.equal(['ce-rl', 'ce-majority', 'rl-majority']);
     const ceRl = s.comparisons[0];
     expect(ceRl.pValue).to.be.closeTo(0.019459351754697887, 1e-9); // scipy, see stats.test.ts
+    expect(ceRl.paired!.seeds).to.deep.equal([0, 1, 2]);
+    expect(ceRl.paired!.pValue).to.be.closeTo(0.01884421896078765, 1e-9); // scipy ttest_rel
     const ps = s.comparisons.map((c) => c.pValue!);
     const sorted = [...ps].sort((x, y) => x - y);
     expect(s.comparisons.every((c) => c.pHolm! >= c.pValue!)).to.equal(true);
@@ -83,6 +86,7 @@ describe('buildSummary', () => {
     runs[1].final!.perClass.inner_mouth.f1 = NaN;
     const s = buildSummary('nan', runs);
     expect(s.agents[0].perClassF1.inner_mouth).to.include({ n: 1, mean: 0.5 });
+    expect(s.agents[0].perClassF1.inner_mouth.seeds).to.deep.equal([0]); // values stay matched to their seeds
     expect(s.agents[0].perClassF1.inner_mouth.note).to.match(/1 of 2 seeds gave no value/);
     expect(s.notes.join('\n')).to.match(/F1 of inner_mouth/);
   });

@@ -64,7 +64,7 @@ describe('writeReport', () => {
       '| agent | Skin | L-B | R-B | L-E | R-E | Nose | U-L | I-M | L-L | Hair | mean F1 |',
     );
     expect(md).to.contain(
-      '| mean F1 | ce | reinforce | +0.250 | n/a | n/a | n/a | needs at least 2 seeds on each side |',
+      '| mean F1 | ce | reinforce | +0.250 | n/a | n/a | n/a | n/a | needs at least 2 seeds on each side |',
     );
     expect(md).to.contain('| reinforce | 1 | reward plugin f1 returned NaN \\| at step 12 |');
     expect(md).to.contain('![mean F1 on the evaluation split](curve-eval-meanF1.svg)');

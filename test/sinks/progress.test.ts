@@ -29,7 +29,11 @@ describe('ProgressSink', () => {
     bus.emit('run:start', { runId: 'a', agent: 'ce', seed: 0, totalSteps: 100 });
     for (let step = 1; step <= 100; step++) {
       t = step * 1000; // one step per second
-      bus.emit('train:step', { runId: 'a', step, scalars: { 'losses/ce': 1 / step } });
+      bus.emit('train:step', {
+        runId: 'a',
+        step,
+        scalars: { 'losses/ce': 1 / step, 'perf/images_per_s': 16 },
+      });
       if (step === 50) bus.emit('eval:end', { runId: 'a', step, split: 'val', metrics: { meanF1: 0.5 } });
     }
     bus.emit('run:end', { runId: 'a', status: 'ok', wallSeconds: 100 });
@@ -39,7 +43,9 @@ describe('ProgressSink', () => {
     // At most one progress line per 10 s of a 100 s run, plus the eval line.
     const progress = lines.filter((l) => l.includes('step '));
     expect(progress.length).to.be.within(9, 12);
-    expect(lines).to.include('ce/seed-0: step 50/100 (50%) | loss 0.020 | eval val mean F1 0.500 | ETA 50s');
+    expect(lines).to.include(
+      'ce/seed-0: step 50/100 (50%) | loss 0.020 | eval val mean F1 0.500 | 16 img/s | ETA 50s',
+    );
     expect(lines).to.include('ce/seed-0: done in 1m40s, mean F1 0.500');
     // Half of the sweep's steps are done after 100 s: another 100 s to go.
     expect(lines.at(-1)).to.equal('sweep: runs 1/2, 50% of steps, elapsed 1m40s, ETA 1m40s');
