@@ -48,14 +48,18 @@ export function selfAttention(
   const d = x.shape[1];
   const hd = d / h;
   const qkv = dense(x, w.qkvKernel, w.qkvBias); // [B*T, 3D]
-  // [B, T, 3, H, hd] -> [3, B, H, T, hd] -> [3, B*H, T, hd], then q, k, v without copies.
-  const heads = tf.reshape(tf.transpose(tf.reshape(qkv, [b, t, 3, h, hd]), [2, 0, 3, 1, 4]), [
-    3,
-    b * h,
-    t,
-    hd,
-  ]);
-  const [q, k, v] = tf.unstack(heads, 0) as tf.Tensor3D[];
+  // Split before moving heads: each part [B*T, D] -> [B, T, H, hd] -> [B*H, T, hd] is a rank-4
+  // transpose (wasm's rank-5 transpose is ~100x slower per element than its rank-4 one).
+  const [q, k, v] = tf
+    .split(qkv, 3, 1)
+    .map(
+      (part) =>
+        tf.reshape(tf.transpose(tf.reshape(part, [b, t, h, hd]), [0, 2, 1, 3]), [
+          b * h,
+          t,
+          hd,
+        ]) as tf.Tensor3D,
+    );
   // Scale q rather than the scores: T*hd multiplies instead of T*T (PyTorch does the same).
   const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true); // [B*H, T, T]
   const weights = dropout(tf.softmax(scores), s.dropout, rng);

@@ -22,7 +22,7 @@ import {
   type RawCheckpoint,
 } from './checkpoint.js';
 import { ARCH_FIELDS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
-import { dense, dropout, layerNorm, patchify, unpatchify } from './ops.js';
+import { addRow, dense, dropout, layerNorm, patchify, tokenMeans, unpatchify } from './ops.js';
 import {
   blockParamNames,
   createVariables,
@@ -140,17 +140,22 @@ export class FaceTransformer implements PolicyNet {
     };
     return tf.tidy(() => {
       const patchKernel = tf.reshape(this.v('patch_embed/kernel'), [p * p * 3, d]) as tf.Tensor2D;
-      let x = dense(patchify(images, p), patchKernel, this.v('patch_embed/bias')); // [B*T, D]
-      if (c.posEmbedding) x = tf.reshape(tf.add(tf.reshape(x, [b, t, d]), this.v('pos_embed')), [b * t, d]);
+      // Plain matMul, not dense(): the images need no gradient, and tf.matMul's tape skips it.
+      let x = addRow(tf.matMul(patchify(images, p), patchKernel), this.v('patch_embed/bias')); // [B*T, D]
+      if (c.posEmbedding) {
+        const pos = tf.reshape(this.v('pos_embed'), [t * d]) as tf.Tensor1D;
+        x = tf.reshape(addRow(tf.reshape(x, [b, t * d]), pos), [b * t, d]);
+      }
       x = dropout(x, c.embDropout, rng);
       for (let i = 0; i < c.depth; i++) x = encoderBlock(x, this.blockWeights(i), shape, rng);
       x = layerNorm(x, this.v('norm/gamma'), this.v('norm/beta'));
-      const pooled = tf.mean(tf.reshape(x, [b, t, d]), 1) as tf.Tensor2D;
+      const pooled = tokenMeans(x, b);
       // The 1x1 conv on the [g,g,D] grid is a dense layer on its tokens.
       x = dense(x, this.v('proj/kernel'), this.v('proj/bias'));
       const headKernel = tf.reshape(this.v('head/kernel'), [d, p * p * c.numClasses]) as tf.Tensor2D;
       const pixels = unpatchify(tf.matMul(x, headKernel), b, g, p); // [B,S,S,C]
-      const logits = tf.add(pixels, this.v('head/bias')) as tf.Tensor4D;
+      const flat = tf.reshape(pixels, [b * c.imageSize * c.imageSize, c.numClasses]) as tf.Tensor2D;
+      const logits = tf.reshape(addRow(flat, this.v('head/bias')), pixels.shape) as tf.Tensor4D;
       return { logits, pooled };
     });
   }

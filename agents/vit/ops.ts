@@ -11,18 +11,97 @@ import type { Rng } from '../../src/rng.js';
 /** PyTorch's LayerNorm epsilon. */
 export const LAYER_NORM_EPS = 1e-5;
 
-/** x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out]. */
-export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, relu = false): tf.Tensor2D {
-  // The fused op runs matMul + bias (+ relu) as one kernel at inference; under a gradient tape
-  // tfjs unfuses an activation itself, so this is never slower than the three plain ops.
-  return tf.fused.matMul({ a: x, b: kernel, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
+type Saver = tf.GradSaveFunc;
+
+/**
+ * Column sums of m [N,K] -> [K], as ones[1,N] @ m. On wasm, tf.sum(m, 0) transposes m first
+ * (measured ~35 ms stock, ~9 ms with src/wasm's reductions, for [2048,768]; this takes ~1 ms),
+ * and every bias gradient is one of these.
+ *
+ * m is cloned first: wasm's XNNPACK matMul caches its packed operator by the data id of the
+ * right operand, not by its shape, so a reshaped view of a tensor already used there with another
+ * shape hits a stale operator and writes out of bounds (tfjs-backend-wasm 4.22; a gradient and
+ * its reshape share one data id). A clone has a fresh id; it costs one copy.
+ */
+export function columnSums(m: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m.shape[0]]), tf.clone(m)), [m.shape[1]]));
 }
 
-/** LayerNorm over the last axis of x [N,D] with gamma, beta [D]. */
-export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor2D {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LAYER_NORM_EPS)));
-  return tf.add(tf.mul(normed, gamma), beta);
+/** x [R,K] + row [K] on every row; the row's gradient is {@link columnSums} of dy. */
+export const addRow = tf.customGrad((...args) => {
+  const [x, row] = args as [tf.Tensor2D, tf.Tensor1D];
+  return {
+    value: tf.add(x, row),
+    gradFunc: (dy: tf.Tensor) => tf.tidy(() => [tf.reshape(dy, x.shape), columnSums(dy as tf.Tensor2D)]),
+  };
+}) as (x: tf.Tensor2D, row: tf.Tensor1D) => tf.Tensor2D;
+
+function makeDense(relu: boolean) {
+  return tf.customGrad((...args) => {
+    const [x, kernel, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, Saver];
+    const linear = tf.fused.matMul({ a: x, b: kernel, bias }) as tf.Tensor2D;
+    const y = relu ? tf.relu(linear) : linear;
+    save(relu ? [x, kernel, y] : [x, kernel]);
+    return {
+      value: y,
+      // customGrad runs gradFunc in the scope of the whole backward pass: tidy frees the
+      // intermediates now instead of at its end.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xs, k, ys] = saved as tf.Tensor2D[];
+          const g = (relu ? tf.mul(dy, tf.step(ys)) : dy) as tf.Tensor2D;
+          return [tf.matMul(g, k, false, true), tf.matMul(xs, g, true, false), columnSums(g)];
+        }),
+    };
+  }) as (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
+}
+const DENSE = makeDense(false);
+const DENSE_RELU = makeDense(true);
+
+/**
+ * x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out]. Forward is tfjs's fused
+ * matMul; the gradient is three plain matMuls (the bias one via {@link columnSums}). It always
+ * computes dx, so layers whose input needs no gradient (the patch embedding) use tf.matMul.
+ */
+export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, relu = false): tf.Tensor2D {
+  return (relu ? DENSE_RELU : DENSE)(x, kernel, bias);
+}
+
+/**
+ * LayerNorm over the last axis of x [N,D] with gamma, beta [D], with the closed-form gradient
+ * (about 12 kernels backward instead of ~40 from autodiff of the forward ops):
+ *   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * gamma.
+ */
+export const layerNorm = tf.customGrad((...args) => {
+  const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, Saver];
+  const centred = tf.sub(x, tf.mean(x, -1, true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), LAYER_NORM_EPS));
+  const xhat = tf.mul(centred, rstd);
+  save([xhat, rstd, gamma]);
+  return {
+    value: tf.add(tf.mul(xhat, gamma), beta),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [xh, rs, gm] = saved;
+        const g = tf.mul(dy, gm);
+        const dx = tf.mul(
+          tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))),
+          rs,
+        );
+        return [dx, columnSums(tf.mul(dy, xh) as tf.Tensor2D), columnSums(dy as tf.Tensor2D)];
+      }),
+  };
+}) as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
+
+/**
+ * Mean of each image's tokens: x [B*T, D] -> [B, D], as one plain matMul with a [B, B*T]
+ * averaging matrix (tf.mean over the token axis would transpose on wasm).
+ */
+export function tokenMeans(x: tf.Tensor2D, batch: number): tf.Tensor2D {
+  const t = x.shape[0] / batch;
+  const avg = new Float32Array(batch * batch * t);
+  for (let b = 0; b < batch; b++) avg.fill(1 / t, b * batch * t + b * t, b * batch * t + (b + 1) * t);
+  return tf.matMul(tf.tensor2d(avg, [batch, batch * t]), x);
 }
 
 /**

@@ -3,8 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/rng.js';
 import { useBackend } from '../helpers/backend.js';
 import { patchify, unpatchify } from '../../agents/vit/index.js';
+import { addRow, columnSums, dense, layerNorm, tokenMeans } from '../../agents/vit/ops.js';
 import { selfAttention, encoderBlock, type BlockWeights } from '../../agents/vit/block.js';
 import { BulkRandom } from '../../agents/vit/random.js';
+import { setFastWasmKernels } from '../../src/wasm/kernels.js';
 import { images, maxAbsDiff } from './fixtures.js';
 
 function randomTensor(shape: number[], seed: number, scale = 0.5): tf.Tensor {
@@ -161,3 +163,76 @@ describe('vit ops', () => {
     expect(sd).to.be.closeTo(0.02 * 0.8796, 4e-4);
   });
 });
+
+/** Gradients of sum(f(inputs) * w) for every input, with a fixed random weighting w. */
+function gradsOf(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): tf.Tensor[] {
+  return tf.grads((...xs: tf.Tensor[]) => {
+    const y = f(...xs);
+    return tf.sum(tf.mul(y, randomTensor(y.shape, 99, 1)));
+  })(inputs);
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`vit custom gradients on ${backend}`, () => {
+    before(() => useBackend(backend));
+
+    const cases: [
+      string,
+      (...xs: tf.Tensor[]) => tf.Tensor,
+      (...xs: tf.Tensor[]) => tf.Tensor,
+      number[][],
+    ][] = [
+      [
+        'dense',
+        (x, k, b) => dense(x as tf.Tensor2D, k as tf.Tensor2D, b as tf.Tensor1D),
+        (x, k, b) => tf.add(tf.matMul(x as tf.Tensor2D, k as tf.Tensor2D), b),
+        [[12, 5], [5, 7], [7]],
+      ],
+      [
+        'dense with ReLU',
+        (x, k, b) => dense(x as tf.Tensor2D, k as tf.Tensor2D, b as tf.Tensor1D, true),
+        (x, k, b) => tf.relu(tf.add(tf.matMul(x as tf.Tensor2D, k as tf.Tensor2D), b)),
+        [[12, 5], [5, 7], [7]],
+      ],
+      [
+        'layerNorm',
+        (x, g, b) => layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D),
+        (x, g, b) => referenceLayerNorm(x as tf.Tensor2D, g, b),
+        [[9, 6], [6], [6]],
+      ],
+      ['addRow', (x, r) => addRow(x as tf.Tensor2D, r as tf.Tensor1D), (x, r) => tf.add(x, r), [[9, 6], [6]]],
+      [
+        'tokenMeans',
+        (x) => tokenMeans(x as tf.Tensor2D, 3),
+        (x) => tf.mean(tf.reshape(x, [3, 4, 5]), 1),
+        [[12, 5]],
+      ],
+    ];
+    for (const [name, custom, reference, shapes] of cases) {
+      it(`${name} has the value and gradients of its plain-ops formula`, () => {
+        tf.tidy(() => {
+          const inputs = shapes.map((shape, i) => randomTensor(shape, 50 + i, 1));
+          expect(maxAbsDiff(custom(...inputs), reference(...inputs))).to.be.below(1e-5);
+          const got = gradsOf(custom, inputs);
+          const want = gradsOf(reference, inputs);
+          got.forEach((g, i) => expect(maxAbsDiff(g, want[i]), `gradient of input ${i}`).to.be.below(1e-4));
+        });
+      });
+    }
+
+    it('sums the columns of a tensor and of a reshaped view of it, even with the stock wasm matMul', () => {
+      // The stock kernel caches XNNPACK operators by the right operand's data id (see columnSums).
+      const wasFast = setFastWasmKernels(false);
+      try {
+        tf.tidy(() => {
+          const m = randomTensor([8, 64], 70, 1) as tf.Tensor2D;
+          expect(maxAbsDiff(columnSums(m), tf.sum(m, 0))).to.be.below(1e-5);
+          const view = tf.reshape(m, [64, 8]) as tf.Tensor2D;
+          expect(maxAbsDiff(columnSums(view), tf.sum(view, 0))).to.be.below(1e-5);
+        });
+      } finally {
+        setFastWasmKernels(wasFast);
+      }
+    });
+  });
+}
