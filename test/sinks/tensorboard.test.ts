@@ -8,14 +8,14 @@ import { encodeVarint } from '../../src/sinks/protobuf.js';
 import { frameRecord } from '../../src/sinks/tfrecord.js';
 import { crc32cRef, decodeEvent, decodeFields, maskRef, readRecords } from './tfevents-reader.js';
 
+const T0 = 1_700_000_000_123;
+
 describe('TensorBoardSink', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'fprl-tb-'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  const T0 = 1_700_000_000_123;
 
   function readEvents(file: string) {
     return readRecords(new Uint8Array(readFileSync(file))).map(decodeEvent);
@@ -131,25 +131,41 @@ describe('TensorBoardSink', () => {
 });
 
 describe('TensorBoardSink read by TensorBoard itself', () => {
-  it('loads in tensorboard event_accumulator when python3 has tensorboard installed', async function () {
+  it('loads in TensorBoard (scalars, images, resume purge) when python3 has tensorboard installed', async function () {
     const { spawnSync } = await import('node:child_process');
     const probe = spawnSync('python3', ['-c', 'import tensorboard'], { encoding: 'utf8' });
     if (probe.status !== 0) this.skip();
     const dir = mkdtempSync(join(tmpdir(), 'fprl-tb-py-'));
     try {
-      const bus = new EventBus();
-      const sink = new TensorBoardSink(dir);
+      // A run logs steps 1..3, dies, and resumes from a checkpoint at step 1.
+      let bus = new EventBus();
+      let sink = new TensorBoardSink(dir, { now: () => T0 });
       sink.attach(bus);
-      bus.emit('train:step', { runId: 'r', step: 3, scalars: { 'losses/policy': 0.5 } });
+      for (const step of [1, 2, 3])
+        bus.emit('train:step', { runId: 'r', step, scalars: { 'losses/policy': 10 + step } });
+      await sink.close();
+      bus = new EventBus();
+      sink = new TensorBoardSink(dir, { now: () => T0 + 60_000 });
+      sink.attach(bus);
+      for (const step of [2, 3])
+        bus.emit('train:step', { runId: 'r', step, scalars: { 'losses/policy': step } });
+      bus.emit('eval:end', { runId: 'r', step: 3, split: 'val', metrics: { meanF1: 0.5 } });
+      sink.addImage('predictions/grid', 3, new Uint8Array([137, 80, 78, 71]), 2, 3);
       await sink.close();
       const script = [
         'import sys',
         'from tensorboard.backend.event_processing.event_accumulator import EventAccumulator',
         'acc = EventAccumulator(sys.argv[1]); acc.Reload()',
         'print([(e.step, e.value) for e in acc.Scalars("losses/policy")])',
+        'print([(e.step, e.value) for e in acc.Scalars("eval/mean_f1")])',
+        'i = acc.Images("predictions/grid")[0]; print(i.step, i.height, i.width, list(i.encoded_image_string))',
       ].join('\n');
       const out = spawnSync('python3', ['-c', script, dir], { encoding: 'utf8' });
-      expect(out.stdout.trim()).to.equal('[(3, 0.5)]');
+      expect(out.stdout.trim().split('\n'), out.stderr).to.deep.equal([
+        '[(1, 11.0), (2, 2.0), (3, 3.0)]',
+        '[(3, 0.5)]',
+        '3 2 3 [137, 80, 78, 71]',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
