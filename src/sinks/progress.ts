@@ -223,12 +223,15 @@ export class ProgressSink implements Sink {
   private sweepSteps(): { done: number; total: number } {
     let done = 0;
     let known = 0;
+    let sized = 0;
     for (const r of this.runs.values()) {
       done += r.done ? r.total : Math.min(r.step, r.total);
       known += r.total;
+      if (r.total > 0) sized++;
     }
     const nRuns = Math.max(this.opts.totalRuns ?? 0, this.runs.size);
-    const mean = this.runs.size > 0 ? known / this.runs.size : 0;
+    // Runs skipped without training announce 0 steps: they do not say how long a run takes.
+    const mean = sized > 0 ? known / sized : 0;
     return { done, total: this.opts.totalSteps ?? known + mean * (nRuns - this.runs.size) };
   }
 }
