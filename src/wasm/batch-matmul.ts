@@ -11,12 +11,18 @@
  * - both batched (attention `[B*h,T,d]`): one fast-path call per batch slice through zero-copy
  *   views of the slices (numpy broadcasting of the batch dimensions).
  *
- * Non-float32 inputs, empty tensors and calls that already hit the fast path go to the stock
- * kernel unchanged.
+ * Every product, even one the stock kernel would send to XNNPACK itself, reaches the C++ fast
+ * path with `b` as a fresh view id. The C++ caches XNNPACK's packed weights by `b`'s tensor id and
+ * ignores its shape, but `tf.reshape` keeps the id: the stock kernel multiplies by stale weights
+ * (and writes past its output) after `matMul(x, w)` then `matMul(y, reshape(w, other))`. A fresh
+ * view per call costs one packing of `b` (O(K*N), against O(M*K*N) for the product) and frees the
+ * packed copy when the view is disposed.
+ *
+ * Non-float32 and empty inputs go to the stock kernel.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { asWasmBackend, shapeBytes, type WasmBackend } from './internals.js';
-import { planMatMul } from './plan.js';
+import { asWasmBackend, shapeBytes } from './internals.js';
+import { planMatMul, type MatMulPlan } from './plan.js';
 import { forEachSlice, transposeLast2 } from './slices.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -57,30 +63,26 @@ export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
     const tB = !!transposeB;
     if (!ctx.enabled() || a.dtype !== 'float32' || b.dtype !== 'float32') return runStock(stock, args);
     const plan = planMatMul(a.shape, b.shape, tA, tB);
-    const alreadyFast = !tA && !tB && plan.aBatch === 1 && plan.bBatch === 1;
-    if (alreadyFast || plan.M * plan.K * plan.N * plan.outBatch === 0) return runStock(stock, args);
+    if (plan.M * plan.K * plan.N * plan.outBatch === 0) return runStock(stock, args);
 
     const backend = asWasmBackend(args.backend);
+    if (!gemm) setup(backend);
     const temps: tf.TensorInfo[] = [];
     try {
       const a2 = tA ? keep(temps, transposeLast2(backend, a)) : a;
       const b2 = tB ? keep(temps, transposeLast2(backend, b)) : b;
-      const outShape = [...plan.outBatchShape, plan.M, plan.N];
-      if (plan.bBatch === 1) {
-        // [B,M,K] x [K,N] is one [B*M,K] x [K,N] product with the same memory layout.
-        const out = runStock(stock, {
-          inputs: {
-            a: { dataId: a2.dataId, dtype: 'float32', shape: [plan.aBatch * plan.M, plan.K] },
-            b: { dataId: b2.dataId, dtype: 'float32', shape: [plan.K, plan.N] },
-          },
-          backend,
-          attrs: { transposeA: false, transposeB: false },
-        });
-        out.shape = outShape;
-        return out;
+      const slices = foldBatch(plan);
+      const out = backend.makeOutput([...plan.outBatchShape, plan.M, plan.N], 'float32');
+      const aShape = shapeBytes([1, slices.M, slices.K]);
+      const bShape = shapeBytes([1, slices.K, slices.N]);
+      const run = gemm as Gemm;
+      try {
+        forEachSlice(backend, slices, a2, b2, out, (aId, bId, outId) => run(aId, aShape, bId, bShape, outId));
+      } catch (e) {
+        backend.disposeData(out.dataId);
+        throw e;
       }
-      if (!gemm) setup(backend);
-      return slicedProduct(backend, plan, a2, b2, outShape, gemm as Gemm);
+      return out;
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
     }
@@ -89,24 +91,22 @@ export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
   return { kernelName: stock.kernelName, backendName: 'wasm', setupFunc: setup, kernelFunc };
 }
 
-function slicedProduct(
-  backend: WasmBackend,
-  plan: ReturnType<typeof planMatMul>,
-  a: tf.TensorInfo,
-  b: tf.TensorInfo,
-  outShape: number[],
-  gemm: Gemm,
-): tf.TensorInfo {
-  const out = backend.makeOutput(outShape, 'float32');
-  const aShape = shapeBytes([1, plan.M, plan.K]);
-  const bShape = shapeBytes([1, plan.K, plan.N]);
-  try {
-    forEachSlice(backend, plan, a, b, out, (aId, bId, outId) => gemm(aId, aShape, bId, bShape, outId));
-  } catch (e) {
-    backend.disposeData(out.dataId);
-    throw e;
-  }
-  return out;
+/**
+ * When `b` has no batch, `[B,M,K] x [K,N]` is one `[B*M,K] x [K,N]` product over the same memory:
+ * the plan of a single slice with B*M rows. Otherwise the plan itself.
+ */
+export function foldBatch(plan: MatMulPlan): MatMulPlan {
+  if (plan.bBatch !== 1) return plan;
+  return {
+    ...plan,
+    M: plan.aBatch * plan.M,
+    aBatchShape: [],
+    bBatchShape: [],
+    outBatchShape: [],
+    aBatch: 1,
+    bBatch: 1,
+    outBatch: 1,
+  };
 }
 
 function keep(temps: tf.TensorInfo[], t: tf.TensorInfo): tf.TensorInfo {

@@ -5,15 +5,18 @@
  * also reads the bias wrongly for rows after the first. Here flags become physical transposes and
  * batches become folded rows or per-slice fast-path calls.
  *
- * Left to the stock kernel: non-float32, empty tensors, calls already on the fast path, a bias
- * whose size is not N (the XNNPACK path reads N values), and prelu on a doubly batched product
- * (its weights are indexed over the whole output, which a slice does not see).
+ * As there, `b` (and the bias) reach the C++ as fresh view ids, which also avoids the stock
+ * kernel's stale-weights bug after a reshape.
+ *
+ * Left to the stock kernel: non-float32 and empty tensors, a bias whose size is not N (the XNNPACK
+ * path reads N values), and prelu on a doubly batched product (its weights are indexed over the
+ * whole output, which a slice does not see).
  */
 import type * as tf from '@tensorflow/tfjs';
-import { asWasmBackend, shapeBytes, tensorData } from './internals.js';
+import { asWasmBackend, disposeView, makeView, shapeBytes, tensorData } from './internals.js';
 import { planMatMul } from './plan.js';
 import { forEachSlice, transposeLast2 } from './slices.js';
-import { runStock, type FastKernelContext } from './batch-matmul.js';
+import { foldBatch, runStock, type FastKernelContext } from './batch-matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type FusedGemm = (aId: number, bId: number, outId: number) => void;
@@ -76,44 +79,30 @@ export function fastFusedMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
       return runStock(stock, args);
     }
     const plan = planMatMul(a.shape, b.shape, tA, tB);
-    const alreadyFast = !tA && !tB && plan.aBatch === 1 && plan.bBatch === 1;
+    const slices = foldBatch(plan);
     const badBias = bias != null && (bias.shape.length !== 1 || size(bias) !== plan.N);
-    const slicedPrelu = plan.bBatch !== 1 && prelu != null;
-    if (alreadyFast || badBias || slicedPrelu || plan.M * plan.K * plan.N * plan.outBatch === 0) {
+    const slicedPrelu = slices.outBatch !== 1 && prelu != null;
+    if (badBias || slicedPrelu || plan.M * plan.K * plan.N * plan.outBatch === 0)
       return runStock(stock, args);
-    }
 
     const backend = asWasmBackend(args.backend);
+    if (!cwrapped) setup(backend);
+    const call = cwrapped as (...args: unknown[]) => unknown;
     const temps: tf.TensorInfo[] = [];
+    // Bias and prelu weights go in as fresh views too: the C++ caches operators under their ids.
+    const biasView = bias ? makeView(backend, tensorData(backend, bias).memoryOffset, plan.N) : 0;
+    const preluView = prelu ? makeView(backend, tensorData(backend, prelu).memoryOffset, size(prelu)) : 0;
     try {
       const a2 = tA ? (temps[temps.length] = transposeLast2(backend, a)) : a;
       const b2 = tB ? (temps[temps.length] = transposeLast2(backend, b)) : b;
-      const outShape = [...plan.outBatchShape, plan.M, plan.N];
-      if (plan.bBatch === 1) {
-        // The stock fused kernel reads rank-3 shapes; fold the batch of `a` into its rows.
-        const out = runStock(stock, {
-          inputs: {
-            ...(args.inputs as object),
-            a: { dataId: a2.dataId, dtype: 'float32', shape: [1, plan.aBatch * plan.M, plan.K] },
-            b: { dataId: b2.dataId, dtype: 'float32', shape: [1, plan.K, plan.N] },
-          },
-          backend,
-          attrs: { ...attrs, transposeA: false, transposeB: false },
-        });
-        out.shape = outShape;
-        return out;
-      }
-      if (!cwrapped) setup(backend);
-      const call = cwrapped as (...args: unknown[]) => unknown;
-      const aShape = shapeBytes([1, plan.M, plan.K]);
-      const bShape = shapeBytes([1, plan.K, plan.N]);
-      const biasId = bias ? tensorData(backend, bias).id : 0;
+      const aShape = shapeBytes([1, slices.M, slices.K]);
+      const bShape = shapeBytes([1, slices.K, slices.N]);
       const alpha = attrs.leakyreluAlpha ?? 0;
       const gemm: FusedGemm = (aId, bId, outId) =>
-        call(aId, aShape, 3, bId, bShape, 3, 0, 0, activation, biasId, 0, alpha, outId);
-      const out = backend.makeOutput(outShape, 'float32');
+        call(aId, aShape, 3, bId, bShape, 3, 0, 0, activation, biasView, preluView, alpha, outId);
+      const out = backend.makeOutput([...plan.outBatchShape, plan.M, plan.N], 'float32');
       try {
-        forEachSlice(backend, plan, a2, b2, out, gemm);
+        forEachSlice(backend, slices, a2, b2, out, gemm);
       } catch (e) {
         backend.disposeData(out.dataId);
         throw e;
@@ -121,6 +110,8 @@ export function fastFusedMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
       return out;
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
+      if (biasView) disposeView(backend, biasView);
+      if (preluView) disposeView(backend, preluView);
     }
   }
 

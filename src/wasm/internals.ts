@@ -31,6 +31,8 @@ export interface WasmModule {
     registerTensor(id: number, size: number, memoryOffset: number): void;
     disposeData(id: number): void;
   };
+  /** The heap; its buffer is replaced when the heap grows, so take views after allocating. */
+  HEAPU8: Uint8Array;
 }
 
 /** The members of `BackendWasm` used here. */

@@ -1,20 +1,45 @@
 /**
  * Kernels this project registers on the wasm backend (docs/ARCHITECTURE.md, "Fast wasm").
  * `registerWasmKernels()` is called by initBackend after importing tfjs-backend-wasm and before
- * selecting it; it replaces `BatchMatMul` and `_FusedMatMul` with versions that route every call to
- * XNNPACK (see src/wasm/batch-matmul.ts), keeping the stock configs for comparison.
+ * selecting it. It replaces `BatchMatMul` and `_FusedMatMul` with versions that route every call to
+ * XNNPACK (src/wasm/batch-matmul.ts), `Transpose` with a faster one (src/wasm/transpose-kernel.ts)
+ * and the reductions with versions that use it (src/wasm/reduce-kernel.ts), and makes `Identity`
+ * and same-dtype `Cast` zero-copy (src/wasm/identity-kernel.ts), keeping the stock configs for
+ * comparison.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig, type FastKernelContext } from './batch-matmul.js';
 import { fastFusedMatMulConfig } from './fused-matmul.js';
+import { fastCastConfig, fastIdentityConfig } from './identity-kernel.js';
+import { fastReduceConfig } from './reduce-kernel.js';
+import { fastTransposeConfig } from './transpose-kernel.js';
 
 /** The kernels replaced on the wasm backend. */
-export const FAST_WASM_KERNELS = [tf.BatchMatMul, tf._FusedMatMul] as const;
+export const FAST_WASM_KERNELS = [
+  tf.Transpose,
+  tf.BatchMatMul,
+  tf._FusedMatMul,
+  tf.Sum,
+  tf.Mean,
+  tf.Max,
+  tf.Min,
+  tf.Prod,
+  tf.Identity,
+  tf.Cast,
+] as const;
 export type FastWasmKernel = (typeof FAST_WASM_KERNELS)[number];
 
 const FACTORIES: Record<FastWasmKernel, (ctx: FastKernelContext) => tf.KernelConfig> = {
+  [tf.Transpose]: fastTransposeConfig,
   [tf.BatchMatMul]: fastBatchMatMulConfig,
   [tf._FusedMatMul]: fastFusedMatMulConfig,
+  [tf.Sum]: fastReduceConfig,
+  [tf.Mean]: fastReduceConfig,
+  [tf.Max]: fastReduceConfig,
+  [tf.Min]: fastReduceConfig,
+  [tf.Prod]: fastReduceConfig,
+  [tf.Identity]: fastIdentityConfig,
+  [tf.Cast]: fastCastConfig,
 };
 
 const stockConfigs = new Map<string, tf.KernelConfig>();

@@ -62,7 +62,7 @@ describe('fast wasm matMul kernels', () => {
   afterEach(() => setFastWasmKernels(true));
 
   it('are registered by initBackend and registering again changes nothing', () => {
-    expect(fastWasmKernels()).to.have.members(['BatchMatMul', '_FusedMatMul']);
+    expect(fastWasmKernels()).to.include.members(['BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum']);
     expect(registerWasmKernels()).to.deep.equal([]);
   });
 
@@ -110,6 +110,30 @@ describe('fast wasm matMul kernels', () => {
         });
       }
     }
+  });
+
+  it('multiply by the current shape of b when its data was used before with another shape', () => {
+    // The stock kernel caches XNNPACK's packed b by tensor id, and tf.reshape keeps the id.
+    const rng = new Rng('reshape');
+    const x = randomOperand([64, 16], rng);
+    const bias = randomOperand([64], rng);
+    tf.tidy(() => {
+      const tx = tf.tensor(x.data, x.shape);
+      tf.matMul(tf.ones([1, 64]), tx).dataSync();
+      tf.fused.matMul({ a: tf.ones([1, 64]), b: tx as tf.Tensor2D, bias: tf.zeros([16]) }).dataSync();
+      const y = { shape: [16, 64], data: x.data };
+      const ones = { shape: [3, 16], data: new Float32Array(48).fill(1) };
+      const want = referenceMatMul(ones, y, false, false).data;
+      const ty = tf.reshape(tx, [16, 64]) as tf.Tensor2D;
+      expect(maxAbsDiff(tf.matMul(tf.ones([3, 16]), ty).dataSync(), want)).to.be.below(TOL);
+      const fused = tf.fused.matMul({ a: tf.ones([3, 16]), b: ty, bias: tf.tensor1d(bias.data) });
+      expect(
+        maxAbsDiff(
+          fused.dataSync(),
+          want.map((v, i) => v + bias.data[i % 64]),
+        ),
+      ).to.be.below(TOL);
+    });
   });
 
   it('give the stock results when switched off', () => {
