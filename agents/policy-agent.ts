@@ -51,6 +51,14 @@ export abstract class PolicyAgent implements FprlAgent {
     this.optimizer = createOptimizer(this.training.optimizer);
   }
 
+  /**
+   * Replace the sampling stream. Diagnostics use it to give several agents the same draws
+   * (a paired comparison of baselines); training never needs it.
+   */
+  setSamplingStream(rng: Rng): void {
+    this.rng = rng;
+  }
+
   /** Every variable `learn` updates (the policy's, plus heads a subclass adds). */
   protected get variables(): tf.Variable[] {
     return this.policy.trainableVariables;

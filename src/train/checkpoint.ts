@@ -12,10 +12,11 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Agent } from '../types.js';
+import type { Agent, PolicyNet } from '../types.js';
 import type { RngState } from '../rng.js';
 import { FprlError } from '../errors.js';
 import { isFprlAgent } from '../../agents/base.js';
+import { loadPolicyWeights } from '../../agents/policy-io.js';
 
 export interface TrainerState {
   /** Optimiser steps completed. */
@@ -160,13 +161,23 @@ export async function initFromCheckpoint(agent: Agent, from: string): Promise<vo
       hint: 'initFrom is available for the supervised and reinforce agents',
     });
   }
+  await agent.initFrom(await agentDirOf(from));
+}
+
+/** Load the policy weights of a checkpoint (or saved agent) folder into `policy`. */
+export async function loadPolicyFromCheckpoint(policy: PolicyNet, from: string): Promise<void> {
+  await loadPolicyWeights(policy, path.join(await agentDirOf(from), 'policy'));
+}
+
+/** The saved-agent folder of a checkpoint folder, or `from` itself when it is a saved agent. */
+async function agentDirOf(from: string): Promise<string> {
   const at = await completeDir(from);
   const agentDir = at ? path.join(at, 'agent') : from;
   if (!(await exists(path.join(agentDir, 'agent.json')))) {
-    throw new FprlError('no checkpoint or saved agent here to initialise from', {
+    throw new FprlError('no checkpoint or saved agent here', {
       where: from,
-      hint: 'point initFrom at the checkpoint folder of a finished run (it holds checkpoint.json)',
+      hint: 'point at the checkpoint folder of a run (it holds checkpoint.json)',
     });
   }
-  await agent.initFrom(agentDir);
+  return agentDir;
 }

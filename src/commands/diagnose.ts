@@ -1,0 +1,148 @@
+/**
+ * `fprl diagnose --agent CONFIG [--batches N] [--preset tiny-64] [--reward dice] ...`:
+ * the variance of the policy-gradient estimate for each baseline at fixed weights (fresh, or
+ * from a checkpoint), over the same batches and samples, so baselines compare directly.
+ * The estimator logic lives in src/train/diagnose.ts.
+ */
+import { promises as fs } from 'node:fs';
+import type { Command } from 'commander';
+import { initBackend, describeBackend } from '../backend.js';
+import { FprlError } from '../errors.js';
+import { Rng } from '../rng.js';
+import { EventBus } from '../bus.js';
+import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
+import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
+import { makeEnv, registerBuiltinEnvs } from '../../envs/index.js';
+import { registerBuiltinRewards } from '../../rewards/index.js';
+import { loadPolicyFromCheckpoint } from '../train/checkpoint.js';
+import { diagnoseBaselines, formatDiagnosis, type Diagnosis } from '../train/diagnose.js';
+
+export interface DiagnoseCommandOptions {
+  /** A JSON file with a reinforce agent config, or the JSON itself. */
+  agent: string;
+  batches?: number;
+  warmup?: number;
+  /** ViT preset (or a JSON object of ViT sizes). */
+  preset?: string;
+  /** Checkpoint (or saved agent) folder whose policy weights to study; default fresh weights. */
+  checkpoint?: string;
+  /** Reward plugin name (default dice). */
+  reward?: string;
+  /** A LaPa-layout folder; default synthetic faces. */
+  data?: string;
+  batchSize?: number;
+  samples?: number;
+  baselines?: string;
+  seed?: number;
+}
+
+async function readAgentConfig(spec: string): Promise<Partial<AgentConfig>> {
+  const text = spec.trim().startsWith('{')
+    ? spec
+    : await fs.readFile(spec, 'utf8').catch((e: NodeJS.ErrnoException) => {
+        throw new FprlError(`cannot read the agent config (${e.code ?? e.message})`, {
+          where: spec,
+          hint: '--agent takes a JSON file with a reinforce agent config, or the JSON itself',
+        });
+      });
+  try {
+    return JSON.parse(text) as Partial<AgentConfig>;
+  } catch (e) {
+    throw new FprlError(`the agent config is not valid JSON: ${(e as Error).message}`, { where: spec });
+  }
+}
+
+function parseBaselines(list: string | undefined): BaselineKind[] {
+  if (!list) return [...BASELINES];
+  const out = list.split(',').map((s) => s.trim());
+  const bad = out.filter((b) => !(BASELINES as readonly string[]).includes(b));
+  if (bad.length) {
+    throw new FprlError(`unknown baseline(s): ${bad.join(', ')}`, {
+      where: '--baselines',
+      hint: `choose from ${BASELINES.join(', ')}`,
+    });
+  }
+  return out as BaselineKind[];
+}
+
+/** Build the env and policy the flags describe and measure every baseline. */
+export async function diagnoseCommand(
+  o: DiagnoseCommandOptions,
+  onBatch?: (b: string, i: number) => void,
+): Promise<Diagnosis> {
+  const agent = await readAgentConfig(o.agent);
+  if (agent.kind !== undefined && agent.kind !== 'reinforce') {
+    throw new FprlError(`diagnose studies REINFORCE estimators, the config is a '${agent.kind}' agent`, {
+      where: o.agent,
+      hint: 'give a config with kind "reinforce" (its credit, samples and normalisation are used)',
+    });
+  }
+  const baselines = parseBaselines(o.baselines);
+  if (o.samples !== undefined) agent.samples = o.samples;
+  const preset = o.preset ?? 'tiny-64';
+  const vit = resolveViTConfig(preset.trim().startsWith('{') ? JSON.parse(preset) : preset);
+  const seed = o.seed ?? 0;
+  const policy = new FaceTransformer(vit, new Rng(seed, 'diagnose/model'));
+  registerBuiltinRewards();
+  registerBuiltinEnvs();
+  const bus = new EventBus();
+  const env = await makeEnv(o.data ? 'FaceParsing-v0' : 'SyntheticFaces-v0', {
+    root: o.data,
+    size: vit.imageSize,
+    batchSize: o.batchSize ?? 8,
+    seed,
+    bus,
+    rewards: [{ name: o.reward ?? 'dice', plugin: o.reward ?? 'dice', weight: 1 }],
+  });
+  try {
+    if (o.checkpoint) await loadPolicyFromCheckpoint(policy, o.checkpoint);
+    return await diagnoseBaselines({
+      env,
+      policy,
+      agent,
+      baselines,
+      batches: o.batches ?? 20,
+      warmupBatches: o.warmup ?? 5,
+      seed,
+      onBatch,
+    });
+  } finally {
+    env.close();
+    bus.close();
+    policy.dispose();
+  }
+}
+
+const int = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new FprlError(`${flag} must be a non-negative integer, got '${v}'`, { where: flag });
+  return n;
+};
+
+export function register(program: Command): void {
+  program
+    .command('diagnose')
+    .description(
+      'variance of the policy-gradient estimate for each baseline at fixed weights (paired batches)',
+    )
+    .requiredOption('--agent <config>', 'reinforce agent config: a JSON file, or the JSON itself')
+    .option('--batches <n>', 'batches measured per baseline', int('--batches'), 20)
+    .option('--warmup <n>', 'batches to warm up the ema and fit the critic on', int('--warmup'), 5)
+    .option('--preset <name>', 'ViT preset or JSON sizes', 'tiny-64')
+    .option('--checkpoint <dir>', 'study the policy weights of this checkpoint (default: fresh weights)')
+    .option('--reward <plugin>', 'reward plugin', 'dice')
+    .option('--data <dir>', 'a LaPa-layout folder (default: synthetic faces)')
+    .option('--batch-size <n>', 'images per batch', int('--batch-size'), 8)
+    .option('--samples <k>', 'samples per image (overrides the config)', int('--samples'))
+    .option('--baselines <list>', `comma-separated subset of ${BASELINES.join(',')}`)
+    .option('--seed <n>', 'seed of the model, data and samples', int('--seed'), 0)
+    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
+    .option('--json', 'print the result as JSON')
+    .action(async (flags: DiagnoseCommandOptions & { backend?: string; json?: boolean }) => {
+      const info = await initBackend(flags.backend);
+      if (!flags.json) process.stderr.write(`${describeBackend(info)}\n`);
+      const d = await diagnoseCommand(flags);
+      process.stdout.write(`${flags.json ? JSON.stringify(d, null, 2) : formatDiagnosis(d)}\n`);
+    });
+}

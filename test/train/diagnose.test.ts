@@ -1,0 +1,61 @@
+import { expect } from 'chai';
+import { useBackend } from '../helpers/backend.js';
+import { Rng } from '../../src/rng.js';
+import { FprlError } from '../../src/errors.js';
+import { LinearPolicy } from '../../agents/linear-policy.js';
+import { diagnoseBaselines, formatDiagnosis } from '../../src/train/diagnose.js';
+import { diagnoseCommand } from '../../src/commands/diagnose.js';
+import { TinyEnv, colourWorld, macroF1 } from '../agents/fakes.js';
+
+describe('diagnose: policy-gradient variance per baseline', () => {
+  before(() => useBackend('cpu'));
+
+  it('measures every baseline on the same batches and samples, and ranks the baselines below none', async () => {
+    const w = colourWorld(16, 4, 4, 1);
+    const env = new TinyEnv({ ...w, height: 4, width: 4, batchSize: 8, numClasses: 3, reward: macroF1(3) });
+    const policy = new LinearPolicy({ height: 4, width: 4, numClasses: 3, initStd: 0.5 }, new Rng(0));
+    const before = policy.trainableVariables.map((v) => Array.from(v.dataSync()));
+    const d = await diagnoseBaselines({ env, policy, agent: { samples: 4 }, batches: 30, warmupBatches: 4 });
+    expect(d.rows.map((r) => r.baseline)).to.deep.equal(['none', 'ema', 'self-critical', 'rloo', 'critic']);
+    expect(d.parameters).to.equal(3 * 3 + 4 * 4 * 3);
+    // Paired: the same batches and samples for every row, so the same mean reward.
+    for (const r of d.rows) expect(r.rewardMean).to.be.closeTo(d.rows[0].rewardMean, 1e-9);
+    expect(d.rows[0].varianceVsNone).to.equal(1);
+    for (const r of d.rows.slice(1)) expect(r.varianceVsNone, r.baseline).to.be.lessThan(1);
+    // Diagnostics never change the weights.
+    expect(policy.trainableVariables.map((v) => Array.from(v.dataSync()))).to.deep.equal(before);
+    expect(formatDiagnosis(d)).to.match(/rloo\s+30\s/);
+    policy.dispose();
+    env.close();
+  });
+
+  it('runs from the command function on synthetic faces with a small Face Transformer', async function () {
+    this.timeout(60000);
+    const d = await diagnoseCommand({
+      agent: '{"kind":"reinforce","samples":2}',
+      preset: '{"imageSize":16,"patchSize":4,"dim":16,"depth":1,"heads":2,"mlpDim":32}',
+      batches: 3,
+      warmup: 2,
+      batchSize: 2,
+      baselines: 'none,rloo,critic',
+    });
+    expect(d.rows.map((r) => r.baseline)).to.deep.equal(['none', 'rloo', 'critic']);
+    expect(d.rows.every((r) => r.totalVariance > 0 && Number.isFinite(r.meanSqNorm))).to.equal(true);
+  });
+
+  it('refuses a non-reinforce config and an unknown baseline, naming them', async () => {
+    try {
+      await diagnoseCommand({ agent: '{"kind":"supervised"}' });
+      expect.fail('should throw');
+    } catch (e) {
+      expect(e).to.be.instanceOf(FprlError);
+      expect((e as Error).message).to.contain("'supervised' agent");
+    }
+    try {
+      await diagnoseCommand({ agent: '{"kind":"reinforce"}', baselines: 'none,mean', preset: 'tiny-64' });
+      expect.fail('should throw');
+    } catch (e) {
+      expect((e as FprlError).where).to.equal('--baselines');
+    }
+  });
+});
