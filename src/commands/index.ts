@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { register as data } from './data.js';
+import { register as diagnose } from './diagnose.js';
 import { register as rewards } from './rewards.js';
 import { register as run } from './run.js';
 import { register as score } from './score.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, data];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, data, diagnose];
