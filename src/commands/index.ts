@@ -3,7 +3,9 @@ import { register as data } from './data.js';
 import { register as diagnose } from './diagnose.js';
 import { register as rewards } from './rewards.js';
 import { register as run } from './run.js';
+import { register as evalRun } from './eval.js';
+import { register as predict } from './predict.js';
 import { register as score } from './score.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, data, diagnose];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose];

@@ -46,7 +46,7 @@ interface RunFlags {
   out?: string;
   resume?: string;
   seeds?: number[];
-  workers?: number;
+  workers?: number | 'auto';
   backend?: string;
   steps?: number;
   retryFailed?: boolean;

@@ -1,5 +1,5 @@
 /**
- * `${NAME}` expansion in experiment configs, so one JSON file works on every machine
+ * `${NAME}` expansion in the paths of experiment configs, so one JSON file works on every machine
  * (`"root": "${LAPA_DIR}"`). `${NAME:-fallback}` gives a fallback when NAME is unset or
  * empty; `$${` writes a literal `${`. An unset variable without fallback is an error that
  * names the variable and the JSON path, never a silent empty string that would turn
@@ -38,14 +38,30 @@ export function pointerToken(key: string | number): string {
   return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
+/** Does JSON pointer `path` match `pattern` (`*` matches one token)? */
+export function pointerMatches(pattern: string, path: string): boolean {
+  const a = pattern.split('/');
+  const b = path.split('/');
+  return a.length === b.length && a.every((t, i) => t === '*' || t === b[i]);
+}
+
 /**
- * Expand `${NAME}` in every string value of a parsed JSON document (keys are left alone).
- * Returns a new document; throws one FprlError listing every unset variable with its path.
+ * Expand `${NAME}` in the string values of a parsed JSON document whose JSON pointer matches
+ * one of `fields` (e.g. `/dataset/root`, `/rewardModules/*`; default: every string). Keys are
+ * left alone. Returns a new document; throws one FprlError listing every unset variable with
+ * its path.
  */
-export function expandEnvVars<T>(doc: T, env: NodeJS.ProcessEnv = process.env, where?: string): T {
+export function expandEnvVars<T>(
+  doc: T,
+  env: NodeJS.ProcessEnv = process.env,
+  where?: string,
+  fields?: readonly string[],
+): T {
   const missing: MissingVariable[] = [];
   const walk = (v: unknown, path: string): unknown => {
-    if (typeof v === 'string') return expandString(v, env, path, missing);
+    if (typeof v === 'string') {
+      return !fields || fields.some((f) => pointerMatches(f, path)) ? expandString(v, env, path, missing) : v;
+    }
     if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}/${i}`));
     if (v && typeof v === 'object') {
       const out: Record<string, unknown> = {};

@@ -20,7 +20,7 @@ import { expandEnvVars } from './env-vars.js';
 import { jsonErrorOffset, lineColumn } from './json-position.js';
 import { configError, describeAjvErrors, type ConfigIssue } from './issues.js';
 import { checkAgentGraph } from './plan.js';
-import { experimentSchema, type AgentEntry, type ExperimentConfig } from './schema.js';
+import { experimentSchema, PATH_FIELDS, type AgentEntry, type ExperimentConfig } from './schema.js';
 
 /** Verbose: errors carry the offending value and the parent schema (for "allowed keys: ..."). */
 const ajv = new Ajv({
@@ -110,7 +110,10 @@ export async function resolveExperiment(
   const registry = opts.rewards ?? rewardRegistry;
   if (registry === rewardRegistry) registerBuiltinRewards();
 
-  const doc = expandEnvVars(structuredClone(raw), opts.env ?? process.env, where) as Record<string, unknown>;
+  const doc = expandEnvVars(structuredClone(raw), opts.env ?? process.env, where, PATH_FIELDS) as Record<
+    string,
+    unknown
+  >;
   if (doc && typeof doc === 'object' && typeof doc.model === 'string') doc.model = { preset: doc.model };
   validateSchema ??= ajv.compile(experimentSchema);
   if (!validateSchema(doc)) throw configError(describeAjvErrors(validateSchema.errors), where);

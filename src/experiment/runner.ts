@@ -8,6 +8,7 @@
  * 5. Summarise every run with a result (summary.json), write the report, return the table.
  */
 import { isDeepStrictEqual } from 'node:util';
+import os from 'node:os';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { EventBus } from '../bus.js';
@@ -39,8 +40,11 @@ export interface SweepOptions {
   out?: string;
   /** Run these seeds (default: the config's). */
   seeds?: number[];
-  /** Worker processes (default 1: in-process). */
-  workers?: number;
+  /**
+   * Worker processes (default 1: in-process). `auto`: one per core for the single-threaded
+   * backends (wasm, cpu), in-process for a backend that uses every core itself.
+   */
+  workers?: number | 'auto';
   /** Backend choice (default: FPRL_BACKEND or auto). */
   backend?: string;
   /** Train every agent this many steps (quick tries). */
@@ -76,6 +80,12 @@ export function backendChoiceOf(info: BackendInfo): string {
   if (info.provider.includes('tfjs-node-gpu')) return 'tensorflow-gpu';
   if (info.backend === 'tensorflow') return 'tensorflow';
   return info.backend;
+}
+
+/** The number of worker processes for `--workers` (see {@link SweepOptions.workers}). */
+export function resolveWorkers(workers: number | 'auto' | undefined, backend: BackendInfo): number {
+  if (workers === 'auto') return backend.threads > 1 ? 1 : Math.max(1, os.availableParallelism());
+  return Math.max(1, Math.floor(workers ?? 1));
 }
 
 /** First JSON path where `a` and `b` differ (undefined when equal). */
@@ -152,7 +162,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   try {
     const backend = backendInfo() && !opts.backend ? backendInfo()! : await initBackend(opts.backend);
     print(describeBackend(backend));
-    const workers = Math.max(1, Math.floor(opts.workers ?? 1));
+    const workers = resolveWorkers(opts.workers, backend);
     await writeJsonAtomic(files.config, config);
     await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
 
@@ -165,10 +175,12 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     }
     if (opts.retryFailed) await clearFailed(dir, plan, previous);
     const todo = plan.filter((r) => !previous.has(r.id));
+    // More processes than runs that can start at once would only wait.
+    const processes = todo.length > 1 ? Math.min(workers, todo.length) : 1;
     print(
       `sweep ${config.name}: ${plan.length} runs (${config.agents.length} agents x ${seeds.length} seeds)` +
-        `${previous.size ? `, ${previous.size} already finished` : ''}, ${Math.min(workers, Math.max(1, todo.length))} ` +
-        `${workers > 1 ? 'worker processes' : 'in-process'} -> ${dir}`,
+        `${previous.size ? `, ${previous.size} already finished` : ''}, ` +
+        `${processes > 1 ? `${processes} worker processes` : 'in-process'} -> ${dir}`,
     );
 
     const bus = new EventBus();
@@ -186,9 +198,9 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     };
     const warn = (runId: string, text: string) =>
       progress ? progress.log(`${runId}: warning: ${text}`) : print(`${runId}: warning: ${text}`);
-    if (workers > 1 && todo.length > 1) {
+    if (processes > 1) {
       const choice = backendChoiceOf(backend);
-      for (let i = 0; i < Math.min(workers, todo.length); i++) {
+      for (let i = 0; i < processes; i++) {
         executors.push(
           new WorkerExecutor({ sweepDir: dir, backend: choice, onEvent: forward, onWarning: warn }),
         );

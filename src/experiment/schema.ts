@@ -25,6 +25,9 @@ export function withoutDefaults<T>(schema: T): T {
   return schema;
 }
 
+/** JSON pointers of the fields where `${ENV_VAR}` is expanded (`*`: any one key or index). */
+export const PATH_FIELDS = ['/dataset/root', '/dataset/cache', '/rewardModules/*'] as const;
+
 export const syntheticDatasetSchema = {
   type: 'object',
   additionalProperties: false,

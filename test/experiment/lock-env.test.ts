@@ -66,6 +66,16 @@ describe('environment variables in configs', () => {
     });
   });
 
+  it('expands only the fields it is asked to, so a description may mention ${NAME}', () => {
+    const doc = { description: 'uses ${LAPA_DIR}', dataset: { root: '${LAPA_DIR}' }, mods: ['${M}/a.js'] };
+    const out = expandEnvVars(doc, { LAPA_DIR: '/l', M: '/m' }, 'x', ['/dataset/root', '/mods/*']);
+    expect(out).to.deep.equal({
+      description: 'uses ${LAPA_DIR}',
+      dataset: { root: '/l' },
+      mods: ['/m/a.js'],
+    });
+  });
+
   it('names every unset variable and the JSON path that uses it', () => {
     try {
       expandEnvVars({ dataset: { root: '${LAPA_DIR}' }, agents: [{ x: '${A}' }] }, {}, 'exp.json');

@@ -1,0 +1,122 @@
+/**
+ * `fprl eval --run DIR [--data PATH|synthetic] [--split test] [--json]`: evaluate a run's
+ * final checkpoint with the LaPa protocol (one confusion matrix over the split), printed as
+ * a table or as the JSON `fprl score` prints.
+ */
+import type { Command } from 'commander';
+import { describeBackend, initBackend } from '../backend.js';
+import { FprlError } from '../errors.js';
+import { openSplit, type SplitName } from '../experiment/datasets.js';
+import { loadRun } from '../experiment/load-run.js';
+import { parsePositiveInt } from './run.js';
+import { formatScoreReport, type ScoreReport } from './score.js';
+import { evaluate } from '../train/evaluate.js';
+import type { DatasetConfig } from '../experiment/schema.js';
+import { syntheticDatasetSchema } from '../experiment/schema.js';
+
+export interface EvalOptions {
+  /** Run folder or checkpoint folder. */
+  run: string;
+  /** A LaPa-layout folder, `synthetic`, or (default) the run's own dataset. */
+  data?: string;
+  /** Default: the experiment's evaluation split. */
+  split?: SplitName;
+  batchSize?: number;
+  /** Evaluate at most this many images (default all). */
+  limit?: number;
+  /** Data warnings (skipped files). */
+  warn?: (msg: string) => void;
+}
+
+export interface EvalReport extends ScoreReport {
+  run: { agent: string; seed: number; step: number; checkpoint: string };
+  split: string;
+  dataset: string;
+}
+
+/** The dataset `--data` names, at the model's image size. */
+function datasetFor(data: string | undefined, own: DatasetConfig, size: number): DatasetConfig {
+  if (data === undefined) return own;
+  if (data === 'synthetic') {
+    if (own.kind === 'synthetic') return own;
+    const d = syntheticDatasetSchema.properties;
+    return {
+      kind: 'synthetic',
+      size,
+      train: d.train.default,
+      val: d.val.default,
+      test: d.test.default,
+      seed: d.seed.default,
+    };
+  }
+  const kind = own.kind === 'synthetic' ? 'lapa' : own.kind;
+  return { kind, root: data, size, skipBad: false };
+}
+
+export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
+  const loaded = await loadRun(opts.run);
+  try {
+    const { exp } = loaded;
+    const ds = datasetFor(opts.data, exp.config.dataset, exp.vit.imageSize);
+    const split = opts.split ?? exp.config.evaluation.split;
+    const dataset = await openSplit(ds, split, opts.warn);
+    const r = await evaluate(loaded.agent, dataset, {
+      batchSize: opts.batchSize ?? exp.config.evaluation.batchSize,
+      limit: opts.limit ?? 0,
+    });
+    return {
+      images: r.images,
+      ...r.scores,
+      perImage: r.perImage,
+      run: { agent: loaded.entry.name, seed: loaded.seed, step: loaded.step, checkpoint: loaded.checkpoint },
+      split,
+      dataset:
+        ds.kind === 'synthetic' ? `synthetic (size ${ds.size}, seed ${ds.seed})` : `${ds.kind} ${ds.root}`,
+    };
+  } finally {
+    loaded.agent.dispose();
+  }
+}
+
+function parseSplit(text: string): SplitName {
+  if (text === 'train' || text === 'val' || text === 'test') return text;
+  throw new FprlError(`unknown split '${text}'`, { where: '--split', hint: 'train, val or test' });
+}
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description("evaluate a run's final checkpoint with the LaPa protocol (mean F1, mIoU, per class)")
+    .requiredOption(
+      '--run <dir>',
+      'run folder (runs/<experiment>-<time>/<agent>/seed-<n>) or its checkpoints/',
+    )
+    .option('--data <path>', "a LaPa-layout folder, or 'synthetic' (default: the run's dataset)")
+    .option('--split <name>', "train, val or test (default: the experiment's evaluation split)", parseSplit)
+    .option('--batch-size <n>', 'images per batch', parsePositiveInt('--batch-size'))
+    .option('--limit <n>', 'evaluate at most this many images', parsePositiveInt('--limit'))
+    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
+    .option('--json', 'print the report as JSON (as fprl score --json)')
+    .action(
+      async (flags: {
+        run: string;
+        data?: string;
+        split?: SplitName;
+        batchSize?: number;
+        limit?: number;
+        backend?: string;
+        json?: boolean;
+      }) => {
+        process.stderr.write(`${describeBackend(await initBackend(flags.backend))}\n`);
+        const report = await evalRun({ ...flags, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+        if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else {
+          const { agent, seed, step } = report.run;
+          process.stdout.write(
+            `${agent} seed ${seed} (step ${step}) on ${report.dataset}, split ${report.split}\n\n`,
+          );
+          process.stdout.write(`${formatScoreReport(report)}\n`);
+        }
+      },
+    );
+}

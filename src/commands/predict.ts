@@ -1,0 +1,138 @@
+/**
+ * `fprl predict --run DIR IMAGES... --out DIR`: label every image with a run's final
+ * checkpoint (greedy). Writes `<out>/<name>.png`, a label map at the image's own size
+ * (class ids, nearest-neighbour resize back from the model's input size) that `fprl score
+ * --pred <out>` reads, and `<out>/overlays/<name>.png`, the colours over the photo.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { describeBackend, initBackend } from '../backend.js';
+import { normalizeImage, readImageFile, resizeLabelNearest, writeLabelPng } from '../data/index.js';
+import { FprlError } from '../errors.js';
+import { loadRun } from '../experiment/load-run.js';
+import { encodePng, overlay } from '../report/pictures.js';
+import { parsePositiveInt } from './run.js';
+
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
+
+export interface PredictOptions {
+  run: string;
+  /** Image files, or folders of images (not recursive). */
+  images: string[];
+  out: string;
+  batchSize?: number;
+}
+
+export interface PredictResult {
+  /** One entry per image: the input and the label map written. */
+  files: { image: string; label: string; overlay: string }[];
+}
+
+/** Image files named by `inputs` (folders expanded, sorted), refusing duplicate output names. */
+async function listImages(inputs: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of inputs) {
+    let stat;
+    try {
+      stat = await fs.stat(p);
+    } catch {
+      throw new FprlError('no such image or folder', {
+        where: p,
+        hint: 'give image files or folders of images',
+      });
+    }
+    if (stat.isDirectory()) {
+      const names = (await fs.readdir(p)).filter((n) => IMAGE_EXT.has(path.extname(n).toLowerCase())).sort();
+      out.push(...names.map((n) => path.join(p, n)));
+    } else out.push(p);
+  }
+  if (out.length === 0)
+    throw new FprlError('no images to label', {
+      where: inputs.join(' '),
+      hint: 'give image files (.jpg, .png)',
+    });
+  const byStem = new Map<string, string>();
+  for (const f of out) {
+    const stem = path.parse(f).name;
+    if (byStem.has(stem)) {
+      throw new FprlError(`two inputs would both write ${stem}.png`, {
+        where: `${byStem.get(stem)} and ${f}`,
+        hint: 'predict them into different --out folders',
+      });
+    }
+    byStem.set(stem, f);
+  }
+  return out;
+}
+
+export async function predictImages(opts: PredictOptions): Promise<PredictResult> {
+  const files = await listImages(opts.images);
+  const loaded = await loadRun(opts.run);
+  const size = loaded.exp.vit.imageSize;
+  const batchSize = opts.batchSize ?? 16;
+  await fs.mkdir(path.join(opts.out, 'overlays'), { recursive: true });
+  const result: PredictResult = { files: [] };
+  try {
+    for (let start = 0; start < files.length; start += batchSize) {
+      const chunk = files.slice(start, start + batchSize);
+      const inputs = await Promise.all(chunk.map((f) => readImageFile(f, size)));
+      const pixels = new Float32Array(chunk.length * size * size * 3);
+      inputs.forEach((img, b) => pixels.set(normalizeImage(img.data), b * size * size * 3));
+      const images = tf.tensor4d(pixels, [chunk.length, size, size, 3]);
+      let labels: Int32Array;
+      try {
+        labels = (await loaded.agent.act({ images, ids: chunk }, 'greedy')).labels;
+      } finally {
+        images.dispose();
+      }
+      for (const [b, file] of chunk.entries()) {
+        const small = {
+          data: Uint8Array.from(labels.subarray(b * size * size, (b + 1) * size * size)),
+          height: size,
+          width: size,
+        };
+        const photo = await readImageFile(file);
+        const label = resizeLabelNearest(small, photo.height, photo.width);
+        const stem = path.parse(file).name;
+        const labelFile = path.join(opts.out, `${stem}.png`);
+        const overlayFile = path.join(opts.out, 'overlays', `${stem}.png`);
+        await writeLabelPng(labelFile, label.data, label.height, label.width);
+        await fs.writeFile(
+          overlayFile,
+          await encodePng(overlay(photo.data, label.data), photo.height, photo.width),
+        );
+        result.files.push({ image: file, label: labelFile, overlay: overlayFile });
+      }
+    }
+  } finally {
+    loaded.agent.dispose();
+  }
+  return result;
+}
+
+export function register(program: Command): void {
+  program
+    .command('predict')
+    .description(
+      "label images with a run's final checkpoint: label PNGs (for fprl score) and colour overlays",
+    )
+    .argument('<images...>', 'image files or folders of images')
+    .requiredOption(
+      '--run <dir>',
+      'run folder (runs/<experiment>-<time>/<agent>/seed-<n>) or its checkpoints/',
+    )
+    .requiredOption('--out <dir>', 'output folder: <name>.png label maps, overlays/<name>.png')
+    .option('--batch-size <n>', 'images per batch', parsePositiveInt('--batch-size'))
+    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
+    .action(
+      async (images: string[], flags: { run: string; out: string; batchSize?: number; backend?: string }) => {
+        process.stderr.write(`${describeBackend(await initBackend(flags.backend))}\n`);
+        const r = await predictImages({ ...flags, images });
+        process.stdout.write(
+          `labelled ${r.files.length} image${r.files.length === 1 ? '' : 's'} -> ${flags.out} (overlays in ${path.join(flags.out, 'overlays')})\n`,
+        );
+      },
+    );
+}
