@@ -49,17 +49,10 @@ export function selfAttention(
   const hd = d / h;
   const qkv = dense(x, w.qkvKernel, w.qkvBias); // [B*T, 3D]
   // Split before moving heads: each part [B*T, D] -> [B, T, H, hd] -> [B*H, T, hd] is a rank-4
-  // transpose (wasm's rank-5 transpose is ~100x slower per element than its rank-4 one).
-  const [q, k, v] = tf
-    .split(qkv, 3, 1)
-    .map(
-      (part) =>
-        tf.reshape(tf.transpose(tf.reshape(part, [b, t, h, hd]), [0, 2, 1, 3]), [
-          b * h,
-          t,
-          hd,
-        ]) as tf.Tensor3D,
-    );
+  // transpose (stock wasm took 126 ms for a rank-5 transpose of 1.2M floats, 7 ms for rank 4).
+  const toHeads = (part: tf.Tensor) =>
+    tf.reshape(tf.transpose(tf.reshape(part, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]) as tf.Tensor3D;
+  const [q, k, v] = tf.split(qkv, 3, 1).map(toHeads);
   // Scale q rather than the scores: T*hd multiplies instead of T*T (PyTorch does the same).
   const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true); // [B*H, T, T]
   const weights = dropout(tf.softmax(scores), s.dropout, rng);

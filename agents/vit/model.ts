@@ -22,7 +22,7 @@ import {
   type RawCheckpoint,
 } from './checkpoint.js';
 import { ARCH_FIELDS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
-import { addRow, dense, dropout, layerNorm, patchify, tokenMeans, unpatchify } from './ops.js';
+import { dense, dropout, layerNorm, patchify, tokenMeans, unpatchify } from './ops.js';
 import {
   blockParamNames,
   createVariables,
@@ -140,11 +140,11 @@ export class FaceTransformer implements PolicyNet {
     };
     return tf.tidy(() => {
       const patchKernel = tf.reshape(this.v('patch_embed/kernel'), [p * p * 3, d]) as tf.Tensor2D;
-      // Plain matMul, not dense(): the images need no gradient, and tf.matMul's tape skips it.
-      let x = addRow(tf.matMul(patchify(images, p), patchKernel), this.v('patch_embed/bias')); // [B*T, D]
+      // Plain matMul, not dense(): the fused op's gradient always computes d(images) too.
+      const patches = tf.matMul(patchify(images, p), patchKernel);
+      let x = tf.add<tf.Tensor2D>(patches, this.v('patch_embed/bias')); // [B*T, D]
       if (c.posEmbedding) {
-        const pos = tf.reshape(this.v('pos_embed'), [t * d]) as tf.Tensor1D;
-        x = tf.reshape(addRow(tf.reshape(x, [b, t * d]), pos), [b * t, d]);
+        x = tf.reshape(tf.add(tf.reshape(x, [b, t, d]), this.v('pos_embed')), [b * t, d]);
       }
       x = dropout(x, c.embDropout, rng);
       for (let i = 0; i < c.depth; i++) x = encoderBlock(x, this.blockWeights(i), shape, rng);
@@ -154,8 +154,7 @@ export class FaceTransformer implements PolicyNet {
       x = dense(x, this.v('proj/kernel'), this.v('proj/bias'));
       const headKernel = tf.reshape(this.v('head/kernel'), [d, p * p * c.numClasses]) as tf.Tensor2D;
       const pixels = unpatchify(tf.matMul(x, headKernel), b, g, p); // [B,S,S,C]
-      const flat = tf.reshape(pixels, [b * c.imageSize * c.imageSize, c.numClasses]) as tf.Tensor2D;
-      const logits = tf.reshape(addRow(flat, this.v('head/bias')), pixels.shape) as tf.Tensor4D;
+      const logits = tf.add<tf.Tensor4D>(pixels, this.v('head/bias'));
       return { logits, pooled };
     });
   }

@@ -13,58 +13,9 @@ export const LAYER_NORM_EPS = 1e-5;
 
 type Saver = tf.GradSaveFunc;
 
-/**
- * Column sums of m [N,K] -> [K], as ones[1,N] @ m. On wasm, tf.sum(m, 0) transposes m first
- * (measured ~35 ms stock, ~9 ms with src/wasm's reductions, for [2048,768]; this takes ~1 ms),
- * and every bias gradient is one of these.
- *
- * m is cloned first: wasm's XNNPACK matMul caches its packed operator by the data id of the
- * right operand, not by its shape, so a reshaped view of a tensor already used there with another
- * shape hits a stale operator and writes out of bounds (tfjs-backend-wasm 4.22; a gradient and
- * its reshape share one data id). A clone has a fresh id; it costs one copy.
- */
-export function columnSums(m: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, m.shape[0]]), tf.clone(m)), [m.shape[1]]));
-}
-
-/** x [R,K] + row [K] on every row; the row's gradient is {@link columnSums} of dy. */
-export const addRow = tf.customGrad((...args) => {
-  const [x, row] = args as [tf.Tensor2D, tf.Tensor1D];
-  return {
-    value: tf.add(x, row),
-    gradFunc: (dy: tf.Tensor) => tf.tidy(() => [tf.reshape(dy, x.shape), columnSums(dy as tf.Tensor2D)]),
-  };
-}) as (x: tf.Tensor2D, row: tf.Tensor1D) => tf.Tensor2D;
-
-function makeDense(relu: boolean) {
-  return tf.customGrad((...args) => {
-    const [x, kernel, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, Saver];
-    const linear = tf.fused.matMul({ a: x, b: kernel, bias }) as tf.Tensor2D;
-    const y = relu ? tf.relu(linear) : linear;
-    save(relu ? [x, kernel, y] : [x, kernel]);
-    return {
-      value: y,
-      // customGrad runs gradFunc in the scope of the whole backward pass: tidy frees the
-      // intermediates now instead of at its end.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [xs, k, ys] = saved as tf.Tensor2D[];
-          const g = (relu ? tf.mul(dy, tf.step(ys)) : dy) as tf.Tensor2D;
-          return [tf.matMul(g, k, false, true), tf.matMul(xs, g, true, false), columnSums(g)];
-        }),
-    };
-  }) as (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
-}
-const DENSE = makeDense(false);
-const DENSE_RELU = makeDense(true);
-
-/**
- * x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out]. Forward is tfjs's fused
- * matMul; the gradient is three plain matMuls (the bias one via {@link columnSums}). It always
- * computes dx, so layers whose input needs no gradient (the patch embedding) use tf.matMul.
- */
+/** x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out], as one fused kernel. */
 export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, relu = false): tf.Tensor2D {
-  return (relu ? DENSE_RELU : DENSE)(x, kernel, bias);
+  return tf.fused.matMul({ a: x, b: kernel, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
 }
 
 /**
@@ -88,14 +39,14 @@ export const layerNorm = tf.customGrad((...args) => {
           tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))),
           rs,
         );
-        return [dx, columnSums(tf.mul(dy, xh) as tf.Tensor2D), columnSums(dy as tf.Tensor2D)];
+        return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
       }),
   };
 }) as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
 
 /**
  * Mean of each image's tokens: x [B*T, D] -> [B, D], as one plain matMul with a [B, B*T]
- * averaging matrix (tf.mean over the token axis would transpose on wasm).
+ * averaging matrix (tf.mean over the middle axis of [B,T,D] transposes first on wasm).
  */
 export function tokenMeans(x: tf.Tensor2D, batch: number): tf.Tensor2D {
   const t = x.shape[0] / batch;

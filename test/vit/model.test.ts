@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { FprlError } from '../../src/errors.js';
 import { Rng } from '../../src/rng.js';
 import { leakedTensors, useBackend } from '../helpers/backend.js';
-import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
+import { setFastWasmKernels } from '../../src/wasm/kernels.js';
+import { FaceTransformer, paramSpecs, resolveViTConfig } from '../../agents/vit/index.js';
 import { MICRO, crossEntropy, images, labels, maxAbsDiff } from './fixtures.js';
 
 /** One Adam step on cross-entropy; returns the loss before the step. */
@@ -153,4 +154,52 @@ describe('FaceTransformer at full size (wasm)', () => {
       model.dispose();
     });
   }
+});
+
+describe('FaceTransformer across backends', () => {
+  /** Loss and every gradient of one fixed batch, as plain arrays, on the current backend. */
+  function lossAndGrads(config: typeof MICRO): { loss: number; grads: Float32Array[] } {
+    const model = new FaceTransformer(config, new Rng(9));
+    const x = images(2, config.imageSize);
+    const y = labels(2, config.imageSize, 11);
+    const { value, grads } = tf.variableGrads(
+      () => crossEntropy(model.apply(x).logits, y),
+      model.trainableVariables,
+    );
+    const out = {
+      loss: value.dataSync()[0],
+      grads: model.trainableVariables.map((v) => grads[v.name].dataSync() as Float32Array),
+    };
+    tf.dispose([value, x, y, ...Object.values(grads)]);
+    model.dispose();
+    return out;
+  }
+
+  function expectClose(
+    got: { loss: number; grads: Float32Array[] },
+    want: { loss: number; grads: Float32Array[] },
+  ) {
+    expect(got.loss).to.be.closeTo(want.loss, 1e-4);
+    got.grads.forEach((g, i) => {
+      const scale = Math.max(...want.grads[i].map(Math.abs));
+      const diff = Math.max(...g.map((v, j) => Math.abs(v - want.grads[i][j])));
+      expect(diff, `gradient ${MICRO_NAMES[i]}`).to.be.at.most(1e-3 * scale + 1e-6);
+    });
+  }
+
+  const config = resolveViTConfig({ ...MICRO, normFirst: false });
+  const MICRO_NAMES = paramSpecs(config).map((p) => p.name);
+
+  it('gives the same loss and gradients on wasm (fast and stock kernels) as on cpu', async () => {
+    await useBackend('cpu');
+    const cpu = lossAndGrads(config);
+    await useBackend('wasm');
+    expectClose(lossAndGrads(config), cpu);
+    const wasFast = setFastWasmKernels(false);
+    try {
+      expectClose(lossAndGrads(config), cpu);
+    } finally {
+      setFastWasmKernels(wasFast);
+    }
+  });
 });

@@ -3,10 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/rng.js';
 import { useBackend } from '../helpers/backend.js';
 import { patchify, unpatchify } from '../../agents/vit/index.js';
-import { addRow, columnSums, dense, layerNorm, tokenMeans } from '../../agents/vit/ops.js';
+import { dense, layerNorm, tokenMeans } from '../../agents/vit/ops.js';
 import { selfAttention, encoderBlock, type BlockWeights } from '../../agents/vit/block.js';
 import { BulkRandom } from '../../agents/vit/random.js';
-import { setFastWasmKernels } from '../../src/wasm/kernels.js';
 import { images, maxAbsDiff } from './fixtures.js';
 
 function randomTensor(shape: number[], seed: number, scale = 0.5): tf.Tensor {
@@ -173,7 +172,7 @@ function gradsOf(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): tf.
 }
 
 for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`vit custom gradients on ${backend}`, () => {
+  describe(`vit layers and their gradients on ${backend}`, () => {
     before(() => useBackend(backend));
 
     const cases: [
@@ -200,7 +199,6 @@ for (const backend of ['cpu', 'wasm'] as const) {
         (x, g, b) => referenceLayerNorm(x as tf.Tensor2D, g, b),
         [[9, 6], [6], [6]],
       ],
-      ['addRow', (x, r) => addRow(x as tf.Tensor2D, r as tf.Tensor1D), (x, r) => tf.add(x, r), [[9, 6], [6]]],
       [
         'tokenMeans',
         (x) => tokenMeans(x as tf.Tensor2D, 3),
@@ -219,20 +217,5 @@ for (const backend of ['cpu', 'wasm'] as const) {
         });
       });
     }
-
-    it('sums the columns of a tensor and of a reshaped view of it, even with the stock wasm matMul', () => {
-      // The stock kernel caches XNNPACK operators by the right operand's data id (see columnSums).
-      const wasFast = setFastWasmKernels(false);
-      try {
-        tf.tidy(() => {
-          const m = randomTensor([8, 64], 70, 1) as tf.Tensor2D;
-          expect(maxAbsDiff(columnSums(m), tf.sum(m, 0))).to.be.below(1e-5);
-          const view = tf.reshape(m, [64, 8]) as tf.Tensor2D;
-          expect(maxAbsDiff(columnSums(view), tf.sum(view, 0))).to.be.below(1e-5);
-        });
-      } finally {
-        setFastWasmKernels(wasFast);
-      }
-    });
   });
 }
