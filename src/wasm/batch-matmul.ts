@@ -9,7 +9,9 @@
  *   percent of the product's cost) and multiply without flags;
  * - `b` shared over the batch (`[B,M,K] x [K,N]`): fold the batch into rows, one `[B*M,K] x [K,N]`;
  * - both batched (attention `[B*h,T,d]`): one fast-path call per batch slice through zero-copy
- *   views of the slices (numpy broadcasting of the batch dimensions).
+ *   views of the slices (numpy broadcasting of the batch dimensions);
+ * - a 2-D product whose `b` is much larger than `a` (weight gradients, column sums): computed
+ *   transposed, so XNNPACK packs the smaller operand (see {@link swapPays}).
  *
  * Every product, even one the stock kernel would send to XNNPACK itself, reaches the C++ fast
  * path with `b` as a fresh view id. The C++ caches XNNPACK's packed weights by `b`'s tensor id and
@@ -21,7 +23,7 @@
  * Non-float32 and empty inputs go to the stock kernel.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { asWasmBackend, shapeBytes } from './internals.js';
+import { asWasmBackend, shapeBytes, type WasmBackend } from './internals.js';
 import { planMatMul, type MatMulPlan } from './plan.js';
 import { forEachSlice, transposeLast2 } from './slices.js';
 
@@ -67,6 +69,30 @@ export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
 
     const backend = asWasmBackend(args.backend);
     if (!gemm) setup(backend);
+    if (plan.aBatch === 1 && plan.bBatch === 1 && swapPays(plan, tA, tB)) {
+      // C = (op(B)^T op(A)^T)^T: XNNPACK packs op(A)^T [K,M] instead of op(B) [K,N].
+      const swapped = planMatMul(b.shape, a.shape, !tB, !tA);
+      const outT = product(backend, swapped, b, a, !tB, !tA);
+      try {
+        const out = transposeLast2(backend, outT);
+        out.shape = [...plan.outBatchShape, plan.M, plan.N];
+        return out;
+      } finally {
+        backend.disposeData(outT.dataId);
+      }
+    }
+    return product(backend, plan, a, b, tA, tB);
+  }
+
+  /** op(a) @ op(b) by physical transposes and fast-path calls (see the file comment). */
+  function product(
+    backend: WasmBackend,
+    plan: MatMulPlan,
+    a: tf.TensorInfo,
+    b: tf.TensorInfo,
+    tA: boolean,
+    tB: boolean,
+  ): tf.TensorInfo {
     const temps: tf.TensorInfo[] = [];
     try {
       const a2 = tA ? keep(temps, transposeLast2(backend, a)) : a;
@@ -89,6 +115,28 @@ export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
   }
 
   return { kernelName: stock.kernelName, backendName: 'wasm', setupFunc: setup, kernelFunc };
+}
+
+/** Measured here, ns per element: XNNPACK packing `b` (operator creation), and our transposes. */
+const PACK_NS = 6;
+const TRANSPOSE_NS = 1.3;
+
+/**
+ * Whether computing the 2-D product as `(op(B)^T op(A)^T)^T` is clearly cheaper. The product's
+ * flops are the same either way; what differs is which operand XNNPACK packs (~6 ns/element, every
+ * call, as `b` is always a fresh view) and which operands and result need a physical transpose.
+ * Weight gradients `X^T dY` with fewer inputs than outputs (qkv, fc1, the head) and column sums
+ * `ones[1,N] @ m` win: the small operand gets packed.
+ */
+export function swapPays(plan: Pick<MatMulPlan, 'M' | 'K' | 'N'>, tA: boolean, tB: boolean): boolean {
+  const { M, K, N } = plan;
+  const direct = (tA ? TRANSPOSE_NS * M * K : 0) + (tB ? TRANSPOSE_NS * K * N : 0) + PACK_NS * K * N;
+  const swapped =
+    (tA ? 0 : TRANSPOSE_NS * M * K) +
+    (tB ? 0 : TRANSPOSE_NS * K * N) +
+    PACK_NS * K * M +
+    TRANSPOSE_NS * M * N;
+  return swapped < 0.8 * direct;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   runStockWasmKernel,
   setFastWasmKernels,
 } from '../../src/wasm/kernels.js';
+import { swapPays } from '../../src/wasm/batch-matmul.js';
 import { maxAbsDiff, randomOperand, referenceMatMul, type Operand } from './reference.js';
 
 /** A case in logical terms: op(a) is [...aBatch, M, K], op(b) is [...bBatch, K, N]. */
@@ -23,6 +24,14 @@ interface Case {
 const CASES: Case[] = [
   { name: 'a single product', aBatch: [], bBatch: [], M: 13, K: 17, N: 19 },
   { name: 'a product larger than the XNNPACK tiles', aBatch: [], bBatch: [], M: 70, K: 65, N: 66 },
+  {
+    name: 'a product computed transposed (few rows, many columns)',
+    aBatch: [],
+    bBatch: [],
+    M: 6,
+    K: 40,
+    N: 90,
+  },
   { name: 'a batch on both sides', aBatch: [3], bBatch: [3], M: 9, K: 7, N: 11 },
   { name: 'a batch of a with b shared', aBatch: [3], bBatch: [], M: 9, K: 7, N: 11 },
   { name: 'a batch of b with a shared', aBatch: [], bBatch: [3], M: 9, K: 7, N: 11 },
@@ -60,6 +69,14 @@ describe('fast wasm matMul kernels', () => {
     await useBackend('wasm');
   });
   afterEach(() => setFastWasmKernels(true));
+
+  it('compute a product transposed only when packing the other operand saves clearly more', () => {
+    expect(swapPays({ M: 192, K: 2048, N: 576 }, true, false), 'qkv weight gradient').to.equal(true);
+    expect(swapPays({ M: 1, K: 2048, N: 768 }, false, false), 'column sums').to.equal(true);
+    expect(swapPays({ M: 768, K: 2048, N: 192 }, true, false), 'fc2 weight gradient').to.equal(false);
+    expect(swapPays({ M: 2048, K: 192, N: 576 }, false, false), 'forward').to.equal(false);
+    expect(swapPays({ M: 2048, K: 576, N: 192 }, false, true), 'input gradient').to.equal(false);
+  });
 
   it('are registered by initBackend and registering again changes nothing', () => {
     expect(fastWasmKernels()).to.include.members(['BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum']);
