@@ -55,7 +55,7 @@ export const agentConfigProperties = {
   entropyCoef: { type: 'number', minimum: 0, default: 0.01 },
   entropySchedule: { type: 'string', enum: ['constant', 'linear'], default: 'constant' },
   entropyFinalCoef: { type: 'number', minimum: 0, default: 0 },
-  normalizeAdvantage: { type: 'boolean', default: false },
+  normalizeAdvantage: { type: 'boolean', default: true },
   valueCoef: { type: 'number', minimum: 0, default: 0.5 },
   gradClip: { type: 'number', minimum: 0 },
   classWeights: { type: 'array', items: { type: 'number', minimum: 0 }, minItems: 1 },
