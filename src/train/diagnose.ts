@@ -10,7 +10,8 @@
  *                                                     unbiased baselines, up to noise)
  *   projectedVariance  mean over fixed random unit directions u of Var(u . g)
  *
- * `ema` starts from a moving average warmed up on separate batches and keeps updating after
+ * Advantage normalisation is off here: it rescales every batch and would hide what the
+ * baseline does. `ema` starts from a moving average warmed up on separate batches and keeps updating after
  * each use (as in training); `critic` is fitted in closed form (ridge regression on the
  * pooled encoder features) on the warm-up batches, then held fixed.
  */
@@ -147,7 +148,7 @@ export async function diagnoseBaselines(opts: DiagnoseOptions): Promise<Diagnosi
   let credit = 'image';
   for (const baseline of baselines) {
     const config = resolveAgentConfig(
-      { ...opts.agent, kind: 'reinforce', baseline },
+      { ...opts.agent, kind: 'reinforce', baseline, normalizeAdvantage: false },
       'agent',
       opts.policy.numClasses,
     );

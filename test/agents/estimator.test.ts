@@ -59,7 +59,7 @@ function setup(baseline: BaselineKind, credit: CreditKind, seed: number, m = M):
   const policy = new LinearPolicy({ height: H, width: W, numClasses: C }, new Rng(0));
   policy.bias.assign(tf.tensor3d(Z.flat(), [H, W, C]));
   const config = resolveAgentConfig(
-    { kind: 'reinforce', baseline, credit, samples: K, entropyCoef: 0 },
+    { kind: 'reinforce', baseline, credit, samples: K, entropyCoef: 0, normalizeAdvantage: false },
     'agent',
     C,
   );
