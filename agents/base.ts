@@ -45,6 +45,8 @@ export interface FprlAgent extends Agent {
   readonly needs: AgentNeeds;
   /** Learning updates applied so far (restored by load). */
   readonly updates: number;
+  /** Planned optimiser steps (cosine schedule, entropy decay); the trainer sets it from its config. */
+  plannedSteps: number;
   /** Load only the policy weights of a saved agent (fine-tuning: optimiser and counters stay fresh). */
   initFrom(agentDir: string): Promise<void>;
 }

@@ -33,7 +33,7 @@ export abstract class PolicyAgent implements FprlAgent {
   readonly numClasses: number;
   protected rng: Rng;
   protected readonly training: TrainingConfig;
-  protected readonly totalSteps: number;
+  plannedSteps: number;
   protected readonly optimizer: Optimizer;
   updates = 0;
 
@@ -47,7 +47,7 @@ export abstract class PolicyAgent implements FprlAgent {
     this.rng = ctx.rng;
     // Resolving is idempotent: a partial config from a caller gets its defaults here.
     this.training = resolveTrainingConfig(ctx.training ?? {});
-    this.totalSteps = ctx.totalSteps ?? this.training.steps ?? 100;
+    this.plannedSteps = ctx.totalSteps ?? this.training.steps ?? 100;
     this.optimizer = createOptimizer(this.training.optimizer);
   }
 
@@ -66,7 +66,7 @@ export abstract class PolicyAgent implements FprlAgent {
 
   /** Learning rate of the next update. */
   get learningRate(): number {
-    return learningRate(this.training.schedule, this.training.optimizer.lr, this.updates, this.totalSteps);
+    return learningRate(this.training.schedule, this.training.optimizer.lr, this.updates, this.plannedSteps);
   }
 
   protected get gradClip(): number {

@@ -29,6 +29,7 @@ abstract class ReferenceAgent implements FprlAgent {
   readonly numClasses: number;
   protected rng: Rng;
   updates = 0;
+  plannedSteps = 0;
 
   constructor(
     readonly config: AgentConfig,

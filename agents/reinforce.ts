@@ -69,7 +69,7 @@ export class ReinforceAgent extends PolicyAgent {
   get entropyCoef(): number {
     const c = this.config;
     return c.entropySchedule === 'linear'
-      ? linearDecay(c.entropyCoef, c.entropyFinalCoef, this.updates, this.totalSteps)
+      ? linearDecay(c.entropyCoef, c.entropyFinalCoef, this.updates, this.plannedSteps)
       : c.entropyCoef;
   }
 

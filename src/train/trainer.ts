@@ -145,6 +145,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   const total = plannedSteps(config, opts.trainSize);
   const needs = isFprlAgent(agent) ? agent.needs : DEFAULT_NEEDS;
+  // Epoch-based configs know their length only here (it needs the training set size).
+  if (isFprlAgent(agent)) agent.plannedSteps = total;
   let step = 0;
   let resumedFrom = 0;
   let lastCheckpointStep: number | undefined;

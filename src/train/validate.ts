@@ -7,7 +7,10 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 /** `path: message` lines, one per ajv error, with the JSON path prefixed by `where`. */
 export function formatAjvErrors(errors: ErrorObject[] | null | undefined, where: string): string[] {
   return (errors ?? []).map((e) => {
-    const p = `${where}${e.instancePath.replace(/\//g, '.')}`;
+    // `where` may be a JSON pointer (`/agents/2`, the experiments' style) or a dotted path (`agent`).
+    const p = where.startsWith('/')
+      ? `${where}${e.instancePath}`
+      : `${where}${e.instancePath.replace(/\//g, '.')}`;
     if (e.keyword === 'additionalProperties') {
       return `${p}: unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'`;
     }

@@ -259,6 +259,24 @@ describe('trainer', () => {
     }
   });
 
+  it('counts the steps of an epoch-based config and tells the agent (cosine schedule, entropy decay)', async () => {
+    const agent = makeAgent({ kind: 'supervised' });
+    const env = makeEnv();
+    const r = await train(
+      options(
+        agent,
+        env,
+        new EventBus(),
+        { epochs: 2, schedule: { name: 'cosine' } },
+        { trainSize: 16, evalDataset: undefined },
+      ),
+    );
+    expect(r.steps).to.equal(8);
+    expect(agent.plannedSteps).to.equal(8);
+    agent.dispose();
+    env.close();
+  });
+
   it('refuses a checkpoint from a model of another size, and initFrom keeps the optimiser fresh', async () => {
     const agent = makeAgent({ kind: 'supervised' });
     await writeCheckpoint(path.join(dir, 'c'), agent, { step: 1, runId: 'r' });
