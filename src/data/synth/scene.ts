@@ -157,7 +157,7 @@ export function sampleScene(rng: Rng): Scene {
   background(rng, skin, hair, shapes);
 
   // ---- pose
-  const faceScale = rng.uniform(0.24, 0.4);
+  const faceScale = rng.uniform(0.27, 0.42);
   const cx = 0.5 + rng.uniform(-0.1, 0.1);
   const cy = 0.5 + rng.uniform(-0.08, 0.1);
   const roll = Math.max(-0.45, Math.min(0.45, rng.normal(0, 0.18)));
@@ -263,8 +263,8 @@ export function sampleScene(rng: Rng): Scene {
 
   // ---- nose
   const noseY = rng.uniform(0.08, 0.16);
-  const noseLen = rng.uniform(0.22, 0.3);
-  const noseTip = rng.uniform(0.55, 0.75);
+  const noseLen = rng.uniform(0.24, 0.32);
+  const noseTip = rng.uniform(0.6, 0.8);
   const noseSkin = scale(skin, rng.uniform(0.86, 0.96));
   shapes.push({
     kind: K_NOSE,
@@ -281,7 +281,7 @@ export function sampleScene(rng: Rng): Scene {
   // ---- eyes
   const eyeY = rng.uniform(-0.2, -0.06);
   const eyeX = fw * rng.uniform(0.4, 0.48);
-  const eyeW = fw * rng.uniform(0.17, 0.22);
+  const eyeW = fw * rng.uniform(0.18, 0.23);
   const tilt = rng.uniform(-0.08, 0.15);
   const blink = rng.next();
   const eyesOpen: [boolean, boolean] =
@@ -304,7 +304,7 @@ export function sampleScene(rng: Rng): Scene {
   const browGap = rng.uniform(0.13, 0.2);
   const browW = rng.uniform(1.05, 1.3);
   const arch = rng.uniform(0.05, 0.3);
-  const browThick = rng.uniform(0.22, 0.34);
+  const browThick = rng.uniform(0.26, 0.4);
   const browSlope = rng.uniform(-0.1, 0.1);
   const browAngle = rng.uniform(0, Math.PI);
   for (const [i, side] of [
@@ -349,7 +349,7 @@ export function sampleScene(rng: Rng): Scene {
 
   // ---- mouth: upper lip, inner mouth (only when open), lower lip
   const mouthY = Math.min(0.72, noseY + noseLen + rng.uniform(0.1, 0.18));
-  const mouthW = fw * rng.uniform(0.3, 0.42);
+  const mouthW = fw * rng.uniform(0.32, 0.44);
   const mouthOpen = rng.bernoulli(0.45);
   const lips = lipColour(rng, skin);
   shapes.push({
@@ -359,8 +359,8 @@ export function sampleScene(rng: Rng): Scene {
     p: params(
       rng.uniform(-0.08, 0.22),
       mouthOpen ? rng.uniform(0.12, 0.55) : 0,
-      rng.uniform(0.18, 0.3),
-      rng.uniform(0.26, 0.42),
+      rng.uniform(0.22, 0.34),
+      rng.uniform(0.3, 0.46),
       rng.uniform(0.2, 0.6),
       rng.bernoulli(0.6) ? rng.uniform(0.3, 0.6) : 0,
     ),
