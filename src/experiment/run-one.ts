@@ -37,8 +37,8 @@ import type { RunOutcome } from './scheduler.js';
 import { readJsonFile } from './results.js';
 import type { ExperimentConfig } from './schema.js';
 
-/** Final metrics kept in result.json: the scores and their per-image spreads (not sizes and timings). */
-const RESULT_METRIC = /^(meanF1|meanDice|mIoU|pixelAccuracy|perImage\/.*)$/;
+/** Final metrics kept in result.json: split-level scores and per-image means (not spreads, sizes or timings). */
+const RESULT_METRIC = /^(meanF1|meanDice|mIoU|pixelAccuracy|perImage\/[^/]+\/mean)$/;
 
 /** What a checkpoint records about its run, so `fprl eval` / `predict` can rebuild the agent from it alone. */
 export interface RunConfigRecord {
