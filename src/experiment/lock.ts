@@ -47,8 +47,12 @@ function readLock(file: string): LockInfo | undefined {
  * another live process holds it.
  */
 export function acquireSweepLock(dir: string, command = process.argv.slice(1).join(' ')): SweepLock {
-  fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw unwritable(dir, e);
+  }
   const mine: LockInfo = {
     pid: process.pid,
     host: os.hostname(),
@@ -65,7 +69,7 @@ export function acquireSweepLock(dir: string, command = process.argv.slice(1).jo
       }
       return holdLock(file);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(dir, e);
     }
     const owner = readLock(file);
     const stale =
@@ -90,6 +94,18 @@ export function acquireSweepLock(dir: string, command = process.argv.slice(1).jo
   throw new FprlError('could not take the sweep lock (it keeps changing hands)', {
     where: file,
     hint: 'another process is starting sweeps on this folder; choose another --out',
+  });
+}
+
+function unwritable(dir: string, e: unknown): FprlError {
+  const err = e as NodeJS.ErrnoException;
+  return new FprlError(`cannot write to the output folder: ${err.message}`, {
+    where: dir,
+    hint:
+      err.code === 'ENOSPC'
+        ? 'the disk is full: free some space, then run again (finished runs are kept)'
+        : 'choose a writable --out folder (check its permissions)',
+    cause: e,
   });
 }
 

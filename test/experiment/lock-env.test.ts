@@ -94,3 +94,31 @@ describe('environment variables in configs', () => {
     expect(() => expandEnvVars({ root: '${EMPTY}/x' }, { EMPTY: '' })).to.throw(/EMPTY is not set/);
   });
 });
+
+describe('an unwritable output folder', () => {
+  it('gives a clear error naming the folder', function () {
+    if (process.getuid?.() === 0) this.skip(); // root writes anywhere: permissions cannot be tested
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fprl-ro-'));
+    fs.chmodSync(dir, 0o500);
+    try {
+      expect(() => acquireSweepLock(path.join(dir, 'sweep'))).to.throw(
+        FprlError,
+        /cannot write to the output folder/,
+      );
+    } finally {
+      fs.chmodSync(dir, 0o700);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives a clear error when the output path is a file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fprl-file-'));
+    const file = path.join(dir, 'not-a-folder');
+    fs.writeFileSync(file, 'x');
+    try {
+      expect(() => acquireSweepLock(file)).to.throw(FprlError, /cannot write to the output folder/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
