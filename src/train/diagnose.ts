@@ -9,6 +9,11 @@
  *   meanSqNorm         |mean g|^2                    (the signal; equal in expectation across
  *                                                     unbiased baselines, up to noise)
  *   projectedVariance  mean over fixed random unit directions u of Var(u . g)
+ *   signal             |mean g|^2 - totalVariance / n: an unbiased estimate of |E g|^2, the
+ *                      squared norm of the true gradient (can come out negative when noise wins)
+ *   snr                signal / totalVariance: how far one batch's estimate points along the
+ *                      true gradient; 1/snr is roughly the number of batches to average for a
+ *                      reliable direction
  *
  * Advantage normalisation is off here: it rescales every batch and would hide what the
  * baseline does. `ema` starts from a moving average warmed up on separate batches and keeps updating after
@@ -46,6 +51,8 @@ export interface BaselineDiagnosis {
   totalVariance: number;
   meanSqNorm: number;
   projectedVariance: number;
+  signal: number;
+  snr: number;
   /** totalVariance / totalVariance of `none` (when `none` was measured). */
   varianceVsNone?: number;
   /** Mean reward (or credit) and mean advantage spread over the batches. */
@@ -200,12 +207,15 @@ export async function diagnoseBaselines(opts: DiagnoseOptions): Promise<Diagnosi
       }
       const projectedVariance =
         proj.reduce((acc, p) => acc + Math.max(0, (p.s2 - (p.s * p.s) / n) / (n - 1)), 0) / Math.max(1, nDir);
+      const signal = meanSqNorm - totalVariance / n;
       rows.push({
         baseline,
         batches,
         totalVariance,
         meanSqNorm,
         projectedVariance,
+        signal,
+        snr: totalVariance > 0 ? signal / totalVariance : NaN,
         rewardMean: rewardSum / n,
         advStd: advSum / n,
       });
@@ -227,6 +237,8 @@ export function formatDiagnosis(d: Diagnosis): string {
     'adv std',
     'total var',
     '|mean g|^2',
+    'signal',
+    'snr',
     'proj var',
     'var/none',
   ];
@@ -238,6 +250,8 @@ export function formatDiagnosis(d: Diagnosis): string {
     r.advStd.toFixed(4),
     e(r.totalVariance),
     e(r.meanSqNorm),
+    e(r.signal),
+    r.snr.toPrecision(3),
     e(r.projectedVariance),
     r.varianceVsNone === undefined ? '-' : r.varianceVsNone.toFixed(3),
   ]);

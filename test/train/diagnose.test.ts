@@ -22,6 +22,10 @@ describe('diagnose: policy-gradient variance per baseline', () => {
     for (const r of d.rows) expect(r.rewardMean).to.be.closeTo(d.rows[0].rewardMean, 1e-9);
     expect(d.rows[0].varianceVsNone).to.equal(1);
     for (const r of d.rows.slice(1)) expect(r.varianceVsNone, r.baseline).to.be.lessThan(1);
+    // Unbiased baselines estimate the same true gradient: the same signal |E g|^2, up to noise.
+    for (const r of d.rows)
+      expect(r.signal, r.baseline).to.be.closeTo(d.rows[0].signal, 0.2 * d.rows[0].signal);
+    expect(d.rows.find((r) => r.baseline === 'rloo')!.snr).to.be.greaterThan(d.rows[0].snr);
     // Diagnostics never change the weights.
     expect(policy.trainableVariables.map((v) => Array.from(v.dataSync()))).to.deep.equal(before);
     expect(formatDiagnosis(d)).to.match(/rloo\s+30\s/);
