@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { leakedTensors, useBackend } from '../helpers/backend.js';
@@ -445,6 +445,48 @@ describe('agents', () => {
 
   describe('with the Face Transformer', () => {
     const MICRO = resolveViTConfig({ imageSize: 16, patchSize: 4, dim: 16, depth: 1, heads: 2, mlpDim: 32 });
+    it('saves the ViT in its own format inside the agent, restores it exactly, and refuses another size', async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'fprl-vit-agent-'));
+      try {
+        const world = colourWorld(4, 16, 16, 3);
+        const mk = () =>
+          new TinyEnv({ ...world, height: 16, width: 16, batchSize: 2, numClasses: 11, reward: macroF1(11) });
+        const make = (config = MICRO) =>
+          createAgent({ kind: 'reinforce', baseline: 'critic' }, new FaceTransformer(config, new Rng(0)), {
+            rng: new Rng(1),
+          }) as ReinforceAgent;
+        const a = make();
+        const e = mk();
+        await a.learn(await experience(a, e));
+        await a.save(dir);
+        expect(await readdir(path.join(dir, 'policy'))).to.include.members([
+          'model.json',
+          'weights.bin',
+          'variables.json',
+        ]);
+        const b = make();
+        await b.load(dir);
+        const [e1, e2] = [mk(), mk()];
+        const expA = await experience(a, e1);
+        const expB = await experience(b, e2);
+        let infoA = {};
+        const leaked = await leakedTensors(async () => {
+          infoA = await a.learn(expA);
+        });
+        expect(leaked).to.equal(0);
+        expect(await b.learn(expB)).to.deep.equal(infoA);
+        const wider = make(resolveViTConfig({ ...MICRO, dim: 24, mlpDim: 48 }));
+        await rejects(
+          wider.load(dir),
+          /in the checkpoint but \[.*24.*\] in this model.*different model size/,
+        );
+        [a, b, wider].forEach((x) => x.dispose());
+        [e, e1, e2].forEach((x) => x.close());
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     for (const backend of ['cpu', 'wasm'] as const) {
       it(`trains every ViT variable with cross-entropy and with REINFORCE on ${backend}`, async function () {
         this.timeout(60000);
