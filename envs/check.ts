@@ -11,8 +11,9 @@ export interface CheckEnvOptions {
 /**
  * Check an env against the contract, as Gymnasium's env checker does: spaces, observations
  * inside the observation space, ground truth, step results (shapes, termination, rewards in
- * `rewardRange`, K samples per context), seeding reproduces reset and step, no tensor leaks,
- * bad actions rejected. Throws one FprlError listing every problem with the likely bug;
+ * `rewardRange`, K samples per context), seeding reproduces reset and step, a saved state
+ * (when the env has getState/setState) replays the next contexts, no tensor leaks, bad actions
+ * rejected. Throws one FprlError listing every problem with the likely bug;
  * returns the names of the checks passed. Leaves the env reset (not closed).
  */
 export async function checkEnv(env: Env, opts: CheckEnvOptions = {}): Promise<string[]> {
@@ -131,6 +132,31 @@ export async function checkEnv(env: Env, opts: CheckEnvOptions = {}): Promise<st
       'the same action on the same seeded contexts gave different rewards: a reward plugin is not deterministic',
   );
 
+  // -------------------------------------------------------------- saved state (optional: exact resume)
+  if (isStateful(env)) {
+    let state: unknown;
+    let problem: string | undefined;
+    try {
+      state = JSON.parse(JSON.stringify(env.getState()));
+    } catch (e) {
+      problem = `getState() is not plain JSON (${(e as Error).message}): checkpoints store it as JSON`;
+    }
+    if (!problem) {
+      const ahead = [await snapshot(), await snapshot()];
+      try {
+        env.setState(state);
+        const replay = [await snapshot(), await snapshot()];
+        if (replay.some((r, i) => !sameValues(r.pixels, ahead[i].pixels) || r.key !== ahead[i].key)) {
+          problem =
+            'after setState(getState()) the next resets gave other contexts: some random stream or cursor of the env is not in its state';
+        }
+      } catch (e) {
+        problem = `setState() refused the env's own getState() (${(e as Error).message})`;
+      }
+    }
+    check('state round trip', problem === undefined, () => problem!);
+  }
+
   // -------------------------------------------------------------- leaks (the env holds one observation)
   const before = tf.memory().numTensors;
   await env.reset();
@@ -168,6 +194,13 @@ export async function checkEnv(env: Env, opts: CheckEnvOptions = {}): Promise<st
   );
   return report();
 
+  /** Reset and copy what identifies the contexts (pixels, ids and ground truth). */
+  async function snapshot(): Promise<{ pixels: Float32Array; key: string }> {
+    const { observation } = await env.reset();
+    const pixels = (observation.images.dataSync() as Float32Array).slice();
+    return { pixels, key: `${observation.ids.join()}|${env.optimalAction().join()}` };
+  }
+
   function checkResult(r: StepResult, K: number): void {
     const size = K * B;
     check(
@@ -198,6 +231,12 @@ export async function checkEnv(env: Env, opts: CheckEnvOptions = {}): Promise<st
         : 'no reward components',
     );
   }
+}
+
+/** An env that saves and restores its data order (the trainer's StatefulEnv). */
+function isStateful(env: Env): env is Env & { getState(): unknown; setState(s: unknown): void } {
+  const e = env as Partial<{ getState: unknown; setState: unknown }>;
+  return typeof e.getState === 'function' && typeof e.setState === 'function';
 }
 
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {

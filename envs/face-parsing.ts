@@ -35,12 +35,16 @@
  * `new FaceParsingEnv({ id, dataset, batchSize, rng, bus?, rewards?, augment?, rewardTimeoutMs? })`,
  * or `makeEnv('SyntheticFaces-v0' | 'FaceParsing-v0' | 'CelebAMask-v0', opts)`. `reset({ seed })`
  * restarts sampling and augmentation from the seed: the same seed gives the same contexts.
+ * `getState()` / `setState(state)` save and restore the position in the data order (plain
+ * JSON, stored in checkpoints by the trainer): a restored env draws exactly the contexts the
+ * original would have drawn next.
  *
  * ## Version History
- * - v0: initial version (synthetic faces, LaPa folder, CelebAMask-HQ folder).
+ * - v0: initial version (synthetic faces, LaPa folder, CelebAMask-HQ folder); getState/setState
+ *   for exact resume.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BatchSampler, type AugmentOptions } from '../src/data/index.js';
+import { BatchSampler, type AugmentOptions, type SamplerState } from '../src/data/index.js';
 import { FprlError } from '../src/errors.js';
 import { Rng } from '../src/rng.js';
 import type { Dataset } from '../src/types.js';
@@ -54,6 +58,20 @@ export interface FaceParsingEnvOptions extends Omit<BanditEnvOptions, 'height' |
   rng: Rng;
   /** Training augmentation (flips swap left/right labels); default none. */
   augment?: AugmentOptions | false;
+}
+
+/**
+ * Where an env is in its data order: plain JSON (checkpoints store it). The sampler's state
+ * is the whole random state of the env: the env's own stream only seeds the sampler, and a
+ * reset({ seed }) replaces the sampler (its new seed is in the state).
+ */
+export interface FaceParsingEnvState {
+  version: 1;
+  /** Registry id of the env that wrote it (checked on restore). */
+  id: string;
+  /** Dataset name, for messages only (a moved folder keeps its data). */
+  dataset: string;
+  sampler: SamplerState;
 }
 
 export class FaceParsingEnv extends BanditEnv {
@@ -86,6 +104,47 @@ export class FaceParsingEnv extends BanditEnv {
     this.dataset = dataset;
     this.augment = opts.augment ?? false;
     this.sampler = this.makeSampler(opts.rng);
+  }
+
+  /** The position in the data order (seed, epoch, position), as JSON. */
+  getState(): FaceParsingEnvState {
+    return { version: 1, id: this.id, dataset: this.dataset.name, sampler: this.sampler.getState() };
+  }
+
+  /**
+   * Continue the data order from `state` (from {@link getState}, possibly through JSON): the
+   * next reset() draws the contexts the env that wrote it would have drawn next. Throws an
+   * FprlError when the state is malformed or from another env id, dataset size or batch size.
+   */
+  setState(state: unknown): void {
+    const where = `env '${this.id}'.setState`;
+    const s = state as Partial<FaceParsingEnvState> | null;
+    const sampler = s?.sampler as Partial<SamplerState> | undefined;
+    const numeric = ['seed', 'epoch', 'position', 'datasetLength', 'batchSize'] as const;
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      s.version !== 1 ||
+      typeof sampler !== 'object' ||
+      sampler === null ||
+      sampler.version !== 1 ||
+      numeric.some((k) => typeof sampler[k] !== 'number')
+    ) {
+      throw new FprlError(
+        'not a FaceParsingEnv state (expected { version: 1, id, sampler: { version: 1, ... } })',
+        {
+          where,
+          hint: 'pass the value getState() returned (a checkpoint written by another kind of env cannot be resumed here)',
+        },
+      );
+    }
+    if (s.id !== this.id) {
+      throw new FprlError(`the state is from env '${s.id}', this env is '${this.id}'`, {
+        where,
+        hint: 'resume with the same env id (dataset kind) as the run that wrote the checkpoint',
+      });
+    }
+    this.sampler.setState(sampler as SamplerState);
   }
 
   protected seed(seed: number): void {

@@ -29,6 +29,22 @@ class BytesEnv extends TinyEnv {
   }
 }
 
+/** Saves nothing: a restore does not bring back its random stream. */
+class ForgetfulEnv extends TinyEnv {
+  getState(): unknown {
+    return { version: 1 };
+  }
+  setState(): void {}
+}
+
+/** Its state is not JSON (a checkpoint could not store it). */
+class BigIntStateEnv extends TinyEnv {
+  getState(): unknown {
+    return { cursor: 1n };
+  }
+  setState(): void {}
+}
+
 async function failures(env: TinyEnv): Promise<string> {
   try {
     await checkEnv(env);
@@ -58,6 +74,11 @@ describe('envs: checkEnv finds broken envs and names the likely bug', () => {
 
   it('catches images that are not normalised', async () => {
     expect(await failures(new BytesEnv())).to.contain('not normalised with normalizeImage');
+  });
+
+  it('catches a saved state that does not replay the next contexts, or is not JSON', async () => {
+    expect(await failures(new ForgetfulEnv())).to.contain('is not in its state');
+    expect(await failures(new BigIntStateEnv())).to.contain('getState() is not plain JSON');
   });
 
   it('catches a reward plugin that is not deterministic', async () => {

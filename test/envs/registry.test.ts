@@ -87,6 +87,7 @@ describe('envs: every registered env', () => {
           'observation in space',
           'seeded reset',
           'seeded step',
+          'state round trip',
           'no tensor leaks',
         ]);
       } finally {
