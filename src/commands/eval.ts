@@ -47,10 +47,11 @@ function datasetFor(data: string | undefined, own: DatasetConfig, size: number):
       val: d.val.default,
       test: d.test.default,
       seed: d.seed.default,
+      augment: false,
     };
   }
   const kind = own.kind === 'synthetic' ? 'lapa' : own.kind;
-  return { kind, root: data, size, skipBad: false };
+  return { kind, root: data, size, skipBad: false, augment: false };
 }
 
 export async function evalRun(opts: EvalOptions): Promise<EvalReport> {

@@ -3,7 +3,7 @@
  * a sweep (and every run a worker takes) shares the decoded folder samples instead of
  * decoding the same images again.
  */
-import { openCelebAMask, openLapaFolder, SyntheticFaces } from '../data/index.js';
+import { openCelebAMask, openLapaFolder, SyntheticFaces, type AugmentOptions } from '../data/index.js';
 import type { Dataset } from '../types.js';
 import type { DatasetConfig } from './schema.js';
 
@@ -33,6 +33,15 @@ async function open(ds: DatasetConfig, split: SplitName, warn: (msg: string) => 
     return new SyntheticFaces({ size: ds.size, count: ds[split], seed: ds.seed, split });
   const opts = { size: ds.size, skipBad: ds.skipBad, cache: ds.cache ?? (false as const), onWarning: warn };
   return ds.kind === 'lapa' ? openLapaFolder(ds.root, split, opts) : openCelebAMask(ds.root, split, opts);
+}
+
+/** The env's `augment` option for a dataset section (`true`: the defaults). */
+export function augmentOf(ds: DatasetConfig): AugmentOptions | false {
+  const a = ds.augment;
+  if (!a) return false;
+  if (a === true) return {};
+  const { colorJitter, ...rest } = a;
+  return colorJitter === true ? rest : { ...rest, ...(colorJitter !== undefined ? { colorJitter } : {}) };
 }
 
 /** The env registry id of a dataset kind. */

@@ -16,6 +16,8 @@ import type { RewardPlugin, RewardSpec } from '../types.js';
 import { importRewards } from '../../rewards/load.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
 import { resolveTrainingConfig, type TrainingConfig } from '../train/config.js';
+import { resolveAugment } from '../data/index.js';
+import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';
 import { jsonErrorOffset, lineColumn } from './json-position.js';
 import { configError, describeAjvErrors, type ConfigIssue } from './issues.js';
@@ -146,6 +148,11 @@ export async function resolveExperiment(
 
   const issues: ConfigIssue[] = [];
   const vit = checkModel(config, issues);
+  try {
+    resolveAugment(augmentOf(config.dataset) || {});
+  } catch (e) {
+    issues.push(issueFrom(e, '', '/dataset/augment', 'augment'));
+  }
   issues.push(...checkAgentGraph(config.agents));
   config.agents.forEach((a, i) => checkAgent(config, a, i, registry, issues));
   if ((opts.checkPaths ?? true) && config.dataset.kind !== 'synthetic' && !existsSync(config.dataset.root)) {

@@ -23,7 +23,7 @@ import { evaluate, evaluationMetrics, type EvaluationResult } from '../train/eva
 import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
 import type { Agent, PolicyNet } from '../types.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
-import { openSplit, envIdOf } from './datasets.js';
+import { augmentOf, envIdOf, openSplit } from './datasets.js';
 import { runDir, runPaths } from './layout.js';
 import {
   agentConfigOf,
@@ -117,6 +117,7 @@ export async function executeRun(
       batchSize: training.batchSize,
       rng: root.fork('env'),
       bus,
+      augment: augmentOf(config.dataset),
       ...(entry.rewards.length ? { rewards: rewardSpecsOf(entry) } : {}),
     });
     close = () => env.close();

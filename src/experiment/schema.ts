@@ -28,6 +28,53 @@ export function withoutDefaults<T>(schema: T): T {
 /** JSON pointers of the fields where `${ENV_VAR}` is expanded (`*`: any one key or index). */
 export const PATH_FIELDS = ['/dataset/root', '/dataset/cache', '/rewardModules/*'] as const;
 
+/** Training augmentation (src/data/augment.ts): false, true (the defaults), or options. */
+export const augmentSchema = {
+  type: ['boolean', 'object'],
+  additionalProperties: false,
+  default: false,
+  description:
+    'Augmentation of training batches (never of evaluation): false, true for the defaults ' +
+    '(flip 0.5, scale [0.9, 1.1], rotate 10, shift 0.05, colour jitter 0.15), or options overriding them.',
+  properties: {
+    flip: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      description: 'Probability of a horizontal flip (left/right labels swap).',
+    },
+    scale: {
+      type: 'array',
+      items: { type: 'number', exclusiveMinimum: 0 },
+      minItems: 2,
+      maxItems: 2,
+      description: 'Zoom range [min, max]; [1, 1] turns it off.',
+    },
+    rotate: { type: 'number', minimum: 0, maximum: 180, description: 'Largest rotation in degrees.' },
+    shift: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      description: 'Largest shift per axis, as a fraction of the side.',
+    },
+    colorJitter: {
+      type: ['boolean', 'object'],
+      additionalProperties: false,
+      description: 'Colour jitter strengths in [0, 1]; false turns it off.',
+      properties: {
+        brightness: { type: 'number', minimum: 0, maximum: 1 },
+        contrast: { type: 'number', minimum: 0, maximum: 1 },
+        saturation: { type: 'number', minimum: 0, maximum: 1 },
+      },
+    },
+    outOfFrame: {
+      type: 'string',
+      enum: ['ignore', 'background'],
+      description: 'Label of pixels the warp brings in from outside the image.',
+    },
+  },
+} as const;
+
 export const syntheticDatasetSchema = {
   type: 'object',
   additionalProperties: false,
@@ -49,6 +96,7 @@ export const syntheticDatasetSchema = {
       default: 0,
       description: 'Seed of the rendered faces (not of training).',
     },
+    augment: augmentSchema,
   },
   required: ['kind'],
 } as const;
@@ -84,6 +132,7 @@ function folderDatasetSchema<K extends string>(kind: K, description: string) {
         description:
           'Folder for resized images, reused by later runs (omit for no cache); may use ${ENV_VAR}.',
       },
+      augment: augmentSchema,
     },
     required: ['kind', 'root'],
   } as const;
@@ -258,8 +307,21 @@ export const experimentSchema = {
 
 // ---------------------------------------------------------------- types of a validated config
 
+/** As AugmentOptions in src/data, plus `true` for the defaults. */
+export type AugmentConfig =
+  | boolean
+  | {
+      flip?: number;
+      scale?: [number, number];
+      rotate?: number;
+      shift?: number;
+      colorJitter?: boolean | { brightness?: number; contrast?: number; saturation?: number };
+      outOfFrame?: 'ignore' | 'background';
+    };
+
 export interface SyntheticDatasetConfig {
   kind: 'synthetic';
+  augment: AugmentConfig;
   size: number;
   train: number;
   val: number;
@@ -274,6 +336,7 @@ export interface FolderDatasetConfig {
   size: number;
   skipBad: boolean;
   cache?: string;
+  augment: AugmentConfig;
 }
 
 export type DatasetConfig = SyntheticDatasetConfig | FolderDatasetConfig;

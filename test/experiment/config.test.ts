@@ -234,6 +234,16 @@ describe('experiment config', () => {
         [/\/model\/imageSize: is 64 but the dataset's images are 32 x 32/],
       ],
       [
+        'augmentation with a zoom range upside down',
+        (c) => (c.dataset.augment = { scale: [1.2, 0.8] }),
+        [/\/dataset\/augment\/scale: scale must be \[min, max\] with 0 < min <= max/],
+      ],
+      [
+        'an unknown augmentation option',
+        (c) => (c.dataset.augment = { mirror: 1 }),
+        [/\/dataset\/augment\/mirror: unknown key 'mirror'/],
+      ],
+      [
         'an unknown preset',
         (c) => (c.model = 'huge'),
         [/\/model\/preset: must be one of 'seed', 'ti16-256', 'tiny-64'/],
