@@ -22,18 +22,19 @@ export interface EnvironmentRecord {
 }
 
 function packageInfo(): { name: string; version: string } {
-  const url = new URL('../../package.json', import.meta.url);
-  try {
-    const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name: string; version: string };
-    return { name: pkg.name, version: pkg.version };
-  } catch {
-    // Built layout (dist/src/experiment): package.json is one level further up.
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      name: string;
-      version: string;
-    };
-    return { name: pkg.name, version: pkg.version };
+  // From sources (src/experiment) and from the build (dist/src/experiment) alike.
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'face-parsing-rl') return { name: pkg.name, version: pkg.version ?? 'unknown' };
+    } catch {
+      // try the next layout
+    }
   }
+  return { name: 'face-parsing-rl', version: 'unknown' };
 }
 
 function gitInfo(cwd: string): EnvironmentRecord['git'] {
