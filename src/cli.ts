@@ -26,8 +26,16 @@ export function formatError(e: unknown, verbose: boolean): string {
   return verbose && err?.stack ? `error: ${err.stack}` : `error: ${err?.message ?? String(e)}`;
 }
 
+/** Commander exits the process on a usage error unless told otherwise, command by command. */
+function throwInsteadOfExit(command: Command): Command {
+  command.exitOverride();
+  for (const sub of command.commands) throwInsteadOfExit(sub);
+  return command;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+  // Subcommands too: `fprl diagnose` without --agent must return 1, not end the caller's process.
+  const program = throwInsteadOfExit(buildProgram());
   try {
     await program.parseAsync(argv);
     return 0;
