@@ -28,6 +28,11 @@ export function openSplit(
   return p;
 }
 
+/** Forget the opened datasets (a sweep's main process, once it has checked them for its workers). */
+export function releaseSplits(): void {
+  opened.clear();
+}
+
 async function open(ds: DatasetConfig, split: SplitName, warn: (msg: string) => void): Promise<Dataset> {
   if (ds.kind === 'synthetic')
     return new SyntheticFaces({ size: ds.size, count: ds[split], seed: ds.seed, split });

@@ -23,6 +23,7 @@ import { writeJsonAtomic } from './atomic.js';
 import { describeEnvironment, type EnvironmentRecord } from './environment.js';
 import { defaultSweepDir, runDir, runPaths, sweepPaths } from './layout.js';
 import { loadExperiment, resolveExperiment, type ResolvedExperiment } from './load.js';
+import { openSplit, releaseSplits, type SplitName } from './datasets.js';
 import { acquireSweepLock } from './lock.js';
 import { planSweep, type RunSpec } from './plan.js';
 import type { ForwardedEvent } from './protocol.js';
@@ -156,15 +157,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   const { exp, dir, seeds } = await prepare(opts);
   const { config } = exp;
   const files = sweepPaths(dir);
+  // An unavailable --backend is refused before the folder is created or locked.
+  const backend = backendInfo() && !opts.backend ? backendInfo()! : await initBackend(opts.backend);
   const lock = acquireSweepLock(dir);
   let progress: ProgressSink | undefined;
   const executors: Executor[] = [];
   try {
-    const backend = backendInfo() && !opts.backend ? backendInfo()! : await initBackend(opts.backend);
     print(describeBackend(backend));
     const workers = resolveWorkers(opts.workers, backend);
-    await writeJsonAtomic(files.config, config);
-    await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
 
     const plan = planSweep(config.agents, seeds);
     const previous = new Map<string, RunOutcome>();
@@ -173,10 +173,16 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
       if (res && (res.status === 'ok' || !opts.retryFailed))
         previous.set(r.id, { status: res.status, error: res.error });
     }
-    if (opts.retryFailed) await clearFailed(dir, plan, previous);
     const todo = plan.filter((r) => !previous.has(r.id));
     // More processes than runs that can start at once would only wait.
     const processes = todo.length > 1 ? Math.min(workers, todo.length) : 1;
+    // Every run reads the same data: a bad folder is one error for the sweep, found before
+    // anything is written, not a failed result.json per run that --retry-failed must undo.
+    if (todo.length) await checkSweepData(config, processes > 1, (t) => print(`warning: ${t}`));
+
+    await writeJsonAtomic(files.config, config);
+    await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
+    if (opts.retryFailed) await clearFailed(dir, plan, previous);
     print(
       `sweep ${config.name}: ${plan.length} runs (${config.agents.length} agents x ${seeds.length} seeds)` +
         `${previous.size ? `, ${previous.size} already finished` : ''}, ` +
@@ -262,6 +268,21 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     await Promise.all(executors.map((e) => (e as Partial<WorkerExecutor>).close?.()));
     lock.release();
   }
+}
+
+/**
+ * Open (decode and check) the splits the runs use. In-process runs reuse them; worker processes
+ * open their own (from the cache the check wrote, when the config names one), so this process
+ * lets its copies go.
+ */
+async function checkSweepData(
+  config: ResolvedExperiment['config'],
+  workers: boolean,
+  warn: (text: string) => void,
+): Promise<void> {
+  const splits = new Set<SplitName>(['train', 'val', config.evaluation.split]);
+  for (const split of splits) await openSplit(config.dataset, split, warn);
+  if (workers) releaseSplits();
 }
 
 /** environment.json of this session; earlier sessions of a resumed sweep are kept under `previous`. */
