@@ -104,8 +104,17 @@ export function register(program: Command): void {
         });
       }
       const outcome = await runCommand(experiment, flags);
-      if (outcome.summary.failed.length > 0 && outcome.results.every((r) => r.status === 'failed'))
-        process.exitCode = 1;
+      const failed = outcome.summary.failed.length;
+      if (failed > 0) {
+        // The sweep carried on and wrote its summary; the exit status still says it is incomplete.
+        throw new FprlError(`${failed} of ${outcome.results.length} runs failed (listed above)`, {
+          where: outcome.dir,
+          hint:
+            "each error is also in its run's result.json; fix the cause, then " +
+            `fprl run --resume ${outcome.dir} --retry-failed (finished runs are kept; a failed run ` +
+            'resumes from its last good checkpoint)',
+        });
+      }
     });
 
   program
