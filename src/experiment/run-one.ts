@@ -208,7 +208,7 @@ export async function executeRun(
   try {
     await writeJsonAtomic(paths.result, result);
   } catch (e) {
-    result = { ...result, status: 'failed', error: `cannot write ${paths.result}: ${describe(e)}` };
+    result = { ...result, status: 'failed', error: describe(e) }; // names result.json
   }
   if (!startedEmitted)
     emit({ type: 'run:start', runId: run.id, agent: run.agent, seed: run.seed, totalSteps: 0 });
