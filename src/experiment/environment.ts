@@ -4,7 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import sharp from 'sharp';
 import type { BackendInfo } from '../backend.js';
 
 export interface EnvironmentRecord {
@@ -13,6 +15,11 @@ export interface EnvironmentRecord {
   package: { name: string; version: string };
   node: string;
   tfjs: string;
+  /**
+   * Libraries whose version can change the numbers: the wasm kernels, and the image decoders
+   * that turn LaPa's JPEGs and PNGs into pixels (sharp, libvips, mozjpeg, libpng).
+   */
+  libraries: Record<string, string>;
   backend: { name: string; provider: string; threads: number; notes: string[] };
   workers: number;
   seeds: number[];
@@ -35,6 +42,28 @@ function packageInfo(): { name: string; version: string } {
     }
   }
   return { name: 'face-parsing-rl', version: 'unknown' };
+}
+
+function libraryVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  try {
+    const require = createRequire(import.meta.url);
+    out['@tensorflow/tfjs-backend-wasm'] = (
+      require('@tensorflow/tfjs-backend-wasm/package.json') as { version: string }
+    ).version;
+  } catch {
+    // not installed: the record just lacks it
+  }
+  const v = sharp.versions as Record<string, string | undefined>;
+  for (const [name, key] of [
+    ['sharp', 'sharp'],
+    ['libvips', 'vips'],
+    ['mozjpeg', 'mozjpeg'],
+    ['libpng', 'png'],
+  ] as const) {
+    if (v[key]) out[name] = v[key];
+  }
+  return out;
 }
 
 function gitInfo(cwd: string): EnvironmentRecord['git'] {
@@ -69,6 +98,7 @@ export function describeEnvironment(opts: {
     package: packageInfo(),
     node: process.version,
     tfjs: opts.backend.tfjsVersion,
+    libraries: libraryVersions(),
     backend: {
       name: opts.backend.backend,
       provider: opts.backend.provider,
