@@ -9,6 +9,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import { FprlError } from './errors.js';
 import { registerWasmKernels } from './wasm/kernels.js';
+import { prepareWasmThreads, requestedWasmThreads, wasmThreadsCount } from './wasm/threads.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -52,7 +53,14 @@ async function tryWasm(notes: string[]): Promise<boolean> {
   try {
     await import('@tensorflow/tfjs-backend-wasm');
     registerWasmKernels();
-    const ok = await tf.setBackend('wasm');
+    // Threads are chosen when the backend is first created (opt-in: FPRL_WASM_THREADS, src/wasm/threads.ts).
+    const restore = tf.findBackend('wasm') ? () => {} : prepareWasmThreads(requestedWasmThreads());
+    let ok: boolean;
+    try {
+      ok = await tf.setBackend('wasm');
+    } finally {
+      restore();
+    }
     if (!ok) throw new Error('tf.setBackend("wasm") returned false');
     await tf.ready();
     return true;
@@ -108,7 +116,8 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
   current = {
     backend,
     provider,
-    threads: backend === 'tensorflow' ? os.availableParallelism() : 1,
+    threads:
+      backend === 'tensorflow' ? os.availableParallelism() : backend === 'wasm' ? wasmThreadsCount() : 1,
     notes,
     tfjsVersion: tf.version.tfjs,
   };

@@ -84,14 +84,14 @@ export function fastTranspose(
   }
   // Views are made after makeOutput, which may have grown (and so replaced) the heap buffer.
   const heap = new Int32Array(backend.wasm.HEAPU8.buffer);
-  transposeFlat(
-    heap,
-    tensorData(backend, x).memoryOffset / 4,
-    heap,
-    tensorData(backend, out).memoryOffset / 4,
-    shape,
-    p,
-  );
+  const src = tensorData(backend, x).memoryOffset / 4;
+  const dst = tensorData(backend, out).memoryOffset / 4;
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (Math.max(src, dst) + size > heap.length) {
+    backend.disposeData(out.dataId);
+    throw new Error('fprl fast wasm Transpose: stale heap view (the heap grew on another thread)');
+  }
+  transposeFlat(heap, src, heap, dst, shape, p);
   return out;
 }
 
