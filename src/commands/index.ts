@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as bench } from './bench.js';
 import { register as data } from './data.js';
 import { register as diagnose } from './diagnose.js';
 import { register as rewards } from './rewards.js';
@@ -8,4 +9,4 @@ import { register as predict } from './predict.js';
 import { register as score } from './score.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose, bench];

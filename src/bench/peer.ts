@@ -1,0 +1,94 @@
+/**
+ * The PyTorch reference benchmark (../shared/peer/torch_vit_bench.py, run with Debian's
+ * /usr/bin/python3 and python3-torch), for side-by-side ratios in one run. Missing python, script
+ * or torch is an answer ("unavailable: why"), not an error: the comparison is optional.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ViTBenchResult } from './vit.js';
+
+export const DEFAULT_PEER_SCRIPT = path.join('..', 'shared', 'peer', 'torch_vit_bench.py');
+export const DEFAULT_PYTHON = '/usr/bin/python3';
+
+/** What the reference prints (one JSON line). */
+export interface PeerResult {
+  peer: string;
+  preset: string;
+  batch: number;
+  threads: number;
+  params: number;
+  trainMsPerStep: number;
+  trainImagesPerSecond: number;
+  inferImagesPerSecond: number;
+}
+
+export type PeerOutcome = { ok: true; result: PeerResult } | { ok: false; reason: string };
+
+export interface PeerOptions {
+  preset: string;
+  batch: number;
+  steps: number;
+  /** Threads PyTorch may use. Default: the reference's own default (2). */
+  threads?: number;
+  /** Path of the reference script. Default ../shared/peer/torch_vit_bench.py (from the cwd). */
+  script?: string;
+  python?: string;
+  /** Kill the reference after this long. Default 20 minutes. */
+  timeoutMs?: number;
+}
+
+/** Run the reference and parse its JSON line. */
+export function runPeerBench(opts: PeerOptions): Promise<PeerOutcome> {
+  const python = opts.python ?? DEFAULT_PYTHON;
+  const script = path.resolve(opts.script ?? DEFAULT_PEER_SCRIPT);
+  if (!existsSync(python)) return Promise.resolve({ ok: false, reason: `${python} not found` });
+  if (!existsSync(script))
+    return Promise.resolve({ ok: false, reason: `reference script ${script} not found (--peer PATH)` });
+  const args = [
+    script,
+    '--preset',
+    opts.preset,
+    '--batch',
+    String(opts.batch),
+    '--steps',
+    String(opts.steps),
+  ];
+  if (opts.threads !== undefined) args.push('--threads', String(opts.threads));
+  return new Promise((resolve) => {
+    execFile(
+      python,
+      args,
+      { timeout: opts.timeoutMs ?? 20 * 60_000, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        if (/No module named ['"]?torch/.test(stderr)) {
+          resolve({
+            ok: false,
+            reason: `${python} has no torch (install: apt-get install -y python3-torch)`,
+          });
+          return;
+        }
+        if (err) {
+          const last = stderr.trim().split('\n').pop() ?? err.message;
+          resolve({ ok: false, reason: `the reference failed: ${last}` });
+          return;
+        }
+        const line = stdout.trim().split('\n').pop() ?? '';
+        try {
+          resolve({ ok: true, result: JSON.parse(line) as PeerResult });
+        } catch {
+          resolve({ ok: false, reason: `the reference printed no JSON line: ${line.slice(0, 200)}` });
+        }
+      },
+    );
+  });
+}
+
+/** Ours over the reference's images per second (> 1: we are faster). */
+export function peerRatio(ours: ViTBenchResult, peer: PeerResult): { train: number; infer: number } {
+  const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  return {
+    train: r(ours.trainImagesPerSecond, peer.trainImagesPerSecond),
+    infer: r(ours.inferImagesPerSecond, peer.inferImagesPerSecond),
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * `fprl bench`: speed of the Face Transformer (`--preset NAME --batch N --steps N`), optionally
+ * next to the PyTorch reference (`--compare-peer`), or of the wasm matMul kernels (`--kernels`).
+ * The measuring lives in src/bench/; this file parses flags and prints.
+ */
+import type { Command } from 'commander';
+import { describeBackend, initBackend } from '../backend.js';
+import { FprlError } from '../errors.js';
+import {
+  benchMatMulKernels,
+  benchViT,
+  formatKernelReport,
+  formatViTBench,
+  peerRatio,
+  runPeerBench,
+  vitStepMatMuls,
+  type KernelReport,
+  type PeerOutcome,
+  type ViTBenchResult,
+} from '../bench/index.js';
+import { resolveViTConfig } from '../../agents/vit/index.js';
+import { setFastWasmKernels } from '../wasm/kernels.js';
+import { requestWasmThreads } from '../wasm/threads.js';
+
+export interface BenchCommandOptions {
+  preset?: string;
+  batch?: number;
+  steps?: number;
+  warmup?: number;
+  seed?: number;
+  /** Benchmark the matMul kernels instead of the model. */
+  kernels?: boolean;
+  /** Turn this project's wasm kernels off (the stock tfjs-backend-wasm numbers). */
+  stockKernels?: boolean;
+  comparePeer?: boolean;
+  /** Path of the reference script (implies --compare-peer). */
+  peer?: string;
+  /** Threads for the reference (default: its own default, 2). */
+  peerThreads?: number;
+  python?: string;
+}
+
+export type BenchOutput =
+  | { kind: 'kernels'; report: KernelReport; text: string }
+  | { kind: 'model'; result: ViTBenchResult; peer?: PeerOutcome; json: object; text: string };
+
+/** Run what the flags ask for (the backend must be initialised) and return it with its text. */
+export async function benchCommand(
+  o: BenchCommandOptions,
+  progress: (msg: string) => void = () => {},
+): Promise<BenchOutput> {
+  const preset = o.preset ?? 'ti16-256';
+  const batch = o.batch ?? 8;
+  if (o.kernels) {
+    const config = resolveViTConfig(preset);
+    const report = await benchMatMulKernels(vitStepMatMuls(config, batch), {
+      onRow: (r) => progress(`${r.name}: stock ${r.stockGflops} GFLOP/s, fast ${r.fastGflops} GFLOP/s`),
+    });
+    const text = formatKernelReport(
+      report,
+      `matMul shapes of one ${preset} training step at batch ${batch} (wasm, 1 thread)`,
+    );
+    return { kind: 'kernels', report, text };
+  }
+  const steps = o.steps ?? 5;
+  const was = setFastWasmKernels(!o.stockKernels);
+  let result: ViTBenchResult;
+  try {
+    result = await benchViT({ preset, batch, steps, warmup: o.warmup, seed: o.seed, onProgress: progress });
+  } finally {
+    setFastWasmKernels(was);
+  }
+  let peer: PeerOutcome | undefined;
+  let json: object = { ...result, kernels: o.stockKernels ? 'stock' : 'fast' };
+  if (o.comparePeer || o.peer) {
+    progress('running the PyTorch reference');
+    peer = await runPeerBench({
+      preset,
+      batch,
+      steps,
+      threads: o.peerThreads,
+      script: o.peer,
+      python: o.python,
+    });
+    json = peer.ok
+      ? { ...json, peer: peer.result, ratio: peerRatio(result, peer.result) }
+      : { ...json, peer: { unavailable: peer.reason } };
+  }
+  return { kind: 'model', result, peer, json, text: formatViTBench(result, peer) };
+}
+
+const positive = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new FprlError(`${flag} must be a positive integer, got '${v}'`, { where: flag });
+  return n;
+};
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('training and inference speed of the Face Transformer, or of the wasm matMul kernels')
+    .option('--preset <name>', 'ViT preset: seed, ti16-256, tiny-64', 'ti16-256')
+    .option('--batch <n>', 'images per step', positive('--batch'), 8)
+    .option('--steps <n>', 'timed training steps and inference batches', positive('--steps'), 5)
+    .option('--warmup <n>', 'untimed steps first', positive('--warmup'), 2)
+    .option('--seed <n>', 'seed of weights and data', positive('--seed'))
+    .option('--kernels', 'GFLOP/s of the matMuls of one training step, stock vs fast wasm kernels')
+    .option('--stock-kernels', "measure with this project's wasm kernels turned off")
+    .option('--compare-peer', 'also run the PyTorch reference and print the ratio')
+    .option('--peer <path>', 'reference script (default ../shared/peer/torch_vit_bench.py)')
+    .option(
+      '--peer-threads <n>',
+      'threads for the reference (default its own, 2)',
+      positive('--peer-threads'),
+    )
+    .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
+    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
+    .option(
+      '--threads <n>',
+      'wasm threads (threaded XNNPACK build; default FPRL_WASM_THREADS or 1)',
+      positive('--threads'),
+    )
+    .option('--json', 'print one JSON object on stdout')
+    .action(async (flags: BenchCommandOptions & { backend?: string; json?: boolean; threads?: number }) => {
+      if (flags.threads !== undefined) requestWasmThreads(flags.threads);
+      const info = await initBackend(flags.kernels ? (flags.backend ?? 'wasm') : flags.backend);
+      if (flags.kernels && info.backend !== 'wasm') {
+        throw new FprlError(`--kernels measures the wasm kernels, but the backend is ${info.backend}`, {
+          where: '--backend',
+          hint: 'drop --backend or use --backend wasm',
+        });
+      }
+      process.stderr.write(`${describeBackend(info)}\n`);
+      const out = await benchCommand(flags, (msg) => process.stderr.write(`  ${msg}\n`));
+      const json = out.kind === 'kernels' ? out.report : out.json;
+      process.stdout.write(`${flags.json ? JSON.stringify(json) : out.text}\n`);
+    });
+}

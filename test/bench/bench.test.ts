@@ -1,0 +1,151 @@
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { useBackend } from '../helpers/backend.js';
+import { resolveViTConfig } from '../../agents/vit/index.js';
+import {
+  benchMatMulKernels,
+  benchViT,
+  formatKernelReport,
+  matMulFlops,
+  peerRatio,
+  runPeerBench,
+  vitStepMatMuls,
+  type ViTBenchResult,
+} from '../../src/bench/index.js';
+import { benchCommand } from '../../src/commands/bench.js';
+
+const PY = '/usr/bin/python3';
+
+describe('fprl bench', () => {
+  before(async () => {
+    await useBackend('wasm');
+  });
+
+  it('counts the flops of a matMul with transposes and batches', () => {
+    expect(
+      matMulFlops({ name: '', a: [4, 5], b: [5, 6], transposeA: false, transposeB: false, perStep: 1 }),
+    ).to.equal(240);
+    expect(
+      matMulFlops({ name: '', a: [5, 4], b: [6, 5], transposeA: true, transposeB: true, perStep: 1 }),
+    ).to.equal(240);
+    expect(
+      matMulFlops({ name: '', a: [3, 4, 5], b: [5, 6], transposeA: false, transposeB: false, perStep: 1 }),
+    ).to.equal(720);
+  });
+
+  it("lists a training step's matMuls: forward flops equal the Face Transformer's, backward twice that less the patch input gradient", () => {
+    const c = resolveViTConfig('tiny-64'); // 64 px, patch 8, dim 64, depth 2, heads 4, mlp 128
+    const B = 2;
+    const T = 64;
+    const N = B * T;
+    const perBlock = 2 * N * (64 * 192 + 64 * 64 + 64 * 128 + 128 * 64) + 2 * 2 * B * 4 * T * T * 16;
+    const forward = 2 * N * 192 * 64 + 2 * perBlock + 2 * N * 64 * 64 + 2 * N * 64 * 704;
+    const shapes = vitStepMatMuls(c, B);
+    const total = (pick: (name: string) => boolean) =>
+      shapes.filter((s) => pick(s.name)).reduce((t, s) => t + s.perStep * matMulFlops(s), 0);
+    const isForward = (n: string) => n.endsWith('forward') || n === 'scores q k^T' || n === 'context p v';
+    expect(total(isForward)).to.equal(forward);
+    expect(total((n) => !isForward(n))).to.equal(2 * forward - 2 * N * 192 * 64);
+  });
+
+  it('times the stock and the fast kernel on the same inputs and gets the same numbers', async () => {
+    const shapes = vitStepMatMuls(resolveViTConfig('tiny-64'), 1).slice(0, 4);
+    const report = await benchMatMulKernels(shapes, { budgetMs: 5 });
+    expect(report.rows).to.have.length(4);
+    for (const r of report.rows) {
+      expect(r.stockGflops).to.be.above(0);
+      expect(r.fastGflops).to.be.above(0);
+      expect(r.maxAbsDiff).to.be.below(1e-3);
+    }
+    expect(report.stepMatMulMs.fast).to.be.above(0);
+    const text = formatKernelReport(report, 'title');
+    expect(text).to.contain('patch embed forward').and.contain('matMul time of one training step');
+  });
+
+  it('measures tiny-64 training and inference without leaking tensors', async () => {
+    const before = tf.memory().numTensors;
+    const r = await benchViT({ preset: 'tiny-64', batch: 1, steps: 1, warmup: 1 });
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(r).to.include({
+      backend: 'wasm',
+      preset: 'tiny-64',
+      batch: 1,
+      params: 132747,
+      tensorsLeakedPerStep: 0,
+    });
+    for (const k of ['trainMsPerStep', 'trainImagesPerSecond', 'inferImagesPerSecond'] as const)
+      expect(r[k]).to.be.above(0);
+    expect(r.phases.forwardMs).to.be.above(0);
+  });
+
+  describe('the PyTorch reference', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fprl-peer-'));
+    const fake = (name: string, body: string) => {
+      const file = path.join(dir, name);
+      writeFileSync(file, body);
+      return file;
+    };
+    const ours = { trainImagesPerSecond: 3, inferImagesPerSecond: 10 } as ViTBenchResult;
+
+    it('is reported unavailable, with the reason, when python or the script is missing', async () => {
+      const noPython = await runPeerBench({
+        preset: 'tiny-64',
+        batch: 1,
+        steps: 1,
+        python: path.join(dir, 'nope'),
+      });
+      expect(noPython).to.deep.equal({ ok: false, reason: `${path.join(dir, 'nope')} not found` });
+      const noScript = await runPeerBench({
+        preset: 'tiny-64',
+        batch: 1,
+        steps: 1,
+        script: path.join(dir, 'missing.py'),
+      });
+      expect(noScript.ok).to.equal(false);
+    });
+
+    it('says how to install torch when python has none', async function () {
+      if (!existsSync(PY)) this.skip();
+      const script = fake(
+        'notorch.py',
+        'import sys\nsys.stderr.write("ModuleNotFoundError: No module named \'torch\'\\n")\nsys.exit(1)\n',
+      );
+      const r = await runPeerBench({ preset: 'tiny-64', batch: 1, steps: 1, script });
+      expect(r).to.deep.equal({
+        ok: false,
+        reason: `${PY} has no torch (install: apt-get install -y python3-torch)`,
+      });
+    });
+
+    it("parses the reference's JSON line, and the command prints ours, the reference's and the ratio", async function () {
+      if (!existsSync(PY)) this.skip();
+      const line = {
+        peer: 'fake',
+        preset: 'tiny-64',
+        batch: 1,
+        threads: 2,
+        params: 132747,
+        trainMsPerStep: 1,
+        trainImagesPerSecond: 1.5,
+        inferImagesPerSecond: 20,
+      };
+      const script = fake(
+        'peer.py',
+        `import json, sys\nprint("warming up")\nprint(json.dumps(${JSON.stringify(line)}))\n`,
+      );
+      const r = await runPeerBench({ preset: 'tiny-64', batch: 1, steps: 1, script });
+      expect(r).to.deep.equal({ ok: true, result: line });
+      expect(peerRatio(ours, line)).to.deep.equal({ train: 2, infer: 0.5 });
+      const out = await benchCommand({ preset: 'tiny-64', batch: 1, steps: 1, warmup: 1, peer: script });
+      if (out.kind !== 'model') throw new Error('expected a model benchmark');
+      expect(out.json).to.have.property('peer').that.deep.equals(line);
+      expect(out.json).to.have.nested.property('ratio.train');
+      expect(out.text)
+        .to.match(/peer {3}fake \(2 threads\)/)
+        .and.match(/ratio {2}ours\/peer: train/);
+    });
+  });
+});
