@@ -15,8 +15,9 @@ export class ValueHead {
   constructor(readonly dim: number) {
     const scope = uniqueScope('value_head');
     // Zero init: the untrained critic predicts 0, i.e. starts as no baseline rather than a random one.
-    this.kernel = tf.variable(tf.zeros([dim, 1]), true, `${scope}/kernel`);
-    this.bias = tf.variable(tf.zeros([1]), true, `${scope}/bias`);
+    // tidy frees the initial zeros (a variable holds its own reference; tidy never frees variables).
+    this.kernel = tf.tidy(() => tf.variable(tf.zeros([dim, 1]), true, `${scope}/kernel`));
+    this.bias = tf.tidy(() => tf.variable(tf.zeros([1]), true, `${scope}/bias`));
   }
 
   get variables(): tf.Variable[] {
