@@ -4,14 +4,15 @@
  * selecting it. It replaces `BatchMatMul` and `_FusedMatMul` with versions that route every call to
  * XNNPACK (src/wasm/batch-matmul.ts), `Transpose` with a faster one (src/wasm/transpose-kernel.ts)
  * and the reductions with versions that use it (src/wasm/reduce-kernel.ts), and makes `Identity`
- * and same-dtype `Cast` zero-copy (src/wasm/identity-kernel.ts), keeping the stock configs for
- * comparison.
+ * and same-dtype `Cast` zero-copy (src/wasm/identity-kernel.ts), and copies `Slice`/`SplitV` parts
+ * straight from the heap (src/wasm/slice-kernel.ts), keeping the stock configs for comparison.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig, type FastKernelContext } from './batch-matmul.js';
 import { fastFusedMatMulConfig } from './fused-matmul.js';
 import { fastCastConfig, fastIdentityConfig } from './identity-kernel.js';
 import { fastReduceConfig } from './reduce-kernel.js';
+import { fastSliceConfig, fastSplitVConfig } from './slice-kernel.js';
 import { fastTransposeConfig } from './transpose-kernel.js';
 
 /** The kernels replaced on the wasm backend. */
@@ -26,6 +27,8 @@ export const FAST_WASM_KERNELS = [
   tf.Prod,
   tf.Identity,
   tf.Cast,
+  tf.Slice,
+  tf.SplitV,
 ] as const;
 export type FastWasmKernel = (typeof FAST_WASM_KERNELS)[number];
 
@@ -40,6 +43,8 @@ const FACTORIES: Record<FastWasmKernel, (ctx: FastKernelContext) => tf.KernelCon
   [tf.Prod]: fastReduceConfig,
   [tf.Identity]: fastIdentityConfig,
   [tf.Cast]: fastCastConfig,
+  [tf.Slice]: fastSliceConfig,
+  [tf.SplitV]: fastSplitVConfig,
 };
 
 const stockConfigs = new Map<string, tf.KernelConfig>();
