@@ -203,11 +203,16 @@ describe('fast wasm matMul kernels', () => {
     const k = tf.tensor(randomOperand([24, 64, 32], rng).data, [24, 64, 32]);
     const heap = () =>
       (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
-    const run = () => tf.tidy(() => tf.matMul(tf.matMul(q, k, false, true), k).dataSync());
-    for (let i = 0; i < 5; i++) run();
+    // Fresh operand values every call, so a cache of packed weights keyed by content would show.
+    const run = (i: number) =>
+      tf.tidy(() => {
+        const ki = tf.add(k, i);
+        return tf.matMul(tf.matMul(q, ki, false, true), ki).dataSync();
+      });
+    for (let i = 0; i < 5; i++) run(i);
     const before = heap();
-    // A leak of one packed 64x32 operand per slice would add 24*8 KiB per call: > 10 MiB here.
-    for (let i = 0; i < 60; i++) run();
+    // A leak of one packed 64x32 operand per slice would add 2*24*8 KiB per call: > 20 MiB here.
+    for (let i = 0; i < 60; i++) run(i + 5);
     expect(heap() - before).to.be.below(2 * 1024 * 1024);
     tf.dispose([q, k]);
   });
