@@ -21,8 +21,20 @@ function isPersistent(p: PolicyNet): p is PersistentPolicy {
   return typeof q.save === 'function' && typeof q.loadWeightsFrom === 'function';
 }
 
+/**
+ * Name, shape and dtype of each trainable variable, in order. A policy that documents its
+ * variable names (the Face Transformer's `namedVariables`, e.g. `blocks/0/attn/qkv/kernel`)
+ * is listed by those names; tfjs's own names carry a per-process scope and are a fallback.
+ */
 export function variableSpecs(policy: PolicyNet): TensorSpec[] {
-  return policy.trainableVariables.map((v) => ({ name: v.name, shape: [...v.shape], dtype: v.dtype }));
+  const named = (policy as { namedVariables?: readonly { name: string; variable: { name: string } }[] })
+    .namedVariables;
+  const docName = new Map(named?.map((n) => [n.variable.name, n.name]) ?? []);
+  return policy.trainableVariables.map((v) => ({
+    name: docName.get(v.name) ?? v.name,
+    shape: [...v.shape],
+    dtype: v.dtype,
+  }));
 }
 
 export async function savePolicyWeights(policy: PolicyNet, dir: string): Promise<void> {
