@@ -11,7 +11,8 @@
  * - both batched (attention `[B*h,T,d]`): one fast-path call per batch slice through zero-copy
  *   views of the slices (numpy broadcasting of the batch dimensions);
  * - a 2-D product whose `b` is much larger than `a` (weight gradients, column sums): computed
- *   transposed, so XNNPACK packs the smaller operand (see {@link swapPays}).
+ *   transposed, so XNNPACK packs the smaller operand (see {@link swapPays});
+ * - a long contraction (K > 4096): a sum of products over K chunks (src/wasm/split-k.ts).
  *
  * Every product, even one the stock kernel would send to XNNPACK itself, reaches the C++ fast
  * path with `b` as a fresh view id. The C++ caches XNNPACK's packed weights by `b`'s tensor id and
@@ -26,6 +27,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { asWasmBackend, shapeBytes, type WasmBackend } from './internals.js';
 import { planMatMul, type MatMulPlan } from './plan.js';
 import { forEachSlice, transposeLast2 } from './slices.js';
+import { SPLIT_K_ABOVE, splitKProduct } from './split-k.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type Gemm = (aId: number, aShape: Uint8Array, bId: number, bShape: Uint8Array, outId: number) => void;
@@ -103,7 +105,13 @@ export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
       const bShape = shapeBytes([1, slices.K, slices.N]);
       const run = gemm as Gemm;
       try {
-        forEachSlice(backend, slices, a2, b2, out, (aId, bId, outId) => run(aId, aShape, bId, bShape, outId));
+        if (slices.outBatch === 1 && slices.K > SPLIT_K_ABOVE) {
+          splitKProduct(backend, slices.M, slices.K, slices.N, a2, b2, out, run);
+        } else {
+          forEachSlice(backend, slices, a2, b2, out, (aId, bId, outId) =>
+            run(aId, aShape, bId, bShape, outId),
+          );
+        }
       } catch (e) {
         backend.disposeData(out.dataId);
         throw e;

@@ -9,6 +9,7 @@ import {
   setFastWasmKernels,
 } from '../../src/wasm/kernels.js';
 import { swapPays } from '../../src/wasm/batch-matmul.js';
+import { kChunks } from '../../src/wasm/split-k.js';
 import { maxAbsDiff, randomOperand, referenceMatMul, type Operand } from './reference.js';
 
 /** A case in logical terms: op(a) is [...aBatch, M, K], op(b) is [...bBatch, K, N]. */
@@ -32,6 +33,7 @@ const CASES: Case[] = [
     K: 40,
     N: 90,
   },
+  { name: 'a long contraction summed over K chunks', aBatch: [], bBatch: [], M: 5, K: 5000, N: 7 },
   { name: 'a batch on both sides', aBatch: [3], bBatch: [3], M: 9, K: 7, N: 11 },
   { name: 'a batch of a with b shared', aBatch: [3], bBatch: [], M: 9, K: 7, N: 11 },
   { name: 'a batch of b with a shared', aBatch: [], bBatch: [3], M: 9, K: 7, N: 11 },
@@ -47,6 +49,8 @@ const FLAGS: [boolean, boolean][] = [
 ];
 
 const TOL = 1e-4;
+/** Float32 sums of K products drift like sqrt(K) (values here are standard normal). */
+const tolFor = (K: number) => TOL * Math.max(1, Math.sqrt(K) / 2);
 
 function operands(c: Case, tA: boolean, tB: boolean, rng: Rng): { a: Operand; b: Operand } {
   const a = randomOperand([...c.aBatch, ...(tA ? [c.K, c.M] : [c.M, c.K])], rng);
@@ -78,6 +82,12 @@ describe('fast wasm matMul kernels', () => {
     expect(swapPays({ M: 2048, K: 576, N: 192 }, false, true), 'input gradient').to.equal(false);
   });
 
+  it('cut long contractions into chunks of about 2048 that sum to K', () => {
+    expect(kChunks(4097)).to.deep.equal([1368, 1368, 1361]);
+    expect(kChunks(11264)).to.deep.equal([1880, 1880, 1880, 1880, 1880, 1864]);
+    expect(kChunks(2048)).to.deep.equal([2048]);
+  });
+
   it('are registered by initBackend and registering again changes nothing', () => {
     expect(fastWasmKernels()).to.include.members(['BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum']);
     expect(registerWasmKernels()).to.deep.equal([]);
@@ -93,14 +103,14 @@ describe('fast wasm matMul kernels', () => {
           const tb = tf.tensor(b.data, b.shape);
           const got = tf.matMul(ta, tb, tA, tB);
           expect(got.shape).to.deep.equal(want.shape);
-          expect(maxAbsDiff(got.dataSync(), want.data)).to.be.below(TOL);
+          expect(maxAbsDiff(got.dataSync(), want.data)).to.be.below(tolFor(c.K));
           if (stockHandles(c)) {
             const stock = runStockWasmKernel(
               'BatchMatMul',
               { a: ta, b: tb },
               { transposeA: tA, transposeB: tB },
             );
-            expect(maxAbsDiff(got.dataSync(), stock.dataSync())).to.be.below(TOL);
+            expect(maxAbsDiff(got.dataSync(), stock.dataSync())).to.be.below(tolFor(c.K));
           }
         });
       });
@@ -110,7 +120,7 @@ describe('fast wasm matMul kernels', () => {
   it('FusedMatMul adds the bias to every row and applies the activation, with transposes and batches', () => {
     const rng = new Rng('fused');
     for (const [tA, tB] of FLAGS) {
-      for (const c of [CASES[1], CASES[2], CASES[3]]) {
+      for (const c of CASES.filter((x) => x.aBatch.length <= 1 && x.bBatch.length <= 1)) {
         const { a, b } = operands(c, tA, tB, rng);
         const bias = randomOperand([c.N], rng);
         const want = referenceMatMul(a, b, tA, tB).data.map((v, i) => Math.max(0, v + bias.data[i % c.N]));
@@ -123,7 +133,7 @@ describe('fast wasm matMul kernels', () => {
             bias: tf.tensor1d(bias.data),
             activation: 'relu',
           });
-          expect(maxAbsDiff(got.dataSync(), want), `${c.name} tA=${tA} tB=${tB}`).to.be.below(TOL);
+          expect(maxAbsDiff(got.dataSync(), want), `${c.name} tA=${tA} tB=${tB}`).to.be.below(tolFor(c.K));
         });
       }
     }
