@@ -1,4 +1,9 @@
-import { openCelebAMask, openLapaFolder, SyntheticFaces } from '../src/data/index.js';
+import {
+  openCelebAMask,
+  openLapaFolder,
+  SyntheticFaces,
+  type SyntheticFacesOptions,
+} from '../src/data/index.js';
 import { FprlError } from '../src/errors.js';
 import { Registry } from '../src/registry.js';
 import { Rng } from '../src/rng.js';
@@ -17,6 +22,8 @@ export interface MakeEnvOptions extends Partial<Omit<FaceParsingEnvOptions, 'id'
   /** SyntheticFaces-v0: number of faces (default 256) and the dataset seed (default 0). */
   count?: number;
   dataSeed?: number;
+  /** SyntheticFaces-v0: 'easy' | 'medium' | 'hard' (default 'hard'); see SyntheticFacesOptions. */
+  difficulty?: SyntheticFacesOptions['difficulty'];
   /** FaceParsing-v0 / CelebAMask-v0: the dataset folder (required). */
   root?: string;
   /** Folder datasets: skip unreadable files (with a warning) instead of failing. */
@@ -54,7 +61,8 @@ export function registerBuiltinEnvs(registry = envRegistry): void {
   const entries = [
     {
       name: 'SyntheticFaces-v0',
-      description: 'procedural faces with exact LaPa labels (no download); size 64, 256 faces by default',
+      description:
+        "procedural faces with exact LaPa labels (no download); size 64, 256 faces, difficulty 'hard' by default",
       create: async (o: MakeEnvOptions) =>
         envFrom(
           'SyntheticFaces-v0',
@@ -63,6 +71,7 @@ export function registerBuiltinEnvs(registry = envRegistry): void {
             count: o.count ?? 256,
             seed: o.dataSeed ?? 0,
             split: o.split ?? 'train',
+            difficulty: o.difficulty,
           }),
           o,
         ),

@@ -13,12 +13,18 @@
  * LaPa), lighting gradients, soft focus and noise. What stays learnable: brows are darker
  * than skin, eyes have white sclera and a dark iris or lash line, lips are redder than
  * skin, the inner mouth is dark (with teeth), hair is textured.
+ *
+ * `difficulty` ('easy' | 'medium' | 'hard', default 'hard') sets how much the nuisances vary
+ * (src/data/synthetic-difficulty.ts): 'easy' faces are roughly centred and upright with few,
+ * faint distractors and little noise, for quick demos; 'hard' is the original behaviour. A
+ * face is a pure function of (seed, split, index, difficulty).
  */
 import { CLASS_NAMES } from '../classes.js';
 import { FprlError } from '../errors.js';
 import { Rng } from '../rng.js';
 import type { Dataset, Sample } from '../types.js';
 import { normalizeImage } from './normalize.js';
+import { SCENE_STYLES, SYNTHETIC_DIFFICULTIES, type SyntheticDifficulty } from './synthetic-difficulty.js';
 import { Renderer } from './synth/render.js';
 import { type Scene, sampleScene } from './synth/scene.js';
 
@@ -31,6 +37,11 @@ export interface SyntheticFacesOptions {
   seed: number;
   /** Split name; different splits give disjoint faces. Default 'train'. */
   split?: string;
+  /**
+   * How much pose, clutter, lighting and noise vary: 'easy' (centred, upright, clean: quick
+   * demos), 'medium', or 'hard' (unaligned, cluttered; the default and original behaviour).
+   */
+  difficulty?: SyntheticDifficulty;
 }
 
 /** Rendered bytes of one synthetic face. */
@@ -49,6 +60,9 @@ export class SyntheticFaces implements Dataset {
   readonly width: number;
   readonly seed: number;
   readonly split: string;
+  readonly difficulty: SyntheticDifficulty;
+  /** The levels `difficulty` accepts. */
+  static readonly difficulties = SYNTHETIC_DIFFICULTIES;
   private renderer?: Renderer;
 
   constructor(opts: SyntheticFacesOptions) {
@@ -63,6 +77,17 @@ export class SyntheticFaces implements Dataset {
     }
     if (!Number.isFinite(seed))
       throw new FprlError(`seed must be a number, got ${seed}`, { where: 'SyntheticFaces.seed' });
+    const difficulty = opts.difficulty ?? 'hard';
+    if (!SYNTHETIC_DIFFICULTIES.includes(difficulty)) {
+      throw new FprlError(
+        `difficulty must be one of ${SYNTHETIC_DIFFICULTIES.join(', ')}, got '${difficulty}'`,
+        {
+          where: 'SyntheticFaces.difficulty',
+          hint: "use 'easy' for quick demos, 'hard' (the default) for the full nuisance range",
+        },
+      );
+    }
+    this.difficulty = difficulty;
     this.split = opts.split ?? 'train';
     this.seed = seed;
     this.length = count;
@@ -74,7 +99,7 @@ export class SyntheticFaces implements Dataset {
   /** The scene parameters of face `index` (resolution independent). */
   scene(index: number): Scene {
     this.checkIndex(index);
-    return sampleScene(new Rng(this.seed, `synthetic/${this.split}/${index}`));
+    return sampleScene(new Rng(this.seed, `synthetic/${this.split}/${index}`), SCENE_STYLES[this.difficulty]);
   }
 
   /** Render face `index` as bytes, synchronously (used by the writer and the benchmark). */

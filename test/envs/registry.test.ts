@@ -6,6 +6,7 @@ import { EventBus } from '../../src/bus.js';
 import {
   CELEBA_PARTS_G_MASK,
   CELEBA_TO_LAPA,
+  SyntheticFaces,
   readLabelPng,
   writeLabelPng,
   writeSyntheticFolder,
@@ -127,6 +128,21 @@ describe('envs: every registered env', () => {
       return { pixels, ids: observation.ids, reward: [...r.reward], pixel: [...r.pixelReward!] };
     };
     expect(await run()).to.deep.equal(await run());
+  });
+
+  it("passes the synthetic difficulty through (default 'hard')", async () => {
+    const pixels = async (difficulty?: 'easy' | 'hard') => {
+      const env = await makeEnv('SyntheticFaces-v0', { ...options('SyntheticFaces-v0'), difficulty });
+      const ds = env.dataset as SyntheticFaces;
+      const { observation } = await env.reset({ seed: 1 });
+      const out = { difficulty: ds.difficulty, pixels: [...observation.images.dataSync()] };
+      env.close();
+      return out;
+    };
+    const [byDefault, hard, easy] = [await pixels(), await pixels('hard'), await pixels('easy')];
+    expect([byDefault.difficulty, hard.difficulty, easy.difficulty]).to.deep.equal(['hard', 'hard', 'easy']);
+    expect(byDefault.pixels).to.deep.equal(hard.pixels);
+    expect(easy.pixels).to.not.deep.equal(hard.pixels);
   });
 
   it('trains on a stream: resets without a seed continue through the shuffled dataset', async () => {

@@ -8,6 +8,7 @@
  * scaled and shifted in the image.
  */
 import type { Rng } from '../../rng.js';
+import { SCENE_STYLES, type SceneStyle } from '../synthetic-difficulty.js';
 import { type Affine, compose, intoFrame } from './affine.js';
 import {
   K_BROW,
@@ -91,7 +92,7 @@ function params(...v: number[]): Float64Array {
 }
 
 /** Background and clutter in the image frame. */
-function background(rng: Rng, skin: RGB, hair: RGB, shapes: ShapeSpec[]): void {
+function background(rng: Rng, skin: RGB, hair: RGB, style: SceneStyle, shapes: ShapeSpec[]): void {
   const base = randomColour(rng);
   const texRoll = rng.next();
   const angle = rng.uniform(0, Math.PI);
@@ -105,21 +106,23 @@ function background(rng: Rng, skin: RGB, hair: RGB, shapes: ShapeSpec[]): void {
         gx: rng.uniform(-0.35, 0.35),
         gy: rng.uniform(-0.35, 0.35),
         tex: texRoll < 0.5 ? 0 : texRoll < 0.8 ? TEX_STRIPES : TEX_CHECKER,
-        texAmp: rng.uniform(0.1, 0.4),
+        texAmp: rng.uniform(...style.backgroundTexture),
         texFreq: rng.uniform(2, 10),
         texDx: Math.cos(angle),
         texDy: Math.sin(angle),
       }),
     ],
   });
-  const clutter = rng.int(2, 9);
+  const clutter = rng.int(...style.clutter);
+  const skinShare = style.skinDistractors;
+  const hairShare = skinShare + style.hairDistractors;
   for (let i = 0; i < clutter; i++) {
     const roll = rng.next();
     // Skin- and hair-coloured distractors make colour alone an unreliable cue.
     const colour =
-      roll < 0.35
+      roll < skinShare
         ? jitter(rng, scale(skin, rng.uniform(0.85, 1.12)), 0.03)
-        : roll < 0.5
+        : roll < hairShare
           ? jitter(rng, hair, 0.05)
           : randomColour(rng);
     const a = rng.uniform(0, Math.PI);
@@ -129,8 +132,8 @@ function background(rng: Rng, skin: RGB, hair: RGB, shapes: ShapeSpec[]): void {
         rng.uniform(-0.1, 1.1),
         rng.uniform(-0.1, 1.1),
         a,
-        rng.uniform(0.04, 0.3),
-        rng.uniform(0.04, 0.3),
+        rng.uniform(...style.distractorSize),
+        rng.uniform(...style.distractorSize),
       ),
       extent: UNIT,
       p: params(),
@@ -149,19 +152,24 @@ function background(rng: Rng, skin: RGB, hair: RGB, shapes: ShapeSpec[]): void {
   }
 }
 
-/** Sample a whole scene: background, body, face parts, hair, lighting. */
-export function sampleScene(rng: Rng): Scene {
+/**
+ * Sample a whole scene: background, body, face parts, hair, lighting. `style` sets the
+ * nuisance ranges (default: the `hard` difficulty, the original behaviour).
+ */
+export function sampleScene(rng: Rng, style: SceneStyle = SCENE_STYLES.hard): Scene {
   const shapes: ShapeSpec[] = [];
   const skin = skinTone(rng);
   const hair = hairColour(rng);
-  background(rng, skin, hair, shapes);
+  background(rng, skin, hair, style, shapes);
 
   // ---- pose
-  const faceScale = rng.uniform(0.27, 0.42);
-  const cx = 0.5 + rng.uniform(-0.1, 0.1);
-  const cy = 0.5 + rng.uniform(-0.08, 0.1);
-  const roll = Math.max(-0.45, Math.min(0.45, rng.normal(0, 0.18)));
-  const yaw = rng.bernoulli(0.5) ? rng.uniform(-0.1, 0.1) : rng.uniform(-0.3, 0.3);
+  const faceScale = rng.uniform(...style.faceScale);
+  const cx = 0.5 + rng.uniform(...style.offsetX);
+  const cy = 0.5 + rng.uniform(...style.offsetY);
+  const roll = Math.max(-style.rollMax, Math.min(style.rollMax, rng.normal(0, style.rollStd)));
+  const yaw = rng.bernoulli(style.frontal)
+    ? rng.uniform(-style.yawFrontal, style.yawFrontal)
+    : rng.uniform(-style.yawWide, style.yawWide);
   const face = intoFrame(cx, cy, roll, faceScale, faceScale);
   /** A part frame inside the face frame. */
   const part = (ox: number, oy: number, angle: number, sx: number, sy = sx): Affine =>
@@ -393,7 +401,7 @@ export function sampleScene(rng: Rng): Scene {
   }
 
   // ---- occasional skin-coloured occluder (a hand): background in LaPa
-  if (rng.bernoulli(0.08)) {
+  if (rng.bernoulli(style.hand)) {
     shapes.push({
       kind: K_ELLIPSE,
       frame: part(
@@ -410,12 +418,16 @@ export function sampleScene(rng: Rng): Scene {
   }
 
   const post: PostParams = {
-    exposure: rng.uniform(0.75, 1.15),
-    lightStrength: rng.uniform(0, 0.7),
+    exposure: rng.uniform(...style.exposure),
+    lightStrength: rng.uniform(...style.lightStrength),
     lightAngle: rng.uniform(0, 2 * Math.PI),
-    cast: [rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06), rng.uniform(-0.06, 0.06)],
-    noise: rng.uniform(0.005, 0.045),
-    blur: rng.bernoulli(0.35),
+    cast: [
+      rng.uniform(-style.cast, style.cast),
+      rng.uniform(-style.cast, style.cast),
+      rng.uniform(-style.cast, style.cast),
+    ],
+    noise: rng.uniform(...style.noise),
+    blur: rng.bernoulli(style.blur),
     noiseSeed: rng.seed32(),
   };
   return { shapes, post, meta: { hairStyle, eyesOpen, mouthOpen, faceScale } };
