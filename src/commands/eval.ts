@@ -47,6 +47,7 @@ function datasetFor(data: string | undefined, own: DatasetConfig, size: number):
       val: d.val.default,
       test: d.test.default,
       seed: d.seed.default,
+      difficulty: d.difficulty.default,
       augment: false,
     };
   }

@@ -35,7 +35,13 @@ export function releaseSplits(): void {
 
 async function open(ds: DatasetConfig, split: SplitName, warn: (msg: string) => void): Promise<Dataset> {
   if (ds.kind === 'synthetic')
-    return new SyntheticFaces({ size: ds.size, count: ds[split], seed: ds.seed, split });
+    return new SyntheticFaces({
+      size: ds.size,
+      count: ds[split],
+      seed: ds.seed,
+      split,
+      difficulty: ds.difficulty,
+    });
   const opts = { size: ds.size, skipBad: ds.skipBad, cache: ds.cache ?? (false as const), onWarning: warn };
   return ds.kind === 'lapa' ? openLapaFolder(ds.root, split, opts) : openCelebAMask(ds.root, split, opts);
 }

@@ -96,6 +96,13 @@ export const syntheticDatasetSchema = {
       default: 0,
       description: 'Seed of the rendered faces (not of training).',
     },
+    difficulty: {
+      type: 'string',
+      enum: ['easy', 'medium', 'hard'],
+      default: 'hard',
+      description:
+        "How much pose, clutter, lighting and noise vary: 'easy' (centred, upright, clean: quick demos), 'medium', 'hard' (the original faces).",
+    },
     augment: augmentSchema,
   },
   required: ['kind'],
@@ -322,6 +329,7 @@ export type AugmentConfig =
 export interface SyntheticDatasetConfig {
   kind: 'synthetic';
   augment: AugmentConfig;
+  difficulty: 'easy' | 'medium' | 'hard';
   size: number;
   train: number;
   val: number;
