@@ -25,6 +25,8 @@ import {
 } from './base.js';
 import { loadPolicyWeights, savePolicyWeights } from './policy-io.js';
 import { sampleCategorical } from './sampling.js';
+import type { DataParallel } from '../src/parallel/pool.js';
+import type { PixelLossSpec } from '../src/parallel/pixel-loss.js';
 
 export abstract class PolicyAgent implements FprlAgent {
   abstract readonly kind: 'supervised' | 'reinforce';
@@ -36,6 +38,10 @@ export abstract class PolicyAgent implements FprlAgent {
   plannedSteps: number;
   protected readonly optimizer: Optimizer;
   updates = 0;
+  /** Data-parallel gradients and forward passes (src/parallel/); undefined: this thread only. */
+  protected parallel: DataParallel | undefined;
+  /** Changes whenever the weights change (update, load, initFrom), so the pool re-broadcasts them. */
+  private weightsVersion = 0;
 
   constructor(
     readonly config: AgentConfig,
@@ -59,6 +65,26 @@ export abstract class PolicyAgent implements FprlAgent {
     this.rng = rng;
   }
 
+  /** Why this agent cannot learn data-parallel (undefined: it can). */
+  parallelUnsupported(): string | undefined {
+    return undefined;
+  }
+
+  /**
+   * Compute gradients and forward passes with `pool` (several threads), or on this thread only
+   * (`undefined`). The caller owns the pool and disposes it after detaching it.
+   */
+  useParallel(pool: DataParallel | undefined): void {
+    const why = pool ? this.parallelUnsupported() : undefined;
+    if (why) {
+      throw new FprlError(`agent '${this.name}' cannot train on ${pool!.threads} threads: ${why}`, {
+        where: 'training.threads',
+        hint: 'set training.threads to 1 (or fprl run --threads 1) for this agent',
+      });
+    }
+    this.parallel = pool;
+  }
+
   /** Every variable `learn` updates (the policy's, plus heads a subclass adds). */
   protected get variables(): tf.Variable[] {
     return this.policy.trainableVariables;
@@ -79,6 +105,17 @@ export abstract class PolicyAgent implements FprlAgent {
    * Dropout is off in both, so the sampled policy is the one REINFORCE differentiates.
    */
   async act(obs: Observation, mode: ActMode, samples = 1): Promise<Action> {
+    const pool = this.parallel;
+    if (pool) {
+      const out = await pool.forward(
+        this.policy,
+        obs.images,
+        mode === 'greedy' ? 'argmax' : 'probs',
+        this.weightsVersion,
+      );
+      if (mode === 'greedy') return { labels: out as Int32Array, samples: 1 };
+      return { labels: sampleCategorical(out as Float32Array, this.numClasses, samples, this.rng), samples };
+    }
     if (mode === 'greedy') {
       const t = tf.tidy(() => this.policy.apply(obs.images, { training: false }).logits.argMax(-1));
       const labels = new Int32Array((await t.data()) as Int32Array);
@@ -107,7 +144,40 @@ export abstract class PolicyAgent implements FprlAgent {
     const { value, grads } = tf.variableGrads(lossFn, vars);
     const loss = value.dataSync()[0];
     value.dispose();
-    const list = vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    return this.applyUpdate(
+      loss,
+      vars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
+    );
+  }
+
+  /**
+   * One data-parallel update: the batch's gradient of the pixel loss (src/parallel/pixel-loss.ts)
+   * summed over the pool's shards, then the same clipping, check and step as {@link optimize}.
+   */
+  protected async optimizeSharded(
+    images: tf.Tensor4D,
+    weights: Float32Array,
+    loss: PixelLossSpec,
+    rng?: Rng,
+  ): Promise<{
+    loss: number;
+    gradNorm: number;
+    clipped: boolean;
+    lr: number;
+    sumWlogp: number;
+    sumEntropy: number;
+  }> {
+    const r = await this.parallel!.gradients(this.policy, images, weights, loss, this.weightsVersion, rng);
+    const total = -loss.scale * r.sumWlogp - (loss.entropyCoef * r.sumEntropy) / loss.pixels;
+    return { ...this.applyUpdate(total, r.grads), sumWlogp: r.sumWlogp, sumEntropy: r.sumEntropy };
+  }
+
+  /** Clip `list` (gradients of {@link variables}, disposed here), refuse non-finite values, step. */
+  private applyUpdate(
+    loss: number,
+    list: tf.Tensor[],
+  ): { loss: number; gradNorm: number; clipped: boolean; lr: number } {
+    const vars = this.variables;
     const clip = clipByGlobalNorm(list, this.gradClip);
     try {
       if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
@@ -122,6 +192,7 @@ export abstract class PolicyAgent implements FprlAgent {
       const lr = this.learningRate;
       this.optimizer.apply(vars, clip.grads, lr);
       this.updates++;
+      this.weightsVersion++;
       return { loss, gradNorm: clip.norm, clipped: clip.clipped, lr };
     } finally {
       clip.grads.forEach((g) => g.dispose());
@@ -191,10 +262,12 @@ export abstract class PolicyAgent implements FprlAgent {
     }
     this.updates = file.updates;
     this.rng = Rng.fromState(file.rng);
+    this.weightsVersion++;
   }
 
   async initFrom(agentDir: string): Promise<void> {
     await loadPolicyWeights(this.policy, path.join(agentDir, 'policy'));
+    this.weightsVersion++;
   }
 
   dispose(): void {

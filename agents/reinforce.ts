@@ -264,8 +264,77 @@ export class ReinforceAgent extends PolicyAgent {
     this.ema = updateEma(this.ema, s / targets.length, this.config.emaDecay);
   }
 
+  override parallelUnsupported(): string | undefined {
+    // The critic's values enter the advantages of every shard before any shard's loss exists.
+    return this.config.baseline === 'critic'
+      ? "the 'critic' baseline is not data-parallel yet (its values are needed before the shards' losses)"
+      : undefined;
+  }
+
+  /** The update on the data-parallel pool: W and the advantages here, gradients summed over shards. */
+  private async learnSharded(exp: RlExperience, prep: Prepared): Promise<LossInfo> {
+    const { B, H, W, K } = prep;
+    const beta = this.entropyCoef;
+    const adv = this.advantagesOf(exp, prep);
+    const weights = policyWeights(prep.actions, adv, K, B, prep.P, this.numClasses, prep.mask);
+    const pixels = B * H * W;
+    const r = await this.optimizeSharded(exp.observation.images, weights, {
+      scale: 1,
+      entropyCoef: beta,
+      pixels,
+      training: false,
+    });
+    const entropy = r.sumEntropy / pixels;
+    return this.lossInfo(exp, adv, {
+      pg: -r.sumWlogp,
+      entropy,
+      loss: r.loss,
+      gradNorm: r.gradNorm,
+      clipped: r.clipped,
+      lr: r.lr,
+      beta,
+    });
+  }
+
+  private lossInfo(
+    exp: RlExperience,
+    a: Advantages,
+    s: {
+      pg: number;
+      entropy: number;
+      loss: number;
+      gradNorm: number;
+      clipped: boolean;
+      lr: number;
+      beta: number;
+      vloss?: number;
+    },
+  ): LossInfo {
+    const info: LossInfo = {
+      'losses/policy': s.pg,
+      'losses/entropy': -s.beta * s.entropy,
+      'losses/total': s.loss,
+      'policy/entropy': s.entropy,
+      'reward/mean': a.signalMean,
+      'reward/std': a.signalStd,
+      'baseline/mean': a.baselineMean,
+      'adv/mean': a.advMean,
+      'adv/std': a.advStd,
+      'grad/norm': s.gradNorm,
+      'grad/clipped': s.clipped ? 1 : 0,
+      'entropy/coef': s.beta,
+      lr: s.lr,
+    };
+    if (s.vloss !== undefined) info['losses/value'] = s.vloss;
+    // Under pixel credit `reward/mean` is the mean credit; keep the image reward comparable across runs.
+    if (this.config.credit !== 'image') info['reward/image_mean'] = mean(exp.result!.reward);
+    this.updateBaseline(exp);
+    return info;
+  }
+
   async learn(exp: RlExperience): Promise<LossInfo> {
     const prep = this.prepare(exp);
+    if (this.parallel) return this.learnSharded(exp, prep);
     const { B, H, W, K } = prep;
     const C = this.numClasses;
     const beta = this.entropyCoef;
@@ -303,27 +372,7 @@ export class ReinforceAgent extends PolicyAgent {
         return loss as tf.Scalar;
       });
       const [pg, entropy, vloss] = await stats!.data();
-      const a = adv!;
-      const info: LossInfo = {
-        'losses/policy': pg,
-        'losses/entropy': -beta * entropy,
-        'losses/total': r.loss,
-        'policy/entropy': entropy,
-        'reward/mean': a.signalMean,
-        'reward/std': a.signalStd,
-        'baseline/mean': a.baselineMean,
-        'adv/mean': a.advMean,
-        'adv/std': a.advStd,
-        'grad/norm': r.gradNorm,
-        'grad/clipped': r.clipped ? 1 : 0,
-        'entropy/coef': beta,
-        lr: r.lr,
-      };
-      if (critic) info['losses/value'] = vloss;
-      // Under pixel credit `reward/mean` is the mean credit; keep the image reward comparable across runs.
-      if (this.config.credit !== 'image') info['reward/image_mean'] = mean(exp.result!.reward);
-      this.updateBaseline(exp);
-      return info;
+      return this.lossInfo(exp, adv!, { ...r, pg, entropy, beta, vloss: critic ? vloss : undefined });
     } finally {
       stats?.dispose();
     }

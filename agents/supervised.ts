@@ -68,6 +68,23 @@ export class SupervisedAgent extends PolicyAgent {
     const { T, total, counted } = this.targetWeights(target);
     if (counted === 0) return { 'losses/ce': 0, 'losses/total': 0, 'train/pixels': 0 };
     const dropoutRng = this.rng.fork(`dropout/${this.updates}`);
+    if (this.parallel) {
+      // Data-parallel (src/parallel/): the same loss summed over shards of images.
+      const r = await this.optimizeSharded(
+        images,
+        T,
+        { scale: 1 / total, entropyCoef: 0, pixels: B * H * W, training: true },
+        dropoutRng,
+      );
+      return {
+        'losses/ce': -r.sumWlogp / total,
+        'losses/total': r.loss,
+        'policy/entropy': r.sumEntropy / (B * H * W),
+        'grad/norm': r.gradNorm,
+        'grad/clipped': r.clipped ? 1 : 0,
+        lr: r.lr,
+      };
+    }
     let stats: tf.Tensor | undefined;
     const tT = tf.tensor4d(T, [B, H, W, C]);
     try {

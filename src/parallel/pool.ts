@@ -1,0 +1,332 @@
+/**
+ * Data-parallel gradients on N threads: the main thread is shard 0 and N-1 worker threads
+ * (src/parallel/worker.ts, each with its own tfjs backend and a replica of the policy) take the
+ * others. A global batch of B images is split into contiguous shards of floor/ceil(B/N) images;
+ * each shard's loss is its part of the global loss (src/parallel/pixel-loss.ts), so the batch's
+ * gradient is the sum of the shards' gradients, added in shard order 0, 1, ... whatever order the
+ * workers finish in: the result does not depend on timing, and N threads agree with one thread up
+ * to float summation order.
+ *
+ * Weights: the caller's agent applies one update on the main thread; before the next call that
+ * needs them the main thread writes every variable into a SharedArrayBuffer (skipped when the
+ * version is unchanged) and the workers load it. Gradients come back through one
+ * SharedArrayBuffer per worker; only small messages are posted.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { PolicyNet } from '../types.js';
+import type { Rng } from '../rng.js';
+import { FprlError } from '../errors.js';
+import { policySpecOf } from './spec.js';
+import {
+  forwardShard,
+  pixelLossGradients,
+  type ForwardMode,
+  type PixelLossSpec,
+  type ShardGradients,
+} from './pixel-loss.js';
+import type { FromWorker, GradMessage, ToWorker } from './protocol.js';
+
+/** Contiguous shards [start, count) of `batch` items over at most `threads` parts, none empty. */
+export function shardRanges(batch: number, threads: number): { start: number; count: number }[] {
+  const n = Math.max(1, Math.min(threads, batch));
+  const out: { start: number; count: number }[] = [];
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const count = Math.floor(batch / n) + (i < batch % n ? 1 : 0);
+    out.push({ start, count });
+    start += count;
+  }
+  return out;
+}
+
+/** A worker thread running worker.ts (under tsx when this file is TypeScript source). */
+function spawnWorker(): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    // Sources run under tsx: register its loader inside the worker, then import the worker module.
+    // The ESM build of tsx's API (require.resolve finds the CommonJS one next to it).
+    const api = createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs');
+    const tsx = pathToFileURL(api).href;
+    const entry = new URL('./worker.ts', here).href;
+    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+    return new Worker(code, { eval: true });
+  }
+  return new Worker(new URL('./worker.js', here));
+}
+
+interface Pending {
+  resolve: (m: FromWorker) => void;
+  reject: (e: Error) => void;
+}
+
+class WorkerHandle {
+  private pending: Pending | undefined;
+  private dead: Error | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly worker: Worker,
+    readonly grads: SharedArrayBuffer,
+  ) {
+    worker.on('message', (m: FromWorker) => {
+      const p = this.pending;
+      this.pending = undefined;
+      if (!p) return;
+      if (m.type === 'error') {
+        const e = new FprlError(`gradient worker ${index} failed: ${m.message}`, {
+          where: 'training.threads',
+          hint: 'run with threads 1 to see the error in the main thread',
+        });
+        if (m.stack) e.stack = m.stack;
+        p.reject(e);
+      } else p.resolve(m);
+    });
+    const die = (e: Error) => {
+      this.dead = e;
+      this.pending?.reject(e);
+      this.pending = undefined;
+    };
+    worker.on('error', (e) =>
+      die(new FprlError(`gradient worker ${index} crashed: ${e.message}`, { cause: e })),
+    );
+    worker.on('exit', (code) => die(new FprlError(`gradient worker ${index} exited (code ${code})`)));
+  }
+
+  /** Send one message and wait for its answer (one at a time per worker). */
+  request(m: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(m, transfer);
+    });
+  }
+}
+
+export interface DataParallelOptions {
+  /** Backend of the workers (default: the main thread's). */
+  backend?: string;
+}
+
+export class DataParallel {
+  private readonly sizes: number[];
+  private readonly offsets: number[];
+  private readonly weights: SharedArrayBuffer;
+  private version = -1;
+  private nextId = 0;
+  private closed = false;
+
+  private constructor(
+    readonly threads: number,
+    private readonly workers: WorkerHandle[],
+    sizes: number[],
+    weights: SharedArrayBuffer,
+  ) {
+    this.sizes = sizes;
+    this.offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    this.weights = weights;
+  }
+
+  /** Start `threads - 1` workers with replicas of `policy`'s architecture. */
+  static async create(
+    policy: PolicyNet,
+    threads: number,
+    opts: DataParallelOptions = {},
+  ): Promise<DataParallel> {
+    if (!Number.isInteger(threads) || threads < 2) {
+      throw new FprlError(`data-parallel training needs at least 2 threads, got ${threads}`, {
+        where: 'training.threads',
+      });
+    }
+    const spec = policySpecOf(policy);
+    const sizes = policy.trainableVariables.map((v) => v.size);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const weights = new SharedArrayBuffer(total * 4);
+    const backend = opts.backend ?? tf.getBackend();
+    const handles: WorkerHandle[] = [];
+    try {
+      for (let i = 1; i < threads; i++) {
+        handles.push(new WorkerHandle(i, spawnWorker(), new SharedArrayBuffer(total * 4)));
+      }
+      const answers = await Promise.all(
+        handles.map((h) => h.request({ type: 'init', spec, backend, weights, grads: h.grads, sizes })),
+      );
+      answers.forEach((a, i) => {
+        const got = a.type === 'ready' ? a.sizes : [];
+        if (got.length !== sizes.length || got.some((s, j) => s !== sizes[j])) {
+          throw new FprlError(`worker ${i + 1}'s replica has other variables than the policy`, {
+            where: 'training.threads',
+            hint: 'the policy must be rebuildable from its config alone',
+          });
+        }
+      });
+    } catch (e) {
+      await Promise.all(handles.map((h) => h.worker.terminate()));
+      throw e;
+    }
+    return new DataParallel(threads, handles, sizes, weights);
+  }
+
+  /** Write the policy's weights for the workers when `version` differs from the last written. */
+  private syncWeights(policy: PolicyNet, version: number): void {
+    if (version === this.version) return;
+    const buf = new Float32Array(this.weights);
+    policy.trainableVariables.forEach((v, i) => buf.set(v.dataSync() as Float32Array, this.offsets[i]));
+    this.version = version;
+  }
+
+  private check(policy: PolicyNet): void {
+    if (this.closed) throw new Error('DataParallel: used after dispose()');
+    const vars = policy.trainableVariables;
+    if (vars.length !== this.sizes.length || vars.some((v, i) => v.size !== this.sizes[i])) {
+      throw new Error('DataParallel: the policy has other variables than the one the pool was made for');
+    }
+  }
+
+  /**
+   * Gradients of the whole batch's pixel loss (see pixel-loss.ts), summed over shards in shard
+   * order, in `policy.trainableVariables` order (caller disposes them), and the summed statistics.
+   * `version` names the policy's current weights (the caller changes it whenever they change).
+   * `rng` seeds dropout: shard i uses `rng.fork('shard-<i>')`.
+   */
+  async gradients(
+    policy: PolicyNet,
+    images: tf.Tensor4D,
+    weights: Float32Array,
+    loss: PixelLossSpec,
+    version: number,
+    rng?: Rng,
+  ): Promise<ShardGradients> {
+    this.check(policy);
+    this.syncWeights(policy, version);
+    const [B, H, W, ch] = images.shape;
+    const C = policy.numClasses;
+    const shards = shardRanges(B, this.threads);
+    const pixels = images.dataSync() as Float32Array;
+    const imgSize = H * W * ch;
+    const wSize = H * W * C;
+    const replies = shards.slice(1).map((s, i) => {
+      const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
+      const wts = weights.slice(s.start * wSize, (s.start + s.count) * wSize);
+      const m: GradMessage = {
+        type: 'grad',
+        id: this.nextId++,
+        version: this.version,
+        images: img,
+        shape: [s.count, H, W, ch],
+        weights: wts,
+        loss,
+        rng: rng?.fork(`shard-${i + 1}`).getState(),
+      };
+      return this.workers[i].request(m, [img.buffer, wts.buffer]);
+    });
+    // Shard 0 here, while the workers compute theirs.
+    const s0 = shards[0];
+    let own: ShardGradients | undefined;
+    let failed: unknown;
+    try {
+      const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
+      try {
+        own = pixelLossGradients(
+          policy,
+          x0,
+          weights.subarray(0, s0.count * wSize),
+          loss,
+          rng?.fork('shard-0'),
+        );
+      } finally {
+        x0.dispose();
+      }
+    } catch (e) {
+      failed = e;
+    }
+    const answers = await Promise.allSettled(replies);
+    const bad = answers.find((a) => a.status === 'rejected');
+    if (failed || bad) {
+      own?.grads.forEach((g) => g.dispose());
+      throw failed ?? (bad as PromiseRejectedResult).reason;
+    }
+    const mine = own!;
+    let sumWlogp = mine.sumWlogp;
+    let sumEntropy = mine.sumEntropy;
+    const views = answers.map((a, i) => {
+      const m = (a as PromiseFulfilledResult<FromWorker>).value;
+      if (m.type !== 'grad') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
+      sumWlogp += m.sumWlogp;
+      sumEntropy += m.sumEntropy;
+      return new Float32Array(this.workers[i].grads);
+    });
+    const grads = mine.grads.map((g, v) => {
+      // Float32 accumulation in shard order: ((g0 + g1) + g2) ..., as a tf.add chain would round.
+      const acc = Float32Array.from(g.dataSync() as Float32Array);
+      g.dispose();
+      const off = this.offsets[v];
+      for (const view of views) for (let j = 0; j < acc.length; j++) acc[j] += view[off + j];
+      return tf.tensor(acc, policy.trainableVariables[v].shape);
+    });
+    return { grads, sumWlogp, sumEntropy };
+  }
+
+  /**
+   * A forward pass without gradients over the batch, split like {@link gradients}: softmax
+   * probabilities [B*H*W*C] or argmax labels [B*H*W], image-major as one pass would give them.
+   */
+  async forward(
+    policy: PolicyNet,
+    images: tf.Tensor4D,
+    mode: ForwardMode,
+    version: number,
+  ): Promise<Float32Array | Int32Array> {
+    this.check(policy);
+    this.syncWeights(policy, version);
+    const [B, H, W, ch] = images.shape;
+    const per = H * W * (mode === 'probs' ? policy.numClasses : 1);
+    const shards = shardRanges(B, this.threads);
+    const pixels = images.dataSync() as Float32Array;
+    const imgSize = H * W * ch;
+    const replies = shards.slice(1).map((s, i) => {
+      const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
+      return this.workers[i].request(
+        {
+          type: 'forward',
+          id: this.nextId++,
+          version: this.version,
+          images: img,
+          shape: [s.count, H, W, ch],
+          mode,
+        },
+        [img.buffer],
+      );
+    });
+    const s0 = shards[0];
+    const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
+    let first: Float32Array | Int32Array;
+    try {
+      first = forwardShard(policy, x0, mode);
+    } finally {
+      x0.dispose();
+    }
+    const out = mode === 'probs' ? new Float32Array(B * per) : new Int32Array(B * per);
+    out.set(first, 0);
+    const answers = await Promise.all(replies);
+    answers.forEach((m, i) => {
+      if (m.type !== 'forward') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
+      out.set(m.out, shards[i + 1].start * per);
+    });
+    return out;
+  }
+
+  /** Stop the workers (idempotent). */
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(
+      this.workers.map(async (h) => {
+        h.worker.postMessage({ type: 'close' } satisfies ToWorker);
+        await h.worker.terminate();
+      }),
+    );
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Messages between the main thread and a gradient worker (structured clone). Weights and
+ * gradients do not travel in messages: they live in SharedArrayBuffers laid out as every
+ * variable's values one after the other, in `policy.trainableVariables` order.
+ */
+import type { RngState } from '../rng.js';
+import type { PolicySpec } from './spec.js';
+import type { ForwardMode, PixelLossSpec } from './pixel-loss.js';
+
+export interface InitMessage {
+  type: 'init';
+  spec: PolicySpec;
+  /** tfjs backend to compute on (the main thread's). */
+  backend: string;
+  /** Weights of every variable, written by the main thread before a call that needs them. */
+  weights: SharedArrayBuffer;
+  /** This worker's gradient output, same layout. */
+  grads: SharedArrayBuffer;
+  /** Element counts of the main thread's variables (a replica must match them). */
+  sizes: number[];
+}
+
+interface ShardInput {
+  id: number;
+  /** Version of the weights in the shared buffer; a worker reloads when it differs from its own. */
+  version: number;
+  /** The shard's images [b,H,W,3]. */
+  images: Float32Array;
+  shape: [number, number, number, number];
+}
+
+export interface GradMessage extends ShardInput {
+  type: 'grad';
+  /** Loss weights [b,H,W,C]. */
+  weights: Float32Array;
+  loss: PixelLossSpec;
+  /** Dropout stream of this shard (training only). */
+  rng?: RngState;
+}
+
+export interface ForwardMessage extends ShardInput {
+  type: 'forward';
+  mode: ForwardMode;
+}
+
+export type ToWorker = InitMessage | GradMessage | ForwardMessage | { type: 'close' };
+
+export type FromWorker =
+  | { type: 'ready'; sizes: number[] }
+  | { type: 'grad'; id: number; sumWlogp: number; sumEntropy: number }
+  | { type: 'forward'; id: number; out: Float32Array | Int32Array }
+  | { type: 'error'; id?: number; message: string; stack?: string };

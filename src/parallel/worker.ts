@@ -1,0 +1,80 @@
+/**
+ * A gradient worker (node:worker_threads): its own tfjs backend and a replica of the policy.
+ * It loads the broadcast weights when their version changes, computes its shard's gradients into
+ * its shared buffer or a forward pass, and answers. It never updates weights itself: the main
+ * thread applies the one update and broadcasts the result, so replicas cannot drift apart.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend.js';
+import { Rng } from '../rng.js';
+import type { PolicyNet } from '../types.js';
+import { buildPolicy } from './spec.js';
+import { forwardShard, pixelLossGradients } from './pixel-loss.js';
+import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('src/parallel/worker.ts runs only as a worker thread');
+
+let policy: PolicyNet | undefined;
+let init: InitMessage | undefined;
+let version = -1;
+let offsets: number[] = [];
+
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+function loadWeights(v: number): void {
+  if (v === version) return;
+  const buf = new Float32Array(init!.weights);
+  policy!.trainableVariables.forEach((variable, i) => {
+    const values = buf.slice(offsets[i], offsets[i] + variable.size);
+    tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
+  });
+  version = v;
+}
+
+async function handle(m: ToWorker): Promise<void> {
+  if (m.type === 'close') {
+    policy?.dispose();
+    port!.close();
+    return;
+  }
+  if (m.type === 'init') {
+    init = m;
+    await initBackend(m.backend);
+    policy = buildPolicy(m.spec);
+    const sizes = policy.trainableVariables.map((v) => v.size);
+    offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
+    send({ type: 'ready', sizes });
+    return;
+  }
+  loadWeights(m.version);
+  const images = tf.tensor4d(m.images, m.shape);
+  try {
+    if (m.type === 'forward') {
+      const out = forwardShard(policy!, images, m.mode);
+      send({ type: 'forward', id: m.id, out }, [out.buffer as ArrayBuffer]);
+      return;
+    }
+    const rng = m.rng ? Rng.fromState(m.rng) : undefined;
+    const r = pixelLossGradients(policy!, images, m.weights, m.loss, rng);
+    const out = new Float32Array(init!.grads);
+    r.grads.forEach((g, i) => {
+      out.set(g.dataSync() as Float32Array, offsets[i]);
+      g.dispose();
+    });
+    send({ type: 'grad', id: m.id, sumWlogp: r.sumWlogp, sumEntropy: r.sumEntropy });
+  } finally {
+    images.dispose();
+  }
+}
+
+// One message at a time, in order: the main thread sends the next only after this one's answer.
+let queue = Promise.resolve();
+port.on('message', (m: ToWorker) => {
+  queue = queue
+    .then(() => handle(m))
+    .catch((e: Error) =>
+      send({ type: 'error', id: 'id' in m ? m.id : undefined, message: e.message, stack: e.stack }),
+    );
+});

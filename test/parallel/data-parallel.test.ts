@@ -1,0 +1,232 @@
+import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
+import { useBackend } from '../helpers/backend.js';
+import { Rng } from '../../src/rng.js';
+import { DataParallel, shardRanges, defaultThreads, resolveThreads } from '../../src/parallel/index.js';
+import { createAgent } from '../../agents/registry.js';
+import { LinearPolicy } from '../../agents/linear-policy.js';
+import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
+import type { PolicyAgent } from '../../agents/policy-agent.js';
+import type { RlExperience } from '../../agents/reinforce.js';
+import type { PolicyNet } from '../../src/types.js';
+
+/**
+ * Tolerance of "N threads equal one thread": the shards' gradients are the batch's gradient
+ * split into sums over images, so only the float32 summation order differs. After two Adam
+ * updates every weight agrees within 1e-5 relative (of the largest weight) and the loss within 1e-5.
+ */
+const REL_TOL = 1e-5;
+
+const H = 8;
+const W = 8;
+const C = 11;
+
+function batch(
+  B: number,
+  seed: number,
+): { images: Float32Array; target: Int32Array; labels: Int32Array; credit: Float32Array } {
+  const rng = new Rng(seed, 'test-batch');
+  const images = new Float32Array(B * H * W * 3).map(() => rng.uniform(-1, 1));
+  const target = new Int32Array(B * H * W).map(() => rng.int(0, C));
+  target[3] = 255; // an ignored pixel
+  const K = 4;
+  const labels = new Int32Array(K * B * H * W).map(() => rng.int(0, C));
+  const credit = new Float32Array(K * B * H * W).map(() => rng.uniform(0, 1));
+  return { images, target, labels, credit };
+}
+
+function experience(B: number, seed: number): RlExperience {
+  const b = batch(B, seed);
+  const reward = new Float32Array(4 * B).map((_, i) => (i * 0.37) % 1);
+  return {
+    observation: {
+      images: tf.tensor4d(b.images, [B, H, W, 3]),
+      ids: Array.from({ length: B }, (_, i) => `f${i}`),
+    },
+    target: b.target,
+    action: { labels: b.labels, samples: 4 },
+    result: { reward, pixelReward: b.credit, components: {}, info: { ids: [], samples: 4 } },
+  } as unknown as RlExperience;
+}
+
+type Made = { agent: PolicyAgent; policy: PolicyNet };
+
+function linearAgent(config: object): Made {
+  const policy = new LinearPolicy({ height: H, width: W }, new Rng(7, 'model'));
+  const agent = createAgent(config, policy, {
+    rng: new Rng(7, 'agent'),
+    training: { optimizer: { name: 'adam', lr: 0.05 }, gradClip: 1 } as never,
+  }) as PolicyAgent;
+  return { agent, policy };
+}
+
+async function trainTwice(
+  make: () => Made,
+  threads: number,
+  B: number,
+): Promise<{ losses: Record<string, number>[]; weights: Float32Array[] }> {
+  const { agent, policy } = make();
+  const pool = threads > 1 ? await DataParallel.create(policy, threads) : undefined;
+  agent.useParallel(pool);
+  const losses: Record<string, number>[] = [];
+  try {
+    for (const seed of [1, 2]) {
+      const exp = experience(B, seed);
+      try {
+        losses.push((await agent.learn(exp)) as Record<string, number>);
+      } finally {
+        exp.observation.images.dispose();
+      }
+    }
+    return {
+      losses,
+      weights: policy.trainableVariables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+    };
+  } finally {
+    agent.useParallel(undefined);
+    await pool?.dispose();
+    agent.dispose();
+  }
+}
+
+function expectClose(a: { losses: Record<string, number>[]; weights: Float32Array[] }, b: typeof a): void {
+  for (let s = 0; s < a.losses.length; s++) {
+    for (const [k, v] of Object.entries(a.losses[s])) {
+      expect(b.losses[s][k], `${k} of update ${s + 1}`).to.be.closeTo(v, REL_TOL * Math.max(1, Math.abs(v)));
+    }
+  }
+  a.weights.forEach((w, i) => {
+    const scale = Math.max(1, ...Array.from(w, Math.abs));
+    let worst = 0;
+    for (let j = 0; j < w.length; j++) worst = Math.max(worst, Math.abs(w[j] - b.weights[i][j]));
+    expect(worst / scale, `variable ${i}`).to.be.below(REL_TOL);
+  });
+}
+
+function expectIdentical(
+  a: { losses: Record<string, number>[]; weights: Float32Array[] },
+  b: typeof a,
+): void {
+  expect(b.losses).to.deep.equal(a.losses);
+  a.weights.forEach((w, i) =>
+    expect(Buffer.from(b.weights[i].buffer).equals(Buffer.from(w.buffer))).to.equal(true),
+  );
+}
+
+describe('data-parallel training (src/parallel/)', function () {
+  this.timeout(60_000);
+  before(() => useBackend('cpu'));
+
+  it('splits a batch into contiguous shards that differ by at most one image and are never empty', () => {
+    expect(shardRanges(8, 2)).to.deep.equal([
+      { start: 0, count: 4 },
+      { start: 4, count: 4 },
+    ]);
+    expect(shardRanges(5, 3)).to.deep.equal([
+      { start: 0, count: 2 },
+      { start: 2, count: 2 },
+      { start: 4, count: 1 },
+    ]);
+    expect(shardRanges(1, 4)).to.deep.equal([{ start: 0, count: 1 }]);
+  });
+
+  it('defaults to the cores left per concurrent run, and an explicit request beats the config', () => {
+    expect(defaultThreads(2, 2)).to.equal(1);
+    expect(defaultThreads(1, 2)).to.equal(2);
+    expect(defaultThreads(3, 2)).to.equal(1);
+    expect(resolveThreads(undefined, {})).to.deep.equal({ threads: 1, explicit: false });
+    expect(resolveThreads(undefined, { FPRL_THREADS_DEFAULT: '2' })).to.deep.equal({
+      threads: 2,
+      explicit: false,
+    });
+    expect(resolveThreads(3, { FPRL_THREADS_DEFAULT: '2' })).to.deep.equal({ threads: 3, explicit: true });
+    expect(resolveThreads(3, { FPRL_THREADS: '2' })).to.deep.equal({ threads: 2, explicit: true });
+  });
+
+  it('trains the supervised agent on 2 threads to the weights of 1 thread (odd batch), bit-identically twice', async () => {
+    const make = () => linearAgent({ kind: 'supervised', labelSmoothing: 0.1 });
+    const one = await trainTwice(make, 1, 3);
+    const two = await trainTwice(make, 2, 3);
+    const again = await trainTwice(make, 2, 3);
+    expectClose(one, two);
+    expectIdentical(two, again);
+    expect(one.weights[1].some((x) => x !== 0)).to.equal(true); // the update moved the bias
+  });
+
+  it('trains REINFORCE (rloo, k = 4, pixel credit, entropy bonus) on 3 threads to the weights of 1 thread', async () => {
+    const make = () =>
+      linearAgent({ kind: 'reinforce', baseline: 'rloo', credit: 'pixel', samples: 4, entropyCoef: 0.05 });
+    const one = await trainTwice(make, 1, 4);
+    const three = await trainTwice(make, 3, 4);
+    expectClose(one, three);
+    expectIdentical(three, await trainTwice(make, 3, 4));
+  });
+
+  it('refuses the critic baseline on several threads, naming the agent and the fix', async () => {
+    const { agent, policy } = linearAgent({ kind: 'reinforce', baseline: 'critic' });
+    const pool = await DataParallel.create(policy, 2);
+    try {
+      expect(() => agent.useParallel(pool)).to.throw(/cannot train on 2 threads: the 'critic' baseline/);
+    } finally {
+      await pool.dispose();
+      agent.dispose();
+    }
+  });
+
+  it('acts greedily and samples on 2 threads as on 1 thread, leaking no tensors', async () => {
+    const { agent, policy } = linearAgent({ kind: 'reinforce', samples: 2 });
+    const exp = experience(3, 5);
+    const pool = await DataParallel.create(policy, 2);
+    try {
+      await agent.learn(exp); // creates the optimiser's slots, which stay
+      const before = tf.memory().numTensors;
+      const greedy1 = await agent.act(exp.observation, 'greedy');
+      agent.setSamplingStream(new Rng(3, 's'));
+      const sampled1 = await agent.act(exp.observation, 'sample', 2);
+      agent.useParallel(pool);
+      const greedy2 = await agent.act(exp.observation, 'greedy');
+      agent.setSamplingStream(new Rng(3, 's'));
+      const sampled2 = await agent.act(exp.observation, 'sample', 2);
+      await agent.learn(exp);
+      expect(tf.memory().numTensors).to.equal(before);
+      expect(Array.from(greedy2.labels)).to.deep.equal(Array.from(greedy1.labels));
+      expect(Array.from(sampled2.labels)).to.deep.equal(Array.from(sampled1.labels));
+    } finally {
+      agent.useParallel(undefined);
+      await pool.dispose();
+      exp.observation.images.dispose();
+      agent.dispose();
+    }
+  });
+
+  it('trains a small Face Transformer on wasm on 2 threads to the weights of 1 thread', async () => {
+    await useBackend('wasm');
+    try {
+      const vit = resolveViTConfig({
+        imageSize: 8,
+        patchSize: 4,
+        dim: 16,
+        depth: 1,
+        heads: 2,
+        mlpDim: 32,
+        dropout: 0,
+        embDropout: 0,
+      });
+      const make = (): Made => {
+        const policy = new FaceTransformer(vit, new Rng(3, 'model'));
+        const agent = createAgent({ kind: 'supervised' }, policy, {
+          rng: new Rng(3, 'agent'),
+          // SGD: the update is linear in the gradient. Adam divides by sqrt(v), which turns
+          // summation-order noise in a near-zero gradient element into a visible step.
+          training: { optimizer: { name: 'sgd', lr: 0.1 } } as never,
+        }) as PolicyAgent;
+        return { agent, policy };
+      };
+      const one = await trainTwice(make, 1, 4);
+      const two = await trainTwice(make, 2, 4);
+      expectClose(one, two);
+    } finally {
+      await useBackend('cpu');
+    }
+  });
+});
