@@ -5,7 +5,9 @@
  */
 import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
+import os from 'node:os';
 import { FprlError } from '../errors.js';
+import { THREADS_DEFAULT_ENV_VAR, THREADS_ENV_VAR, defaultThreads } from '../parallel/index.js';
 import { executeRun } from '../experiment/run-one.js';
 import { runSweep, type SweepOptions, type SweepOutcome } from '../experiment/runner.js';
 import { WORKER_COMMAND } from '../experiment/protocol.js';
@@ -47,6 +49,8 @@ interface RunFlags {
   resume?: string;
   seeds?: number[];
   workers?: number | 'auto';
+  /** Data-parallel threads per run (src/parallel/); default cores / concurrent runs. */
+  threads?: number;
   backend?: string;
   steps?: number;
   retryFailed?: boolean;
@@ -61,6 +65,7 @@ export function runCommand(
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   extra: Partial<SweepOptions> = {},
 ): Promise<SweepOutcome> {
+  setRunThreads(flags);
   return runSweep({
     experiment,
     resume: flags.resume,
@@ -74,6 +79,21 @@ export function runCommand(
     print,
     ...extra,
   });
+}
+
+/**
+ * Threads per run, through the environment (forked worker processes inherit it): an explicit
+ * --threads beats the config's training.threads; otherwise the default is the cores left per
+ * concurrent run, so threads x processes never oversubscribes the cores.
+ */
+function setRunThreads(flags: RunFlags): void {
+  if (flags.threads !== undefined) {
+    process.env[THREADS_ENV_VAR] = String(flags.threads);
+    return;
+  }
+  const cores = os.availableParallelism();
+  const processes = flags.workers === 'auto' ? cores : (flags.workers ?? 1);
+  process.env[THREADS_DEFAULT_ENV_VAR] = String(defaultThreads(processes, cores));
 }
 
 export function register(program: Command): void {
@@ -90,6 +110,11 @@ export function register(program: Command): void {
       '--workers <n>',
       'parallel worker processes (default 1: in-process)',
       parsePositiveInt('--workers'),
+    )
+    .option(
+      '--threads <n>',
+      'data-parallel threads per run (default: cores / worker processes; beats training.threads)',
+      parsePositiveInt('--threads'),
     )
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option('--steps <n>', 'train every agent this many steps (quick tries)', parsePositiveInt('--steps'))

@@ -56,6 +56,11 @@ export interface TrainingConfig {
   gradClip: number;
   /** Emit `train:step` every this many steps. */
   logEvery: number;
+  /**
+   * Threads for data-parallel training (src/parallel/): each computes gradients on its share of
+   * the batch. Default: `fprl run --threads` or the cores left per concurrent run; 1 elsewhere.
+   */
+  threads?: number;
 }
 
 export const optimizerConfigSchema = {
@@ -106,6 +111,14 @@ export const trainingConfigSchema = {
     checkpointEvery: { type: 'integer', minimum: 0, default: 0 },
     gradClip: { type: 'number', minimum: 0, default: 1 },
     logEvery: { type: 'integer', minimum: 1, default: 1 },
+    threads: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      description:
+        'Threads for data-parallel training (each takes a share of the batch; results equal 1 thread up to float summation order). ' +
+        'Default: fprl run --threads, else cores / concurrent runs.',
+    },
   },
 } as const;
 

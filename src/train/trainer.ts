@@ -17,6 +17,7 @@ import type { RlExperience } from '../../agents/reinforce.js';
 import { totalSteps as plannedSteps, type TrainingConfig } from './config.js';
 import { hasCheckpoint, loadCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { evaluate, evaluationMetrics, type EvaluationResult } from './evaluate.js';
+import { attachParallel } from '../parallel/attach.js';
 
 /** An env that can hand out and restore its sampler state (exact resume of the data order). */
 export interface StatefulEnv extends Env {
@@ -186,7 +187,10 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     totalSteps: total,
     config: opts.runConfig,
   });
+  // Data-parallel threads (src/parallel/): attached for the loop, detached whatever happens.
+  let parallel: Awaited<ReturnType<typeof attachParallel>>;
   try {
+    parallel = await attachParallel(agent, config.threads);
     if (opts.checkpointDir && opts.resume !== false && (await hasCheckpoint(opts.checkpointDir))) {
       const meta = await loadCheckpoint(opts.checkpointDir, agent);
       step = resumedFrom = lastCheckpointStep = meta.step;
@@ -215,6 +219,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const seconds = (performance.now() - t0) / 1000;
       scalars['perf/images_per_s'] = config.batchSize / seconds;
       scalars['perf/step_ms'] = seconds * 1000;
+      scalars['perf/threads'] = parallel?.threads ?? 1;
       lastScalars = scalars;
       if (step % config.logEvery === 0 || step === total) bus.emit('train:step', { runId, step, scalars });
       if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < total) await runEval(false);
@@ -234,6 +239,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       wallSeconds: (performance.now() - started) / 1000,
     });
     throw e;
+  } finally {
+    await parallel?.detach();
   }
 }
 
