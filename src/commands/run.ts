@@ -65,7 +65,6 @@ export function runCommand(
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   extra: Partial<SweepOptions> = {},
 ): Promise<SweepOutcome> {
-  setRunThreads(flags);
   return runSweep({
     experiment,
     resume: flags.resume,
@@ -128,6 +127,8 @@ export function register(program: Command): void {
           hint: 'auto, bars or lines',
         });
       }
+      // Only the CLI sets the process-wide thread defaults (in-process callers keep 1 thread).
+      setRunThreads(flags);
       const outcome = await runCommand(experiment, flags);
       const failed = outcome.summary.failed.length;
       if (failed > 0) {
