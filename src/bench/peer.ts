@@ -87,8 +87,10 @@ export function runPeerBench(opts: PeerOptions): Promise<PeerOutcome> {
 /** Ours over the reference's images per second (> 1: we are faster). */
 export function peerRatio(ours: ViTBenchResult, peer: PeerResult): { train: number; infer: number } {
   const r = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  // With --threads N the data-parallel figures are ours (what `fprl run` trains with).
+  const best = ours.parallel ?? ours;
   return {
-    train: r(ours.trainImagesPerSecond, peer.trainImagesPerSecond),
-    infer: r(ours.inferImagesPerSecond, peer.inferImagesPerSecond),
+    train: r(best.trainImagesPerSecond, peer.trainImagesPerSecond),
+    infer: r(best.inferImagesPerSecond, peer.inferImagesPerSecond),
   };
 }

@@ -9,6 +9,7 @@ import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { Rng } from '../rng.js';
 import { backendInfo } from '../backend.js';
 import { machineLoad, round, timeIt } from './timing.js';
+import { DataParallel } from '../parallel/pool.js';
 
 export interface ViTBenchOptions {
   /** A preset name (`seed`, `ti16-256`, `tiny-64`). */
@@ -21,6 +22,11 @@ export interface ViTBenchOptions {
   seed?: number;
   /** Adam learning rate. Default 1e-3 (as the reference). */
   learningRate?: number;
+  /**
+   * Also time data-parallel training and inference on this many threads (src/parallel/: the main
+   * thread plus threads-1 workers, each with its share of the batch). 1 or absent: single only.
+   */
+  threads?: number;
   /** Progress lines (the command sends them to stderr). */
   onProgress?: (msg: string) => void;
 }
@@ -45,6 +51,23 @@ export interface ViTBenchResult {
   loadAverage1m: number;
   cores: number;
   tfjs: string;
+  /** The same step and inference data-parallel on `threads` threads (when asked for). */
+  parallel?: ParallelBenchResult;
+}
+
+export interface ParallelBenchResult {
+  threads: number;
+  trainMsPerStep: number;
+  trainImagesPerSecond: number;
+  inferMsPerBatch: number;
+  inferImagesPerSecond: number;
+  /** Mean ms per step: gradients on all shards (with weight broadcast and the sum), Adam. */
+  phases: { gradientsMs: number; optimizerMs: number };
+  /** Over the single-thread figures. */
+  trainSpeedup: number;
+  inferSpeedup: number;
+  trainCpuMsPerStep: number;
+  loadAverage1m: number;
 }
 
 /** Random images [B,S,S,3] in [-1,1) and one-hot targets [B,S,S,C] for random labels. */
@@ -123,7 +146,17 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
       maxRuns: opts.steps,
     });
 
+    const parallel =
+      opts.threads && opts.threads > 1
+        ? await benchParallel(model, images, targets, optimizer, opts.threads, dropoutRng, opts, progress)
+        : undefined;
     const info = backendInfo();
+    const trainIps = (opts.batch * 1000) / train.wallMs;
+    const inferIps = (opts.batch * 1000) / infer.wallMs;
+    if (parallel) {
+      parallel.trainSpeedup = round(parallel.trainImagesPerSecond / trainIps);
+      parallel.inferSpeedup = round(parallel.inferImagesPerSecond / inferIps);
+    }
     return {
       backend: tf.getBackend(),
       threads: info?.threads ?? 1,
@@ -144,10 +177,78 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
       trainCpuMsPerStep: round(train.cpuMs, 1),
       ...machineLoad(),
       tfjs: tf.version.tfjs,
+      ...(parallel ? { parallel } : {}),
     };
   } finally {
     tf.dispose([images, targets]);
     optimizer.dispose();
     model.dispose();
+  }
+}
+
+/**
+ * The training step and inference of {@link benchViT} on a data-parallel pool: the same loss
+ * (mean per-pixel cross-entropy is the pixel loss with W = one-hot targets and scale 1/pixels),
+ * gradients summed over the shards, one Adam update on the main thread.
+ */
+async function benchParallel(
+  model: FaceTransformer,
+  images: tf.Tensor4D,
+  targets: tf.Tensor4D,
+  optimizer: tf.Optimizer,
+  threads: number,
+  dropoutRng: Rng,
+  opts: ViTBenchOptions,
+  progress: (msg: string) => void,
+): Promise<ParallelBenchResult> {
+  progress(`starting ${threads - 1} worker thread${threads > 2 ? 's' : ''} for data-parallel training`);
+  const pool = await DataParallel.create(model, threads);
+  const vars = model.trainableVariables;
+  const W = targets.dataSync() as Float32Array;
+  const [B, H, Wd] = images.shape;
+  const spec = { scale: 1 / (B * H * Wd), entropyCoef: 0, pixels: B * H * Wd, training: true };
+  let version = 0;
+  let gradMs = 0;
+  let optMs = 0;
+  const step = async () => {
+    const t0 = performance.now();
+    const r = await pool.gradients(model, images, W, spec, version, dropoutRng);
+    const t1 = performance.now();
+    const named: tf.NamedTensorMap = {};
+    vars.forEach((v, i) => (named[v.name] = r.grads[i]));
+    optimizer.applyGradients(named);
+    version++;
+    tf.dispose(r.grads);
+    gradMs += t1 - t0;
+    optMs += performance.now() - t1;
+  };
+  try {
+    const warmup = opts.warmup ?? 2;
+    for (let i = 0; i < warmup; i++) await step();
+    gradMs = 0;
+    optMs = 0;
+    progress(`timing ${opts.steps} training steps on ${threads} threads`);
+    const train = await timeIt(step, { warmup: 0, minRuns: opts.steps, maxRuns: opts.steps });
+    progress(`timing ${opts.steps} inference batches on ${threads} threads`);
+    const infer = await timeIt(() => pool.forward(model, images, 'argmax', version), {
+      warmup: 1,
+      minRuns: opts.steps,
+      maxRuns: opts.steps,
+    });
+    return {
+      threads,
+      trainMsPerStep: round(train.wallMs, 1),
+      trainImagesPerSecond: round((opts.batch * 1000) / train.wallMs),
+      inferMsPerBatch: round(infer.wallMs, 1),
+      inferImagesPerSecond: round((opts.batch * 1000) / infer.wallMs),
+      phases: { gradientsMs: round(gradMs / opts.steps, 1), optimizerMs: round(optMs / opts.steps, 1) },
+      trainSpeedup: 0,
+      inferSpeedup: 0,
+      // All threads of this process (workers are threads, so process.cpuUsage counts them).
+      trainCpuMsPerStep: round(train.cpuMs, 1),
+      loadAverage1m: machineLoad().loadAverage1m,
+    };
+  } finally {
+    await pool.dispose();
   }
 }

@@ -4,6 +4,7 @@
  * The measuring lives in src/bench/; this file parses flags and prints.
  */
 import type { Command } from 'commander';
+import os from 'node:os';
 import { describeBackend, initBackend } from '../backend.js';
 import { FprlError } from '../errors.js';
 import {
@@ -38,6 +39,8 @@ export interface BenchCommandOptions {
   /** Threads for the reference (default: its own default, 2). */
   peerThreads?: number;
   python?: string;
+  /** Data-parallel threads to time besides one thread (default: the cores; 1: single only). */
+  threads?: number;
 }
 
 export type BenchOutput =
@@ -66,7 +69,15 @@ export async function benchCommand(
   const was = setFastWasmKernels(!o.stockKernels);
   let result: ViTBenchResult;
   try {
-    result = await benchViT({ preset, batch, steps, warmup: o.warmup, seed: o.seed, onProgress: progress });
+    result = await benchViT({
+      preset,
+      batch,
+      steps,
+      warmup: o.warmup,
+      seed: o.seed,
+      threads: o.threads ?? os.availableParallelism(),
+      onProgress: progress,
+    });
   } finally {
     setFastWasmKernels(was);
   }
@@ -118,22 +129,29 @@ export function register(program: Command): void {
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option(
       '--threads <n>',
-      'wasm threads (threaded XNNPACK build; default FPRL_WASM_THREADS or 1)',
+      'data-parallel threads to time besides one thread (default: the cores; 1: one thread only)',
       positive('--threads'),
     )
+    .option(
+      '--wasm-threads <n>',
+      'threads inside the wasm backend (threaded XNNPACK build; default FPRL_WASM_THREADS or 1)',
+      positive('--wasm-threads'),
+    )
     .option('--json', 'print one JSON object on stdout')
-    .action(async (flags: BenchCommandOptions & { backend?: string; json?: boolean; threads?: number }) => {
-      if (flags.threads !== undefined) requestWasmThreads(flags.threads);
-      const info = await initBackend(flags.kernels ? (flags.backend ?? 'wasm') : flags.backend);
-      if (flags.kernels && info.backend !== 'wasm') {
-        throw new FprlError(`--kernels measures the wasm kernels, but the backend is ${info.backend}`, {
-          where: '--backend',
-          hint: 'drop --backend or use --backend wasm',
-        });
-      }
-      process.stderr.write(`${describeBackend(info)}\n`);
-      const out = await benchCommand(flags, (msg) => process.stderr.write(`  ${msg}\n`));
-      const json = out.kind === 'kernels' ? out.report : out.json;
-      process.stdout.write(`${flags.json ? JSON.stringify(json) : out.text}\n`);
-    });
+    .action(
+      async (flags: BenchCommandOptions & { backend?: string; json?: boolean; wasmThreads?: number }) => {
+        if (flags.wasmThreads !== undefined) requestWasmThreads(flags.wasmThreads);
+        const info = await initBackend(flags.kernels ? (flags.backend ?? 'wasm') : flags.backend);
+        if (flags.kernels && info.backend !== 'wasm') {
+          throw new FprlError(`--kernels measures the wasm kernels, but the backend is ${info.backend}`, {
+            where: '--backend',
+            hint: 'drop --backend or use --backend wasm',
+          });
+        }
+        process.stderr.write(`${describeBackend(info)}\n`);
+        const out = await benchCommand(flags, (msg) => process.stderr.write(`  ${msg}\n`));
+        const json = out.kind === 'kernels' ? out.report : out.json;
+        process.stdout.write(`${flags.json ? JSON.stringify(json) : out.text}\n`);
+      },
+    );
 }

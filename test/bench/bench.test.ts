@@ -9,6 +9,7 @@ import {
   benchMatMulKernels,
   benchViT,
   formatKernelReport,
+  formatViTBench,
   matMulFlops,
   peerRatio,
   runPeerBench,
@@ -79,6 +80,25 @@ describe('fprl bench', () => {
     for (const k of ['trainMsPerStep', 'trainImagesPerSecond', 'inferImagesPerSecond'] as const)
       expect(r[k]).to.be.above(0);
     expect(r.phases.forwardMs).to.be.above(0);
+    expect(r).not.to.have.property('parallel');
+  });
+
+  it('also times data-parallel training and inference on 2 threads, with speed-ups over one thread', async () => {
+    const before = tf.memory().numTensors;
+    const r = await benchViT({ preset: 'tiny-64', batch: 2, steps: 1, warmup: 1, threads: 2 });
+    expect(tf.memory().numTensors).to.equal(before);
+    const q = r.parallel!;
+    expect(q.threads).to.equal(2);
+    for (const k of ['trainImagesPerSecond', 'inferImagesPerSecond', 'trainSpeedup', 'inferSpeedup'] as const)
+      expect(q[k]).to.be.above(0);
+    expect(q.phases.gradientsMs).to.be.above(0);
+    expect(formatViTBench(r)).to.match(
+      /2 threads \(data-parallel, 1 worker thread \+ main\):\ntrain {2}[\d.]+ img\/s/,
+    );
+    expect(
+      peerRatio(r, { trainImagesPerSecond: q.trainImagesPerSecond / 2, inferImagesPerSecond: 1 } as never)
+        .train,
+    ).to.equal(2);
   });
 
   describe('the PyTorch reference', () => {
@@ -139,7 +159,14 @@ describe('fprl bench', () => {
       const r = await runPeerBench({ preset: 'tiny-64', batch: 1, steps: 1, script });
       expect(r).to.deep.equal({ ok: true, result: line });
       expect(peerRatio(ours, line)).to.deep.equal({ train: 2, infer: 0.5 });
-      const out = await benchCommand({ preset: 'tiny-64', batch: 1, steps: 1, warmup: 1, peer: script });
+      const out = await benchCommand({
+        preset: 'tiny-64',
+        batch: 1,
+        steps: 1,
+        warmup: 1,
+        threads: 1,
+        peer: script,
+      });
       if (out.kind !== 'model') throw new Error('expected a model benchmark');
       expect(out.json).to.have.property('peer').that.deep.equals(line);
       expect(out.json).to.have.nested.property('ratio.train');
