@@ -11,6 +11,8 @@ export function formatDuration(seconds: number | undefined): string {
 
 /** In order of preference: what one number best tells how a run is doing. */
 const HEADLINE_PATTERNS: readonly [RegExp, string][] = [
+  // Under per-pixel credit `reward/mean` is the mean credit; the image reward is `reward/image_mean`.
+  [/^reward\/image_mean$/, 'reward'],
   [/^rewards?\/(mean|combined|total)$/, 'reward'],
   [/^rewards?\//, 'reward'],
   [/reward/, 'reward'],
