@@ -81,27 +81,37 @@ export function computeAdvantages(inp: AdvantageInput): Advantages {
       break;
     }
   }
-  const valid = (i: number) => !perPixel || !inp.mask || inp.mask[i % (B * P)] === 1;
-  let n = 0;
+  // One pass in index order (k-major), the mask looked up by position within the sample: no
+  // per-entry closure or modulo (this runs over K*B*H*W entries every REINFORCE step).
+  const n = B * unit;
+  const mask = perPixel ? inp.mask : undefined;
+  let count = 0;
   let sS = 0;
   let sS2 = 0;
   let sA = 0;
   let sA2 = 0;
   let sB = 0;
-  for (let i = 0; i < adv.length; i++) {
-    adv[i] = signal[i] - base[i];
-    if (!valid(i)) {
-      adv[i] = 0;
-      continue;
+  for (let k = 0; k < K; k++) {
+    const off = k * n;
+    for (let j = 0; j < n; j++) {
+      const i = off + j;
+      if (mask && mask[j] !== 1) {
+        adv[i] = 0;
+        continue;
+      }
+      const x = signal[i];
+      const b = base[i];
+      adv[i] = x - b;
+      const a = adv[i]; // the stored float32, as the statistics always used
+      count++;
+      sS += x;
+      sS2 += x * x;
+      sA += a;
+      sA2 += a * a;
+      sB += b;
     }
-    n++;
-    sS += signal[i];
-    sS2 += signal[i] * signal[i];
-    sA += adv[i];
-    sA2 += adv[i] * adv[i];
-    sB += base[i];
   }
-  const mean = (s: number) => (n ? s / n : 0);
+  const mean = (s: number) => (count ? s / count : 0);
   const std = (s: number, s2: number) => Math.sqrt(Math.max(0, mean(s2) - mean(s) ** 2));
   const out: Advantages = {
     values: adv,
@@ -114,7 +124,11 @@ export function computeAdvantages(inp: AdvantageInput): Advantages {
   };
   if (inp.normalize) {
     const scale = 1 / (out.advStd + 1e-8);
-    for (let i = 0; i < adv.length; i++) if (valid(i)) adv[i] = (adv[i] - out.advMean) * scale;
+    for (let k = 0; k < K; k++) {
+      const off = k * n;
+      for (let j = 0; j < n; j++)
+        if (!mask || mask[j] === 1) adv[off + j] = (adv[off + j] - out.advMean) * scale;
+    }
   }
   return out;
 }

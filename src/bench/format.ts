@@ -23,7 +23,8 @@ export function formatViTBench(r: ViTBenchResult, peer?: PeerOutcome): string {
       `train  ${n(q.trainImagesPerSecond)} img/s  (${n(q.trainMsPerStep, 0)} ms/step: gradients ${n(q.phases.gradientsMs, 0)}, ` +
         `adam ${n(q.phases.optimizerMs, 0)}); ${n(q.trainSpeedup)}x one thread`,
       `infer  ${n(q.inferImagesPerSecond)} img/s  (${n(q.inferMsPerBatch, 0)} ms per batch); ${n(q.inferSpeedup)}x one thread`,
-      `cpu ${n(q.trainCpuMsPerStep, 0)} ms per step (all threads); load average ${q.loadAverage1m} on ${r.cores} cores`,
+      `cpu ${n(q.trainCpuMsPerStep, 0)} ms per step (all threads: ${n(q.trainCpuMsPerStep / q.trainMsPerStep, 1)} cores busy on average); ` +
+        `load average ${q.loadAverage1m} on ${r.cores} cores`,
     );
   }
   if (peer && peer.ok) {

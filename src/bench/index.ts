@@ -20,3 +20,10 @@ export {
   type PeerOptions,
 } from './peer.js';
 export { formatViTBench } from './format.js';
+export {
+  benchReinforce,
+  formatReinforceBench,
+  type ReinforceBenchOptions,
+  type ReinforceBenchResult,
+  type ReinforcePhases,
+} from './reinforce.js';

@@ -20,6 +20,7 @@ import {
   type ViTBenchResult,
 } from '../bench/index.js';
 import { resolveViTConfig } from '../../agents/vit/index.js';
+import { benchReinforce, formatReinforceBench, type ReinforceBenchResult } from '../bench/reinforce.js';
 import { setFastWasmKernels } from '../wasm/kernels.js';
 import { requestWasmThreads } from '../wasm/threads.js';
 
@@ -41,10 +42,15 @@ export interface BenchCommandOptions {
   python?: string;
   /** Data-parallel threads to time besides one thread (default: the cores; 1: single only). */
   threads?: number;
+  /** `reinforce`: the REINFORCE step breakdown next to a cross-entropy step (default: the model step). */
+  agent?: string;
+  /** Labellings per image for --agent reinforce (default 4). */
+  samples?: number;
 }
 
 export type BenchOutput =
   | { kind: 'kernels'; report: KernelReport; text: string }
+  | { kind: 'reinforce'; result: ReinforceBenchResult; text: string }
   | { kind: 'model'; result: ViTBenchResult; peer?: PeerOutcome; json: object; text: string };
 
 /** Run what the flags ask for (the backend must be initialised) and return it with its text. */
@@ -66,6 +72,25 @@ export async function benchCommand(
     return { kind: 'kernels', report, text };
   }
   const steps = o.steps ?? 5;
+  if (o.agent !== undefined) {
+    if (o.agent !== 'reinforce') {
+      throw new FprlError(`unknown --agent '${o.agent}'`, {
+        where: '--agent',
+        hint: 'reinforce (the step breakdown next to cross-entropy); without --agent the model step is timed',
+      });
+    }
+    const result = await benchReinforce({
+      preset,
+      batch,
+      steps,
+      warmup: o.warmup,
+      samples: o.samples,
+      threads: o.threads ?? 1,
+      seed: o.seed,
+      onProgress: progress,
+    });
+    return { kind: 'reinforce', result, text: formatReinforceBench(result) };
+  }
   const was = setFastWasmKernels(!o.stockKernels);
   let result: ViTBenchResult;
   try {
@@ -137,6 +162,11 @@ export function register(program: Command): void {
       'threads inside the wasm backend (threaded XNNPACK build; default FPRL_WASM_THREADS or 1)',
       positive('--wasm-threads'),
     )
+    .option(
+      '--agent <kind>',
+      'reinforce: a REINFORCE step (rloo, Dice, difference credit) phase by phase vs cross-entropy',
+    )
+    .option('--samples <k>', 'labellings per image for --agent reinforce', positive('--samples'), 4)
     .option('--json', 'print one JSON object on stdout')
     .action(
       async (flags: BenchCommandOptions & { backend?: string; json?: boolean; wasmThreads?: number }) => {
@@ -150,7 +180,7 @@ export function register(program: Command): void {
         }
         process.stderr.write(`${describeBackend(info)}\n`);
         const out = await benchCommand(flags, (msg) => process.stderr.write(`  ${msg}\n`));
-        const json = out.kind === 'kernels' ? out.report : out.json;
+        const json = out.kind === 'kernels' ? out.report : out.kind === 'reinforce' ? out.result : out.json;
         process.stdout.write(`${flags.json ? JSON.stringify(json) : out.text}\n`);
       },
     );

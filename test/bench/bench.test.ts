@@ -7,7 +7,9 @@ import { useBackend } from '../helpers/backend.js';
 import { resolveViTConfig } from '../../agents/vit/index.js';
 import {
   benchMatMulKernels,
+  benchReinforce,
   benchViT,
+  formatReinforceBench,
   formatKernelReport,
   formatViTBench,
   matMulFlops,
@@ -174,5 +176,35 @@ describe('fprl bench', () => {
         .to.match(/peer {3}fake \(2 threads\)/)
         .and.match(/ratio {2}ours\/peer: train/);
     });
+  });
+});
+
+describe('fprl bench --agent reinforce', function () {
+  this.timeout(60_000);
+  before(() => useBackend('wasm'));
+
+  it('breaks a REINFORCE step into data, forward, sampling, reward and learn, next to a cross-entropy step', async () => {
+    const before = tf.memory().numTensors;
+    const r = await benchReinforce({ preset: 'tiny-64', batch: 2, steps: 1, warmup: 1 });
+    expect(tf.memory().numTensors).to.equal(before);
+    for (const k of ['data', 'forward', 'sampling', 'reward', 'learn'] as const)
+      expect(r.phases[k]).to.be.above(0);
+    const sum = r.phases.data + r.phases.forward + r.phases.sampling + r.phases.reward + r.phases.learn;
+    expect(sum).to.be.closeTo(r.reinforceMsPerStep, 0.5);
+    expect(r.ratio).to.be.closeTo(r.reinforceMsPerStep / r.crossEntropyMsPerStep, 0.01);
+    const text = formatReinforceBench(r);
+    expect(text)
+      .to.match(/sampling \+ reward: [\d.]+% of the step/)
+      .and.match(/REINFORCE \/ cross-entropy: [\d.]+x/);
+  });
+
+  it('refuses an unknown --agent with the choices', async () => {
+    let err: Error | undefined;
+    try {
+      await benchCommand({ agent: 'ppo', preset: 'tiny-64', batch: 1, steps: 1 });
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).to.match(/unknown --agent 'ppo'/);
   });
 });
