@@ -229,4 +229,30 @@ describe('data-parallel training (src/parallel/)', function () {
       await useBackend('cpu');
     }
   });
+
+  it('draws dropout per shard from the update stream: with dropout on, 2 threads twice are bit-identical', async () => {
+    await useBackend('wasm');
+    try {
+      const vit = resolveViTConfig({
+        imageSize: 8,
+        patchSize: 4,
+        dim: 16,
+        depth: 1,
+        heads: 2,
+        mlpDim: 32,
+        dropout: 0.2,
+        embDropout: 0.1,
+      });
+      const make = (): Made => {
+        const policy = new FaceTransformer(vit, new Rng(3, 'model'));
+        const agent = createAgent({ kind: 'supervised' }, policy, {
+          rng: new Rng(3, 'agent'),
+        }) as PolicyAgent;
+        return { agent, policy };
+      };
+      expectIdentical(await trainTwice(make, 2, 4), await trainTwice(make, 2, 4));
+    } finally {
+      await useBackend('cpu');
+    }
+  });
 });

@@ -1,0 +1,69 @@
+import { expect } from 'chai';
+import { useBackend } from '../helpers/backend.js';
+import { Rng } from '../../src/rng.js';
+import { EventBus } from '../../src/bus.js';
+import { SyntheticFaces } from '../../src/data/index.js';
+import { FaceParsingEnv } from '../../envs/index.js';
+import { registerBuiltinRewards } from '../../rewards/index.js';
+import { createAgent } from '../../agents/registry.js';
+import { LinearPolicy } from '../../agents/linear-policy.js';
+import { train } from '../../src/train/trainer.js';
+import { resolveTrainingConfig } from '../../src/train/config.js';
+
+/** Train REINFORCE (rloo, difference credit, Dice) for 3 steps of 4 images on `threads` threads. */
+async function run(
+  threads: number | undefined,
+): Promise<{ scalars: Record<string, number>[]; weights: number[] }> {
+  registerBuiltinRewards();
+  const bus = new EventBus();
+  const env = new FaceParsingEnv({
+    id: 'SyntheticFaces-v0',
+    dataset: new SyntheticFaces({ size: 16, count: 16, seed: 0 }),
+    batchSize: 4,
+    rng: new Rng(1, 'env'),
+    bus,
+    rewards: [{ name: 'dice', plugin: 'dice', weight: 1 }],
+  });
+  const config = resolveTrainingConfig({
+    steps: 3,
+    batchSize: 4,
+    threads,
+    optimizer: { name: 'sgd', lr: 0.5 },
+  });
+  const policy = new LinearPolicy({ height: 16, width: 16 }, new Rng(2, 'model'));
+  const agent = createAgent(
+    { kind: 'reinforce', baseline: 'rloo', credit: 'difference', samples: 2 },
+    policy,
+    { rng: new Rng(3, 'agent'), training: config },
+  );
+  const scalars: Record<string, number>[] = [];
+  bus.on('train:step').subscribe((e) => scalars.push(e.scalars));
+  try {
+    await train({ agent, env, bus, config, runId: 'r', seed: 0 });
+    return { scalars, weights: policy.trainableVariables.flatMap((v) => Array.from(v.dataSync())) };
+  } finally {
+    agent.dispose();
+    env.close();
+  }
+}
+
+describe('the trainer with training.threads', function () {
+  this.timeout(60_000);
+  before(() => useBackend('cpu'));
+
+  it('trains on 2 threads (perf/threads 2) to the losses and weights of 1 thread, and lets the workers go', async () => {
+    const one = await run(undefined);
+    const two = await run(2);
+    expect(one.scalars.map((s) => s['perf/threads'])).to.deep.equal([1, 1, 1]);
+    expect(two.scalars.map((s) => s['perf/threads'])).to.deep.equal([2, 2, 2]);
+    two.scalars.forEach((s, i) => {
+      for (const k of ['losses/total', 'losses/policy', 'policy/entropy', 'grad/norm', 'reward/mean'])
+        expect(s[k], `${k} at step ${i + 1}`).to.be.closeTo(
+          one.scalars[i][k],
+          1e-5 * Math.max(1, Math.abs(one.scalars[i][k])),
+        );
+    });
+    const worst = Math.max(...one.weights.map((w, i) => Math.abs(w - two.weights[i])));
+    expect(worst).to.be.below(1e-5);
+  });
+});
