@@ -26,8 +26,11 @@ const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m
 function loadWeights(v: number): void {
   if (v === version) return;
   const buf = new Float32Array(init!.weights);
+  // wasm copies a view into its heap at once; other backends may keep the array, so they get a copy.
+  const copy = tf.getBackend() !== 'wasm';
   policy!.trainableVariables.forEach((variable, i) => {
-    const values = buf.slice(offsets[i], offsets[i] + variable.size);
+    const view = buf.subarray(offsets[i], offsets[i] + variable.size);
+    const values = copy ? view.slice() : view;
     tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
   });
   version = v;
