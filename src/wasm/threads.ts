@@ -10,7 +10,7 @@
  *
  * Measured here: one 1024^3 matMul on 2 threads is ~1.8x faster on idle cores, but slower than one
  * thread when other processes load the cores (the pool waits at every operator for a descheduled
- * thread). Hence opt-in: `FPRL_WASM_THREADS=N` or `fprl bench --threads N`.
+ * thread). Hence opt-in: `FPRL_WASM_THREADS=N` or `fprl bench --wasm-threads N`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
