@@ -190,7 +190,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // Data-parallel threads (src/parallel/): attached for the loop, detached whatever happens.
   let parallel: Awaited<ReturnType<typeof attachParallel>>;
   try {
-    parallel = await attachParallel(agent, config.threads);
+    parallel = await attachParallel(agent, config.threads, config.batchSize);
     if (opts.checkpointDir && opts.resume !== false && (await hasCheckpoint(opts.checkpointDir))) {
       const meta = await loadCheckpoint(opts.checkpointDir, agent);
       step = resumedFrom = lastCheckpointStep = meta.step;

@@ -9,6 +9,7 @@ import { createAgent } from '../../agents/registry.js';
 import { LinearPolicy } from '../../agents/linear-policy.js';
 import { train } from '../../src/train/trainer.js';
 import { resolveTrainingConfig } from '../../src/train/config.js';
+import { attachParallel } from '../../src/parallel/attach.js';
 
 /** Train REINFORCE (rloo, difference credit, Dice) for 3 steps of 4 images on `threads` threads. */
 async function run(
@@ -65,5 +66,39 @@ describe('the trainer with training.threads', function () {
     });
     const worst = Math.max(...one.weights.map((w, i) => Math.abs(w - two.weights[i])));
     expect(worst).to.be.below(1e-5);
+  });
+});
+
+describe('the default thread count', function () {
+  this.timeout(30_000);
+  before(() => useBackend('cpu'));
+  const saved = { ...process.env };
+  afterEach(() => {
+    delete process.env.FPRL_THREADS_DEFAULT;
+    delete process.env.FPRL_THREADS;
+    Object.assign(process.env, saved);
+  });
+
+  function agentOf(size: number) {
+    const policy = new LinearPolicy({ height: size, width: size }, new Rng(2, 'model'));
+    return createAgent({ kind: 'supervised' }, policy, { rng: new Rng(3, 'agent') });
+  }
+
+  it('applies only from 8 x 128 x 128 pixels per step; an explicit count always applies', async () => {
+    process.env.FPRL_THREADS_DEFAULT = '2';
+    const small = agentOf(16);
+    const large = agentOf(128);
+    try {
+      expect(await attachParallel(small, undefined, 8)).to.equal(undefined);
+      const big = await attachParallel(large, undefined, 8);
+      expect(big?.threads).to.equal(2);
+      await big?.detach();
+      const asked = await attachParallel(small, 2, 8);
+      expect(asked?.threads).to.equal(2);
+      await asked?.detach();
+    } finally {
+      small.dispose();
+      large.dispose();
+    }
   });
 });
