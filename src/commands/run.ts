@@ -107,8 +107,9 @@ export function register(program: Command): void {
     .option('--seeds <list>', "seeds to run, e.g. 0,1,2 or 0-4 (default: the config's)", parseSeeds)
     .option(
       '--workers <n>',
-      'parallel worker processes (default 1: in-process)',
-      parsePositiveInt('--workers'),
+      "parallel worker processes, or 'auto' for one per core (default 1: in-process)",
+      (text: string): number | 'auto' =>
+        text.trim() === 'auto' ? 'auto' : parsePositiveInt('--workers')(text),
     )
     .option(
       '--threads <n>',
