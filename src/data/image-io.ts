@@ -170,18 +170,23 @@ export async function decodeLabelPng(buf: Buffer, file: string): Promise<LabelIm
     });
   }
   try {
-    const { data, info } = await sharp(buf, { failOn: 'truncated' })
-      .extractChannel(0)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-      height: info.height,
-      width: info.width,
-    };
+    return await decodeChannel0(buf);
   } catch (e) {
     throw decodeError(file, e);
   }
+}
+
+/** Channel 0 of an encoded image as 8-bit values (truncated files fail); callers name the file in errors. */
+export async function decodeChannel0(buf: Buffer): Promise<LabelImage> {
+  const { data, info } = await sharp(buf, { failOn: 'truncated' })
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    height: info.height,
+    width: info.width,
+  };
 }
 
 /** Read a label PNG `[H,W]` (values as stored; see {@link decodeLabelPng}). */

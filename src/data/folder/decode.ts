@@ -3,12 +3,12 @@
  * or CelebAMask-HQ per-part masks merged in the official order), sizes, then resize.
  * Every failure is an FprlError naming the file.
  */
-import sharp from 'sharp';
 import { IGNORE_INDEX, NUM_CLASSES } from '../../classes.js';
 import { FprlError } from '../../errors.js';
 import {
   type LabelImage,
   type RawImage,
+  decodeChannel0,
   decodeLabelPng,
   decodeRgb,
   readFileChecked,
@@ -74,15 +74,7 @@ function mapMerged(label: LabelImage, file: string, order: 'g_mask' | 'face-pars
 async function decodePartMask(file: string): Promise<LabelImage> {
   const buf = await readFileChecked(file);
   try {
-    const { data, info } = await sharp(buf, { failOn: 'truncated' })
-      .extractChannel(0)
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    return {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
-      height: info.height,
-      width: info.width,
-    };
+    return await decodeChannel0(buf);
   } catch (e) {
     throw new FprlError(`cannot decode mask: ${(e as Error).message.split('\n')[0]}`, {
       where: file,
