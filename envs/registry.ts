@@ -57,6 +57,29 @@ function rootOf(id: string, o: MakeEnvOptions): string {
 }
 
 /** Register SyntheticFaces-v0, FaceParsing-v0 and CelebAMask-v0. Explicit and idempotent. */
+/** A registry entry for an env over a data folder opened by `open` (a LaPa or CelebAMask-HQ reader). */
+function folderEnv(
+  name: string,
+  description: string,
+  open: typeof openLapaFolder,
+): { name: string; description: string; create: (o: MakeEnvOptions) => Promise<FaceParsingEnv> } {
+  return {
+    name,
+    description,
+    create: async (o: MakeEnvOptions) =>
+      envFrom(
+        name,
+        await open(rootOf(name, o), o.split ?? 'train', {
+          size: o.size ?? 256,
+          skipBad: o.skipBad,
+          cache: o.cache,
+          onWarning: o.onWarning,
+        }),
+        o,
+      ),
+  };
+}
+
 export function registerBuiltinEnvs(registry = envRegistry): void {
   const entries = [
     {
@@ -76,36 +99,16 @@ export function registerBuiltinEnvs(registry = envRegistry): void {
           o,
         ),
     },
-    {
-      name: 'FaceParsing-v0',
-      description: 'a LaPa-layout folder (root/{train,val,test}/{images,labels}), resized to size (256)',
-      create: async (o: MakeEnvOptions) =>
-        envFrom(
-          'FaceParsing-v0',
-          await openLapaFolder(rootOf('FaceParsing-v0', o), o.split ?? 'train', {
-            size: o.size ?? 256,
-            skipBad: o.skipBad,
-            cache: o.cache,
-            onWarning: o.onWarning,
-          }),
-          o,
-        ),
-    },
-    {
-      name: 'CelebAMask-v0',
-      description: 'a CelebAMask-HQ folder mapped to the 11 LaPa classes, resized to size (256)',
-      create: async (o: MakeEnvOptions) =>
-        envFrom(
-          'CelebAMask-v0',
-          await openCelebAMask(rootOf('CelebAMask-v0', o), o.split ?? 'train', {
-            size: o.size ?? 256,
-            skipBad: o.skipBad,
-            cache: o.cache,
-            onWarning: o.onWarning,
-          }),
-          o,
-        ),
-    },
+    folderEnv(
+      'FaceParsing-v0',
+      'a LaPa-layout folder (root/{train,val,test}/{images,labels}), resized to size (256)',
+      openLapaFolder,
+    ),
+    folderEnv(
+      'CelebAMask-v0',
+      'a CelebAMask-HQ folder mapped to the 11 LaPa classes, resized to size (256)',
+      openCelebAMask,
+    ),
   ];
   for (const e of entries) if (!registry.has(e.name)) registry.register(e);
 }
