@@ -1,5 +1,7 @@
 // fprl_native: a single-threaded float32 GEMM with AVX2 + FMA for the wasm backend's matMul kernels
-// (src/wasm/native-matmul.ts). Why: the wasm backend runs XNNPACK on 128-bit wasm SIMD (about
+// (src/wasm/native-matmul.ts), and the two element-wise kernels that weigh most after it in a
+// Face Transformer step: exp (the 11-class log-softmax over every pixel) and sums over an axis
+// (bias gradients, the softmax's normaliser). Why: the wasm backend runs XNNPACK on 128-bit wasm SIMD (about
 // 30 GFLOP/s on one core here), and matMuls are three quarters of a Face Transformer step; the same
 // core does 60-90 GFLOP/s with 256-bit FMA. The kernel reads and writes the wasm heap in place
 // (the JS side passes Float32Array views of the operands), so nothing is copied.
@@ -228,6 +230,94 @@ void epilogue(float* c, int M, int N, const float* bias, int activation, float a
   }
 }
 
+
+// ---- exp and sums ------------------------------------------------------------------------------
+
+#if FPRL_X86
+// exp(x) for 8 floats: Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial),
+// within 2 ulp of the correctly rounded result on [-87.3, 88.7]; +inf above, 0 below (where the
+// true value is a denormal or 0), NaN stays NaN.
+FPRL_AVX2 __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.7228f), lo = _mm256_set1_ps(-87.3365f);
+  // min/max return their second operand when one is NaN: NaN flows through.
+  __m256 xc = _mm256_min_ps(hi, x);
+  xc = _mm256_max_ps(lo, xc);
+  __m256 fx = _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+  fx = _mm256_floor_ps(fx);
+  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  // 2^fx (fx in [-126, 128]) as 2^h * 2^(fx-h), h = fx/2: each factor is a normal float.
+  const __m256i n = _mm256_cvttps_epi32(fx);
+  const __m256i h = _mm256_srai_epi32(n, 1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+  const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(n, h), bias), 23));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, p1), p2);
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+  y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+  return y;
+}
+
+FPRL_AVX2 void expArray(const float* x, float* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(x + i)));
+  if (i < n) {  // the tail through the same arithmetic, so a value's exp never depends on its index
+    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(buf, x + i, (n - i) * sizeof(float));
+    _mm256_store_ps(buf, exp8(_mm256_load_ps(buf)));
+    std::memcpy(out + i, buf, (n - i) * sizeof(float));
+  }
+}
+
+// out[p, j] = scale * sum over r of x[p, r, j], for x [pre, R, post]. Rows of 8+ columns add in
+// float32 in r order, 8 columns at a time; a contiguous run (post = 1) adds in float64 in 4 lanes
+// (r mod 4), then the lanes in order; narrow rows (1 < post < 8) add in float64 in r order.
+FPRL_AVX2 void sumMiddle(const float* x, float* out, long pre, long R, long post, float scale) {
+  for (long p = 0; p < pre; p++) {
+    const float* xp = x + p * R * post;
+    float* op = out + p * post;
+    if (post == 1) {
+      __m256d acc = _mm256_setzero_pd();
+      long r = 0;
+      for (; r + 4 <= R; r += 4) acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(xp + r)));
+      alignas(32) double lanes[4];
+      _mm256_store_pd(lanes, acc);
+      double s = ((lanes[0] + lanes[1]) + lanes[2]) + lanes[3];
+      for (; r < R; r++) s += xp[r];
+      op[0] = static_cast<float>(s * scale);
+    } else if (post < 8) {
+      for (long j = 0; j < post; j++) {
+        double s = 0;
+        for (long r = 0; r < R; r++) s += xp[r * post + j];
+        op[j] = static_cast<float>(s * scale);
+      }
+    } else {
+      long j = 0;
+      for (; j + 8 <= post; j += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (long r = 0; r < R; r++) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xp + r * post + j));
+        _mm256_storeu_ps(op + j, _mm256_mul_ps(acc, _mm256_set1_ps(scale)));
+      }
+      for (; j < post; j++) {  // the last columns, in the same float32 order
+        float s = 0;
+        for (long r = 0; r < R; r++) s += xp[r * post + j];
+        op[j] = s * scale;
+      }
+    }
+  }
+}
+#else
+void expArray(const float*, float*, size_t) {}
+void sumMiddle(const float*, float*, long, long, long, float) {}
+#endif
+
 // ---- N-API glue -------------------------------------------------------------------------------
 
 napi_value fail(napi_env env, const char* message) {
@@ -323,12 +413,54 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+
+// exp(x, out): out[i] = exp(x[i]); out at least as long as x.
+napi_value Exp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 2)
+    return fail(env, "exp: expected 2 arguments");
+  float *x, *out;
+  size_t n, outLen;
+  if (!float32Array(env, args[0], &x, &n) || !float32Array(env, args[1], &out, &outLen))
+    return fail(env, "exp: x and out must be Float32Arrays");
+  if (outLen < n) return fail(env, "exp: out is shorter than x");
+  expArray(x, out, n);
+  return nullptr;
+}
+
+// sum(x, out, pre, R, post, scale): x viewed as [pre, R, post]; out[pre, post] = scale * sum over R.
+napi_value Sum(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 6)
+    return fail(env, "sum: expected 6 arguments");
+  float *x, *out;
+  size_t n, outLen;
+  if (!float32Array(env, args[0], &x, &n) || !float32Array(env, args[1], &out, &outLen))
+    return fail(env, "sum: x and out must be Float32Arrays");
+  double dims[3], scale;
+  for (int i = 0; i < 3; i++)
+    if (napi_get_value_double(env, args[2 + i], &dims[i]) != napi_ok || dims[i] < 0 || dims[i] != std::floor(dims[i]))
+      return fail(env, "sum: pre, R and post must be non-negative integers");
+  if (napi_get_value_double(env, args[5], &scale) != napi_ok) return fail(env, "sum: scale must be a number");
+  const long pre = static_cast<long>(dims[0]), R = static_cast<long>(dims[1]), post = static_cast<long>(dims[2]);
+  if (static_cast<double>(pre) * R * post > static_cast<double>(n)) return fail(env, "sum: x is shorter than pre*R*post");
+  if (static_cast<double>(pre) * post > static_cast<double>(outLen)) return fail(env, "sum: out is shorter than pre*post");
+  sumMiddle(x, out, pre, R, post, static_cast<float>(scale));
+  return nullptr;
+}
+
 }  // namespace
 
 NAPI_MODULE_INIT() {
   napi_value fn, supported, isa;
   napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
   napi_set_named_property(env, exports, "gemm", fn);
+  napi_create_function(env, "exp", NAPI_AUTO_LENGTH, Exp, nullptr, &fn);
+  napi_set_named_property(env, exports, "exp", fn);
+  napi_create_function(env, "sum", NAPI_AUTO_LENGTH, Sum, nullptr, &fn);
+  napi_set_named_property(env, exports, "sum", fn);
   napi_get_boolean(env, cpuSupported(), &supported);
   napi_set_named_property(env, exports, "supported", supported);
   napi_create_string_utf8(env, FPRL_X86 ? "avx2+fma" : "none", NAPI_AUTO_LENGTH, &isa);

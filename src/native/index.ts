@@ -33,6 +33,10 @@ export interface NativeAddon {
     activation: number,
     alpha: number,
   ): void;
+  /** out[i] = exp(x[i]) within 2 ulp (0 below -87.34, where exp is a denormal; NaN stays NaN). */
+  exp(x: Float32Array, out: Float32Array): void;
+  /** x viewed as [pre, R, post]: out[p, j] = scale * sum over r of x[p, r, j] (fixed order). */
+  sum(x: Float32Array, out: Float32Array, pre: number, R: number, post: number, scale: number): void;
   /** Whether this CPU can run the kernel (AVX2 and FMA). */
   supported: boolean;
   /** Instruction set the kernel was written for. */

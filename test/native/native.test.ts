@@ -47,14 +47,14 @@ function run(
   return c;
 }
 
-describe('native matMul (src/native/fprl_native.cc)', () => {
+describe('native kernels (src/native/fprl_native.cc)', () => {
   it(`is built by npm install and used where a C++ toolchain exists (${buildable ? 'here: x64, c++, python3' : 'not here'})`, function () {
     if (!buildable) this.skip();
     expect(nativeMatMul(), describeMatMul()).to.not.equal(undefined);
     expect(describeMatMul()).to.match(/^native avx2\+fma/);
   });
 
-  describe('on plain arrays', () => {
+  describe('gemm on plain arrays', () => {
     let addon: NativeAddon;
     before(function () {
       const found = nativeMatMul();
@@ -193,6 +193,76 @@ describe('native matMul (src/native/fprl_native.cc)', () => {
       expect([...c]).to.deep.equal(new Array(9).fill(5));
       call({})();
       expect([...c]).to.deep.equal(new Array(9).fill(4));
+    });
+  });
+
+  describe('exp and sum on plain arrays', () => {
+    let addon: NativeAddon;
+    before(function () {
+      const found = nativeMatMul();
+      if (!found) this.skip();
+      addon = found as NativeAddon;
+    });
+
+    const bits = new Int32Array(1);
+    const asFloat = new Float32Array(bits.buffer);
+    const ulps = (a: number, b: number): number => {
+      asFloat[0] = a;
+      const x = bits[0];
+      asFloat[0] = b;
+      return Math.abs(x - bits[0]);
+    };
+
+    it('computes exp within 2 ulp over the normal range, at every position of the array', () => {
+      const n = 100_003; // not a multiple of 8: the tail takes the same arithmetic
+      const x = Float32Array.from({ length: n }, (_, i) => -87 + (175 * i) / n);
+      const out = new Float32Array(n);
+      addon.exp(x, out);
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, ulps(out[i], Math.fround(Math.exp(x[i]))));
+      expect(worst).to.be.at.most(2);
+      const shifted = new Float32Array(n - 1);
+      addon.exp(x.subarray(1), shifted);
+      expect(shifted).to.deep.equal(out.subarray(1));
+    });
+
+    it('keeps NaN, gives +inf above 88.72, 0 below -87.34 and exact 1 at 0', () => {
+      const x = Float32Array.of(NaN, Infinity, -Infinity, 0, -0, 88.8, -87.5, -200, 1);
+      const out = new Float32Array(x.length);
+      addon.exp(x, out);
+      expect(Number.isNaN(out[0])).to.equal(true);
+      expect([...out.subarray(1)]).to.deep.equal([Infinity, 0, 1, 1, Infinity, 0, 0, Math.fround(Math.E)]);
+    });
+
+    it('sums over the middle of [pre, R, post] like a float64 reference, for every row width', () => {
+      const rng = new Rng('native/sum');
+      for (const [pre, R, post] of [
+        [1, 1000, 1],
+        [7, 11, 1],
+        [3, 5, 3],
+        [2, 300, 8],
+        [4, 9, 21],
+        [1, 2048, 768],
+      ]) {
+        const x = Float32Array.from({ length: pre * R * post }, () => rng.normal());
+        const out = new Float32Array(pre * post);
+        addon.sum(x, out, pre, R, post, 0.5);
+        for (let p = 0; p < pre; p++)
+          for (let j = 0; j < post; j++) {
+            let s = 0;
+            for (let r = 0; r < R; r++) s += x[(p * R + r) * post + j];
+            expect(out[p * post + j], `[${pre},${R},${post}] at ${p},${j}`).to.be.closeTo(0.5 * s, 1e-6 * R);
+          }
+      }
+    });
+
+    it('propagates NaN through a sum and refuses arrays shorter than the shape', () => {
+      const out = new Float32Array(1);
+      addon.sum(Float32Array.of(1, NaN, 2), out, 1, 3, 1, 1);
+      expect(Number.isNaN(out[0])).to.equal(true);
+      expect(() => addon.sum(new Float32Array(5), out, 1, 6, 1, 1)).to.throw(/x is shorter/);
+      expect(() => addon.sum(new Float32Array(6), out, 2, 3, 1, 1)).to.throw(/out is shorter/);
+      expect(() => addon.exp(new Float32Array(4), new Float32Array(3))).to.throw(/out is shorter than x/);
     });
   });
 });
