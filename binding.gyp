@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "fprl_native",
-      "sources": ["src/native/fprl_native.cc"],
-      "cflags_cc": ["-O3", "-std=c++17"],
-      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"] },
+      "sources": ["src/native/addon.cc", "src/native/kernels.cc", "src/native/bandit.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off"],
+      "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-ffp-contract=off"] },
       "msvs_settings": { "VCCLCompilerTool": { "Optimization": 2, "AdditionalOptions": ["/arch:AVX2"] } }
     }
   ]

@@ -6,6 +6,7 @@
  * image-level signals are [K*B] (index k*B + b), pixel-level signals [K*B*P] ((k*B + b)*P + p).
  */
 import type { BaselineKind } from './config.js';
+import { nativeAddon } from '../src/native/index.js';
 
 export interface AdvantageInput {
   K: number;
@@ -50,6 +51,8 @@ export function computeAdvantages(inp: AdvantageInput): Advantages {
   }
   const adv = new Float32Array(signal.length);
   const base = new Float32Array(signal.length);
+  // The native loops (src/native/bandit.cc) do the same arithmetic in the same order as the JS.
+  const addon = nativeAddon();
   switch (baseline) {
     case 'none':
       break;
@@ -66,6 +69,10 @@ export function computeAdvantages(inp: AdvantageInput): Advantages {
     case 'rloo': {
       if (K < 2) throw new Error('advantage: rloo needs at least 2 samples per image');
       const n = B * unit;
+      if (addon) {
+        addon.rlooBaseline(signal, K, n, base);
+        break;
+      }
       for (let i = 0; i < n; i++) {
         let sum = 0;
         for (let k = 0; k < K; k++) sum += signal[k * n + i];
@@ -91,24 +98,30 @@ export function computeAdvantages(inp: AdvantageInput): Advantages {
   let sA = 0;
   let sA2 = 0;
   let sB = 0;
-  for (let k = 0; k < K; k++) {
-    const off = k * n;
-    for (let j = 0; j < n; j++) {
-      const i = off + j;
-      if (mask && mask[j] !== 1) {
-        adv[i] = 0;
-        continue;
+  if (addon) {
+    const st = new Float64Array(6);
+    addon.advantageStats(signal, base, K, n, mask ?? null, adv, st);
+    [count, sS, sS2, sA, sA2, sB] = st;
+  } else {
+    for (let k = 0; k < K; k++) {
+      const off = k * n;
+      for (let j = 0; j < n; j++) {
+        const i = off + j;
+        if (mask && mask[j] !== 1) {
+          adv[i] = 0;
+          continue;
+        }
+        const x = signal[i];
+        const b = base[i];
+        adv[i] = x - b;
+        const a = adv[i]; // the stored float32, as the statistics always used
+        count++;
+        sS += x;
+        sS2 += x * x;
+        sA += a;
+        sA2 += a * a;
+        sB += b;
       }
-      const x = signal[i];
-      const b = base[i];
-      adv[i] = x - b;
-      const a = adv[i]; // the stored float32, as the statistics always used
-      count++;
-      sS += x;
-      sS2 += x * x;
-      sA += a;
-      sA2 += a * a;
-      sB += b;
     }
   }
   const mean = (s: number) => (count ? s / count : 0);
@@ -124,6 +137,10 @@ export function computeAdvantages(inp: AdvantageInput): Advantages {
   };
   if (inp.normalize) {
     const scale = 1 / (out.advStd + 1e-8);
+    if (addon) {
+      addon.normalizeAdvantages(adv, K, n, mask ?? null, out.advMean, scale);
+      return out;
+    }
     for (let k = 0; k < K; k++) {
       const off = k * n;
       for (let j = 0; j < n; j++)
@@ -155,6 +172,11 @@ export function policyWeights(
 ): Float32Array {
   const W = new Float32Array(B * P * C);
   const inv = 1 / (K * B * P);
+  const addon = nativeAddon();
+  if (addon) {
+    addon.policyWeights(actions, adv.values, adv.perPixel, K, B, P, C, mask ?? null, inv, W);
+    return W;
+  }
   const n = B * P;
   for (let k = 0; k < K; k++) {
     for (let i = 0; i < n; i++) {

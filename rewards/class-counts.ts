@@ -1,5 +1,6 @@
 import { FprlError } from '../src/errors.js';
 import { emptyScore, type Absent, type Average } from './options.js';
+import { nativeAddon } from '../src/native/index.js';
 
 /** Per-class counts of one image: true positives, predicted pixels, true pixels. */
 export interface ClassCounts {
@@ -19,21 +20,38 @@ export function countClasses(
   const tp = new Float64Array(C);
   const predicted = new Float64Array(C);
   const truth = new Float64Array(C);
+  const addon = pred instanceof Int32Array && target instanceof Int32Array ? nativeAddon() : undefined;
+  if (addon) {
+    // The confusion matrix natively, then the same counts (integers: exact either way).
+    const M = new Float64Array(C * C);
+    const bad = addon.confusion(pred as Int32Array, target as Int32Array, C, ignore, M);
+    if (bad >= 0) throw badLabel(bad, pred[bad], target[bad], C, ignore, plugin);
+    for (let p = 0; p < C; p++)
+      for (let t = 0; t < C; t++) {
+        const m = M[p * C + t];
+        predicted[p] += m;
+        truth[t] += m;
+        if (p === t) tp[t] += m;
+      }
+    return { tp, predicted, truth };
+  }
   for (let i = 0; i < pred.length; i++) {
     const t = target[i];
     if (t === ignore) continue;
     const p = pred[i];
-    if (p >>> 0 >= C || t >>> 0 >= C) {
-      throw new FprlError(`pixel ${i} has prediction ${p} and target ${t}; labels must be in [0, ${C})`, {
-        where: `reward plugin '${plugin}'`,
-        hint: `targets may also be the ignore index ${ignore}`,
-      });
-    }
+    if (p >>> 0 >= C || t >>> 0 >= C) throw badLabel(i, p, t, C, ignore, plugin);
     predicted[p]++;
     truth[t]++;
     if (p === t) tp[t]++;
   }
   return { tp, predicted, truth };
+}
+
+function badLabel(i: number, p: number, t: number, C: number, ignore: number, plugin: string): FprlError {
+  return new FprlError(`pixel ${i} has prediction ${p} and target ${t}; labels must be in [0, ${C})`, {
+    where: `reward plugin '${plugin}'`,
+    hint: `targets may also be the ignore index ${ignore}`,
+  });
 }
 
 /** Which overlap score: F1/Dice = (2TP + s) / (P + G + s); IoU = (TP + s) / (P + G - TP + s). */
@@ -96,9 +114,9 @@ export function averageScore(counts: ClassCounts, classes: readonly number[], o:
  * Difference credit of one image: for each pixel, score(pred with that pixel set to its true
  * label) - score(pred). Correct and ignored pixels get 0. Closed form from the counts: moving
  * one pixel from predicted class a to its true class b only changes predicted[a] -= 1,
- * predicted[b] += 1 and tp[b] += 1, so the new score depends on (a, b) alone. Each pair that
- * occurs is scored once from the counts (O(classes)) and looked up per pixel: O(pixels + C^3)
- * in the worst case, with C = 11 negligible next to the pixels.
+ * predicted[b] += 1 and tp[b] += 1, so the new score depends on (a, b) alone. Every pair of
+ * classes that occurs is scored once from the counts (O(classes)) and looked up per pixel:
+ * O(pixels + C^3), with C = 11 negligible next to the pixels.
  */
 export function differenceCredit(
   pred: ArrayLike<number>,
@@ -109,26 +127,29 @@ export function differenceCredit(
   score: (counts: ClassCounts) => number,
 ): Float32Array {
   const base = score(counts);
+  const { tp, predicted, truth } = counts;
   const table = new Float64Array(C * C).fill(NaN);
+  const fill = (a: number, b: number): number => {
+    predicted[a]--;
+    predicted[b]++;
+    tp[b]++;
+    const d = (table[a * C + b] = score(counts) - base);
+    predicted[a]++;
+    predicted[b]--;
+    tp[b]--;
+    return d;
+  };
+  // Every pair that can occur up front (class a predicted, class b true somewhere), so the pixel
+  // loop below only looks up; a pair the counts did not foresee is still scored when met.
+  for (let a = 0; a < C; a++)
+    for (let b = 0; b < C; b++) if (b !== a && predicted[a] > 0 && truth[b] > 0) fill(a, b);
   const out = new Float32Array(pred.length);
-  const { tp, predicted } = counts;
   for (let i = 0; i < pred.length; i++) {
     const b = target[i];
     const a = pred[i];
     if (b === ignore || a === b) continue;
-    const k = a * C + b;
-    let d = table[k];
-    if (Number.isNaN(d)) {
-      predicted[a]--;
-      predicted[b]++;
-      tp[b]++;
-      d = score(counts) - base;
-      predicted[a]++;
-      predicted[b]--;
-      tp[b]--;
-      table[k] = d;
-    }
-    out[i] = d;
+    const d = table[a * C + b];
+    out[i] = d === d ? d : fill(a, b);
   }
   return out;
 }

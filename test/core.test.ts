@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import seedrandom from 'seedrandom';
 import { Rng } from '../src/rng.js';
 import { Registry } from '../src/registry.js';
 import { EventBus } from '../src/bus.js';
@@ -23,6 +24,18 @@ describe('core', () => {
       const want = [a.next(), a.next()];
       const b = Rng.fromState(JSON.parse(JSON.stringify(s)));
       expect([b.next(), b.next()]).to.deep.equal(want);
+    });
+
+    it('draws bit for bit what seedrandom.alea draws for the same key, one by one and in bulk', () => {
+      const ref = seedrandom.alea('5/train', { state: true });
+      const a = new Rng(5, 'train');
+      for (let i = 0; i < 10_000; i++) expect(a.next()).to.equal(ref());
+      const bulk = a.fill(new Float64Array(100_003));
+      for (let i = 0; i < bulk.length; i++) if (bulk[i] !== ref()) expect.fail(`draw ${i} of fill differs`);
+      expect(a.seed32()).to.equal(ref.int32() >>> 0);
+      expect(a.getState().state).to.deep.equal(ref.state());
+      const b = Rng.fromState({ label: 'x', seed: '5', state: ref.state() });
+      expect(b.next()).to.equal(ref());
     });
 
     it('forks independent streams that do not depend on draws from the parent', () => {
@@ -50,7 +63,9 @@ describe('core', () => {
     it('refuses a duplicate name unless replacing', () => {
       const r = new Registry<number>('widget');
       r.register({ name: 'one', description: '', create: () => 1 });
-      expect(() => r.register({ name: 'one', description: '', create: () => 2 })).to.throw(/already registered/);
+      expect(() => r.register({ name: 'one', description: '', create: () => 2 })).to.throw(
+        /already registered/,
+      );
       r.register({ name: 'one', description: '', create: () => 2 }, { replace: true });
       expect(r.create('one')).to.equal(2);
     });

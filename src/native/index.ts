@@ -1,10 +1,11 @@
 /**
- * The optional native matMul (src/native/fprl_native.cc, built by `npm install` into
- * build/Release/fprl_native.node). The wasm backend's matMul kernels use it when it loads and the
- * CPU has AVX2 + FMA; otherwise they keep XNNPACK (src/wasm/batch-matmul.ts). `FPRL_NATIVE=0`
- * turns it off for a process, {@link setNativeMatMul} for a stretch of code (before/after
- * measurements). Loading is lazy and happens once per thread (each data-parallel worker thread
- * loads its own copy).
+ * The optional native addon (src/native/*.cc, built by `npm install` into
+ * build/Release/fprl_native.node). The wasm backend's matMul, exp and sum kernels use it when it
+ * loads and the CPU has AVX2 + FMA; otherwise they keep XNNPACK and the stock kernels
+ * (src/wasm/). The hot loops of a REINFORCE step use it too, with results identical to their JS.
+ * `FPRL_NATIVE=0` turns it off for a process, {@link setNativeMatMul} the kernels for a stretch of
+ * code (before/after measurements). Loading is lazy and happens once per thread (each
+ * data-parallel worker thread loads its own copy).
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -37,7 +38,44 @@ export interface NativeAddon {
   exp(x: Float32Array, out: Float32Array): void;
   /** x viewed as [pre, R, post]: out[p, j] = scale * sum over r of x[p, r, j] (fixed order). */
   sum(x: Float32Array, out: Float32Array, pre: number, R: number, post: number, scale: number): void;
-  /** Whether this CPU can run the kernel (AVX2 and FMA). */
+  // The hot loops of a REINFORCE step (bandit.cc): the same arithmetic as the JS beside each
+  // caller, bit for bit (agents/sampling.ts, agents/advantage.ts, rewards/class-counts.ts).
+  sample(probs: Float32Array, u: Float64Array, C: number, k: number, out: Int32Array): void;
+  policyWeights(
+    actions: Int32Array,
+    values: Float32Array,
+    perPixel: boolean,
+    K: number,
+    B: number,
+    P: number,
+    C: number,
+    mask: Uint8Array | null,
+    inv: number,
+    out: Float32Array,
+  ): void;
+  rlooBaseline(signal: Float32Array, K: number, n: number, base: Float32Array): void;
+  advantageStats(
+    signal: Float32Array,
+    base: Float32Array,
+    K: number,
+    n: number,
+    mask: Uint8Array | null,
+    adv: Float32Array,
+    stats: Float64Array,
+  ): void;
+  normalizeAdvantages(
+    adv: Float32Array,
+    K: number,
+    n: number,
+    mask: Uint8Array | null,
+    mean: number,
+    scale: number,
+  ): void;
+  /** Adds the image's confusion counts into out[p*C + t]; returns the first pixel with a bad label, or -1. */
+  confusion(pred: Int32Array, target: Int32Array, C: number, ignore: number, out: Float64Array): number;
+  /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */
+  keepLargeBlocks(): boolean;
+  /** Whether this CPU can run the kernels (AVX2 and FMA). */
   supported: boolean;
   /** Instruction set the kernel was written for. */
   isa: string;
@@ -55,6 +93,7 @@ interface LoadResult {
 
 let loaded: LoadResult | undefined;
 let enabled = true;
+let suspended = 0;
 
 /** The package root: the nearest folder above this file with binding.gyp (src/ and dist/src/ alike). */
 function packageRoot(): string | undefined {
@@ -74,6 +113,9 @@ function load(): LoadResult {
   if (!file || !fs.existsSync(file)) return { reason: `${ADDON} not built (npm run build:native builds it)` };
   try {
     const addon = createRequire(import.meta.url)(file) as NativeAddon;
+    // Let glibc reuse freed large blocks instead of unmapping them (see addon.cc): fresh pages for
+    // the tens of MB of typed arrays of every REINFORCE step cost more than the loops over them.
+    if (process.env.FPRL_KEEP_BLOCKS !== '0') addon.keepLargeBlocks();
     if (!addon.supported)
       return { reason: `this CPU lacks ${addon.isa === 'none' ? 'an x86-64 kernel' : addon.isa}`, file };
     return { addon, file };
@@ -82,11 +124,29 @@ function load(): LoadResult {
   }
 }
 
-/** The addon when it is built, loadable, supported by this CPU and switched on; else undefined. */
-export function nativeMatMul(): NativeAddon | undefined {
-  if (!enabled) return undefined;
+/** The addon when it is built, loadable and supported by this CPU (and FPRL_NATIVE is not 0). */
+export function nativeAddon(): NativeAddon | undefined {
+  if (suspended) return undefined;
   loaded ??= load();
   return loaded.addon;
+}
+
+/**
+ * Run `fn` as if the addon were not built (every caller takes its JS path): for tests that the
+ * native loops give the JS results, and for before/after measurements.
+ */
+export function withoutNative<T>(fn: () => T): T {
+  suspended++;
+  try {
+    return fn();
+  } finally {
+    suspended--;
+  }
+}
+
+/** The addon for the wasm backend's kernels: {@link nativeAddon} unless switched off here. */
+export function nativeMatMul(): NativeAddon | undefined {
+  return enabled ? nativeAddon() : undefined;
 }
 
 /** One line for logs and environment.json: what runs the wasm backend's matMuls, and why. */
@@ -97,7 +157,11 @@ export function describeMatMul(): string {
   return `XNNPACK wasm SIMD (native matMul not used: ${why})`;
 }
 
-/** Switch the native matMul off or back on for this thread; returns the previous setting. */
+/**
+ * Switch the native kernels of the wasm backend off or back on for this thread (before/after
+ * measurements); returns the previous setting. The REINFORCE loops are unaffected: they give the
+ * same numbers either way.
+ */
 export function setNativeMatMul(on: boolean): boolean {
   const was = enabled;
   enabled = on;

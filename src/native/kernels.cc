@@ -1,9 +1,9 @@
-// fprl_native: a single-threaded float32 GEMM with AVX2 + FMA for the wasm backend's matMul kernels
-// (src/wasm/native-matmul.ts), and the two element-wise kernels that weigh most after it in a
-// Face Transformer step: exp (the 11-class log-softmax over every pixel) and sums over an axis
-// (bias gradients, the softmax's normaliser). Why: the wasm backend runs XNNPACK on 128-bit wasm SIMD (about
-// 30 GFLOP/s on one core here), and matMuls are three quarters of a Face Transformer step; the same
-// core does 60-90 GFLOP/s with 256-bit FMA. The kernel reads and writes the wasm heap in place
+// Kernels for the wasm backend (src/wasm/native-matmul.ts, exp-kernel.ts, reduce-kernel.ts): a
+// single-threaded float32 GEMM with AVX2 + FMA, and the two element-wise kernels that weigh most
+// after it in a Face Transformer step: exp (the 11-class log-softmax over every pixel) and sums
+// over an axis (bias gradients, the softmax's normaliser). Why: the wasm backend runs XNNPACK on
+// 128-bit wasm SIMD (about 30 GFLOP/s on one core here), and matMuls are three quarters of a Face
+// Transformer step; the same core does 60-90 GFLOP/s with 256-bit FMA. The kernel reads and writes the wasm heap in place
 // (the JS side passes Float32Array views of the operands), so nothing is copied.
 //
 // Algorithm: the BLIS loop nest. C[M,N] = op(A)[M,K] op(B)[K,N] with op() given by strides, so
@@ -18,7 +18,7 @@
 // CPU reports both (checked once at load); elsewhere `supported` is false and the JS side keeps
 // XNNPACK. Built by `npm install` through node-gyp (binding.gyp); optional: if it cannot be built,
 // nothing changes but speed.
-#include <node_api.h>
+#include "napi-util.h"
 
 #include <cmath>
 #include <cstdint>
@@ -38,6 +38,7 @@
 #define FPRL_AVX2
 #endif
 
+namespace fprl {
 namespace {
 
 constexpr int MR = 6;     // rows of a micro-tile
@@ -141,6 +142,7 @@ FPRL_AVX2 void microKernel(int kc, const float* a, const float* b, float* c, lon
   _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
+}  // namespace
 bool cpuSupported() {
 #if defined(__GNUC__) || defined(__clang__)
   __builtin_cpu_init();
@@ -149,9 +151,12 @@ bool cpuSupported() {
   return true;  // MSVC: x64 Windows builds target AVX2-capable machines (see binding.gyp)
 #endif
 }
+namespace {
 #else
 void microKernel(int, const float*, const float*, float*, long, bool) {}
+}  // namespace
 bool cpuSupported() { return false; }
+namespace {
 #endif
 
 // C[M,N] (row stride ldc) = op(A) op(B), op given by the strides. False when out of memory.
@@ -320,33 +325,6 @@ void sumMiddle(const float*, float*, long, long, long, float) {}
 
 // ---- N-API glue -------------------------------------------------------------------------------
 
-napi_value fail(napi_env env, const char* message) {
-  napi_throw_error(env, "FPRL_NATIVE", message);
-  return nullptr;
-}
-
-bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
-  void* ptr = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_float32_array) return false;
-  *data = static_cast<float*>(ptr);
-  return true;
-}
-
-bool int32Array(napi_env env, napi_value v, int32_t** data, size_t* length) {
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
-  napi_typedarray_type type;
-  void* ptr = nullptr;
-  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok) return false;
-  if (type != napi_int32_array) return false;
-  *data = static_cast<int32_t*>(ptr);
-  return true;
-}
-
 // gemm(a, b, c, M, N, K, transposeA, transposeB, aSlice, bSlice, bias, activation, alpha)
 //   a: Float32Array of whole [M,K] slices ([K,M] when transposeA), b likewise ([K,N] / [N,K]);
 //   c: Float32Array of aSlice.length [M,N] results; slice i reads a's slice aSlice[i] and b's
@@ -360,9 +338,9 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     return fail(env, "gemm: expected 13 arguments");
   float *a, *b, *c, *bias = nullptr;
   size_t aLen, bLen, cLen, biasLen = 0;
-  if (!float32Array(env, args[0], &a, &aLen)) return fail(env, "gemm: a must be a Float32Array");
-  if (!float32Array(env, args[1], &b, &bLen)) return fail(env, "gemm: b must be a Float32Array");
-  if (!float32Array(env, args[2], &c, &cLen)) return fail(env, "gemm: c must be a Float32Array");
+  if (!typedArray<float>(env, args[0], &a, &aLen)) return fail(env, "gemm: a must be a Float32Array");
+  if (!typedArray<float>(env, args[1], &b, &bLen)) return fail(env, "gemm: b must be a Float32Array");
+  if (!typedArray<float>(env, args[2], &c, &cLen)) return fail(env, "gemm: c must be a Float32Array");
   int32_t dims[3];
   for (int i = 0; i < 3; i++)
     if (napi_get_value_int32(env, args[3 + i], &dims[i]) != napi_ok || dims[i] < 0)
@@ -372,12 +350,12 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     return fail(env, "gemm: transposeA and transposeB must be booleans");
   int32_t *aSlice, *bSlice;
   size_t batch, bBatch;
-  if (!int32Array(env, args[8], &aSlice, &batch) || !int32Array(env, args[9], &bSlice, &bBatch) ||
+  if (!typedArray<int32_t>(env, args[8], &aSlice, &batch) || !typedArray<int32_t>(env, args[9], &bSlice, &bBatch) ||
       batch != bBatch)
     return fail(env, "gemm: aSlice and bSlice must be Int32Arrays of the same length");
   napi_valuetype biasType;
   napi_typeof(env, args[10], &biasType);
-  if (biasType != napi_null && biasType != napi_undefined && !float32Array(env, args[10], &bias, &biasLen))
+  if (biasType != napi_null && biasType != napi_undefined && !typedArray<float>(env, args[10], &bias, &biasLen))
     return fail(env, "gemm: bias must be a Float32Array or null");
   int32_t activation = 0;
   double alpha = 0;
@@ -422,7 +400,7 @@ napi_value Exp(napi_env env, napi_callback_info info) {
     return fail(env, "exp: expected 2 arguments");
   float *x, *out;
   size_t n, outLen;
-  if (!float32Array(env, args[0], &x, &n) || !float32Array(env, args[1], &out, &outLen))
+  if (!typedArray<float>(env, args[0], &x, &n) || !typedArray<float>(env, args[1], &out, &outLen))
     return fail(env, "exp: x and out must be Float32Arrays");
   if (outLen < n) return fail(env, "exp: out is shorter than x");
   expArray(x, out, n);
@@ -437,7 +415,7 @@ napi_value Sum(napi_env env, napi_callback_info info) {
     return fail(env, "sum: expected 6 arguments");
   float *x, *out;
   size_t n, outLen;
-  if (!float32Array(env, args[0], &x, &n) || !float32Array(env, args[1], &out, &outLen))
+  if (!typedArray<float>(env, args[0], &x, &n) || !typedArray<float>(env, args[1], &out, &outLen))
     return fail(env, "sum: x and out must be Float32Arrays");
   double dims[3], scale;
   for (int i = 0; i < 3; i++)
@@ -453,17 +431,10 @@ napi_value Sum(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
-NAPI_MODULE_INIT() {
-  napi_value fn, supported, isa;
-  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
-  napi_set_named_property(env, exports, "gemm", fn);
-  napi_create_function(env, "exp", NAPI_AUTO_LENGTH, Exp, nullptr, &fn);
-  napi_set_named_property(env, exports, "exp", fn);
-  napi_create_function(env, "sum", NAPI_AUTO_LENGTH, Sum, nullptr, &fn);
-  napi_set_named_property(env, exports, "sum", fn);
-  napi_get_boolean(env, cpuSupported(), &supported);
-  napi_set_named_property(env, exports, "supported", supported);
-  napi_create_string_utf8(env, FPRL_X86 ? "avx2+fma" : "none", NAPI_AUTO_LENGTH, &isa);
-  napi_set_named_property(env, exports, "isa", isa);
-  return exports;
+void registerKernels(napi_env env, napi_value exports) {
+  setFunction(env, exports, "gemm", Gemm);
+  setFunction(env, exports, "exp", Exp);
+  setFunction(env, exports, "sum", Sum);
 }
+
+}  // namespace fprl
