@@ -9,6 +9,7 @@
  * same numbers, on every backend.
  */
 import type { Rng } from '../../src/rng.js';
+import { nativeAddon } from '../../src/native/index.js';
 
 /**
  * Chris Doty-Humphrey's Small Fast Counting generator (sfc32). The fill loop keeps the state in
@@ -83,10 +84,16 @@ export class BulkRandom {
    */
   dropoutMask(size: number, rate: number): Float32Array {
     const out = new Float32Array(size);
-    const bits = this.fillInt32(new Int32Array(out.buffer));
     const keep = 1 / (1 - rate);
     // Unsigned u < rate * 2^32, compared in signed int32: flip the sign bit of both sides.
     const threshold = (Math.floor(rate * 4294967296) ^ -2147483648) | 0;
+    const addon = nativeAddon();
+    if (addon) {
+      // The same sfc32 words and the same compare in the native addon (src/native/bandit.cc).
+      addon.dropoutMask(this.s, out, threshold, keep);
+      return out;
+    }
+    const bits = this.fillInt32(new Int32Array(out.buffer));
     // Branch-free: the keep/drop decision is random, so a branch mispredicts often.
     for (let i = 0; i < size; i++) out[i] = keep * +((bits[i] ^ -2147483648) >= threshold);
     return out;

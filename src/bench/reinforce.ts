@@ -179,7 +179,7 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
 
   const n = opts.steps;
   const phases = Object.fromEntries(
-    Object.entries(sum).map(([k, v]) => [k, round(v / n, 1)]),
+    Object.entries(sum).map(([k, v]) => [k, round(v / n, 2)]),
   ) as unknown as ReinforcePhases;
   const rlMs = (sum.data + sum.forward + sum.sampling + sum.reward + sum.learn) / n;
   const ceMs = (ceSum.data + ceSum.learn) / n;

@@ -89,6 +89,22 @@ void sample(const float* probs, size_t n, size_t C, const double* u, size_t k, i
 }
 #endif
 
+// BulkRandom.dropoutMask (agents/vit/random.ts): sfc32 words; entry i is `keep` when the word,
+// sign-flipped, is at least `threshold` (an unsigned compare done in signed int32), else 0.
+void dropoutMask(uint32_t* st, float* out, size_t n, int32_t threshold, float keep) {
+  uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t t = a + b + d;
+    d = d + 1;
+    a = b ^ (b >> 9);
+    b = c + (c << 3);
+    c = (c << 21) | (c >> 11);
+    c = c + t;
+    out[i] = static_cast<int32_t>(t ^ 0x80000000u) >= threshold ? keep : 0.f;
+  }
+  st[0] = a, st[1] = b, st[2] = c, st[3] = d;
+}
+
 // policyWeights: W[i*C + a_ki] += A_ki * inv for every sample k and valid pixel i.
 bool weights(const int32_t* actions, const float* values, bool perPixel, size_t K, size_t B, size_t P, size_t C,
              const uint8_t* mask, double inv, float* W) {
@@ -215,6 +231,22 @@ napi_value Weights(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// dropoutMask(state: Int32Array [4] (sfc32 a, b, c, counter), out: Float32Array, threshold, keep)
+napi_value Dropout(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  if (!args(env, info, a)) return fail(env, "dropoutMask: expected 4 arguments");
+  int32_t* st;
+  float* out;
+  size_t sLen, n;
+  int32_t threshold;
+  double keep;
+  if (!typedArray(env, a[0], &st, &sLen) || sLen < 4 || !typedArray(env, a[1], &out, &n) ||
+      napi_get_value_int32(env, a[2], &threshold) != napi_ok || napi_get_value_double(env, a[3], &keep) != napi_ok)
+    return fail(env, "dropoutMask: expected (Int32Array [4], Float32Array, threshold, keep)");
+  dropoutMask(reinterpret_cast<uint32_t*>(st), out, n, threshold, static_cast<float>(keep));
+  return nullptr;
+}
+
 // rlooBaseline(signal: Float32Array [K*n], K, n, base: Float32Array [K*n])
 napi_value Rloo(napi_env env, napi_callback_info info) {
   napi_value a[4];
@@ -286,6 +318,7 @@ napi_value Confusion(napi_env env, napi_callback_info info) {
 void registerBandit(napi_env env, napi_value exports) {
   setFunction(env, exports, "sample", Sample);
   setFunction(env, exports, "policyWeights", Weights);
+  setFunction(env, exports, "dropoutMask", Dropout);
   setFunction(env, exports, "rlooBaseline", Rloo);
   setFunction(env, exports, "advantageStats", Advantages);
   setFunction(env, exports, "normalizeAdvantages", Normalize);

@@ -54,6 +54,8 @@ export interface NativeAddon {
     out: Float32Array,
   ): void;
   rlooBaseline(signal: Float32Array, K: number, n: number, base: Float32Array): void;
+  /** BulkRandom.dropoutMask's sfc32 loop (agents/vit/random.ts), advancing `state`. */
+  dropoutMask(state: Int32Array, out: Float32Array, threshold: number, keep: number): void;
   advantageStats(
     signal: Float32Array,
     base: Float32Array,

@@ -4,6 +4,7 @@ import { sampleCategorical } from '../../agents/sampling.js';
 import { computeAdvantages, policyWeights, type AdvantageInput } from '../../agents/advantage.js';
 import { countClasses } from '../../rewards/class-counts.js';
 import { Rng } from '../../src/rng.js';
+import { BulkRandom } from '../../agents/vit/random.js';
 import type { BaselineKind } from '../../agents/config.js';
 
 /** `fn` once with the native loops and once in JS; both results, for a bit-for-bit comparison. */
@@ -86,6 +87,16 @@ describe('native REINFORCE loops (src/native/bandit.cc) give the JS results bit 
     expect(messages[0])
       .to.equal(messages[1])
       .and.to.match(/pixel 1234 has prediction 11/);
+  });
+
+  it('make the same dropout masks and leave the generator in the same state', () => {
+    for (const rate of [0.1, 0.5, 0.9]) {
+      const [native, js] = both(() => {
+        const bulk = new BulkRandom(new Rng(`dropout/${rate}`));
+        return [bulk.dropoutMask(10_007, rate), bulk.dropoutMask(33, rate)];
+      });
+      expect(native).to.deep.equal(js);
+    }
   });
 
   it('refuse arrays shorter than their shapes and actions outside the classes', () => {
