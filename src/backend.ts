@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { FprlError } from './errors.js';
 import { registerWasmKernels } from './wasm/kernels.js';
 import { describeMatMul } from './native/index.js';
+import { registerFastGradients } from './gradients.js';
 import { prepareWasmThreads, requestedWasmThreads, wasmThreadsCount } from './wasm/threads.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -94,6 +95,7 @@ function resolveChoice(choice?: string): BackendChoice {
  */
 export async function initBackend(choice?: string): Promise<BackendInfo> {
   const want = resolveChoice(choice);
+  registerFastGradients();
   const notes: string[] = [];
   let provider: string | undefined;
 
