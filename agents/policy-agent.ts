@@ -26,7 +26,7 @@ import {
 import { loadPolicyWeights, savePolicyWeights } from './policy-io.js';
 import { sampleCategorical } from './sampling.js';
 import type { DataParallel } from '../src/parallel/pool.js';
-import type { PixelLossSpec } from '../src/parallel/pixel-loss.js';
+import type { PixelLossSpec, ValueLossSpec } from '../src/parallel/pixel-loss.js';
 
 export abstract class PolicyAgent implements FprlAgent {
   abstract readonly kind: 'supervised' | 'reinforce';
@@ -41,7 +41,7 @@ export abstract class PolicyAgent implements FprlAgent {
   /** Data-parallel gradients and forward passes (src/parallel/); undefined: this thread only. */
   protected parallel: DataParallel | undefined;
   /** Changes whenever the weights change (update, load, initFrom), so the pool re-broadcasts them. */
-  private weightsVersion = 0;
+  protected weightsVersion = 0;
 
   constructor(
     readonly config: AgentConfig,
@@ -63,6 +63,17 @@ export abstract class PolicyAgent implements FprlAgent {
    */
   setSamplingStream(rng: Rng): void {
     this.rng = rng;
+  }
+
+  /**
+   * Pooled features [B*D] of the batch last sampled on the pool, with the weights they were
+   * computed at: a critic's values for that batch without another forward pass.
+   */
+  protected lastPooled: { images: tf.Tensor4D; version: number; pooled: Float32Array } | undefined;
+
+  /** Whether sampling on the pool should also return the pooled features (the critic's input). */
+  protected wantsPooled(): boolean {
+    return false;
   }
 
   /** Why this agent cannot learn data-parallel (undefined: it can). */
@@ -107,12 +118,19 @@ export abstract class PolicyAgent implements FprlAgent {
   async act(obs: Observation, mode: ActMode, samples = 1): Promise<Action> {
     const pool = this.parallel;
     if (pool) {
-      const out = await pool.forward(
-        this.policy,
-        obs.images,
-        mode === 'greedy' ? 'argmax' : 'probs',
-        this.weightsVersion,
-      );
+      let out: Float32Array | Int32Array;
+      if (mode === 'sample' && this.wantsPooled()) {
+        const r = await pool.forwardPooled(this.policy, obs.images, 'probs', this.weightsVersion);
+        this.lastPooled = { images: obs.images, version: this.weightsVersion, pooled: r.pooled };
+        out = r.out;
+      } else {
+        out = await pool.forward(
+          this.policy,
+          obs.images,
+          mode === 'greedy' ? 'argmax' : 'probs',
+          this.weightsVersion,
+        );
+      }
       if (mode === 'greedy') return { labels: out as Int32Array, samples: 1 };
       return { labels: sampleCategorical(out as Float32Array, this.numClasses, samples, this.rng), samples };
     }
@@ -159,6 +177,7 @@ export abstract class PolicyAgent implements FprlAgent {
     weights: Float32Array,
     loss: PixelLossSpec,
     rng?: Rng,
+    value?: ValueLossSpec,
   ): Promise<{
     loss: number;
     gradNorm: number;
@@ -166,10 +185,31 @@ export abstract class PolicyAgent implements FprlAgent {
     lr: number;
     sumWlogp: number;
     sumEntropy: number;
+    sumSq?: number;
   }> {
-    const r = await this.parallel!.gradients(this.policy, images, weights, loss, this.weightsVersion, rng);
-    const total = -loss.scale * r.sumWlogp - (loss.entropyCoef * r.sumEntropy) / loss.pixels;
-    return { ...this.applyUpdate(total, r.grads), sumWlogp: r.sumWlogp, sumEntropy: r.sumEntropy };
+    const r = await this.parallel!.gradients(
+      this.policy,
+      images,
+      weights,
+      loss,
+      this.weightsVersion,
+      rng,
+      value,
+    );
+    let total = -loss.scale * r.sumWlogp - (loss.entropyCoef * r.sumEntropy) / loss.pixels;
+    const grads = r.grads;
+    if (value && r.value) {
+      // The value head's gradients follow the policy's, as its variables do in `variables`.
+      total += value.scale * r.value.sumSq;
+      const D = value.kernel.length;
+      grads.push(tf.tensor2d(r.value.grads.subarray(0, D), [D, 1]), tf.tensor1d([r.value.grads[D]]));
+    }
+    return {
+      ...this.applyUpdate(total, grads),
+      sumWlogp: r.sumWlogp,
+      sumEntropy: r.sumEntropy,
+      ...(r.value ? { sumSq: r.value.sumSq } : {}),
+    };
   }
 
   /** Clip `list` (gradients of {@link variables}, disposed here), refuse non-finite values, step. */

@@ -22,6 +22,7 @@ import type { AgentContext, AgentNeeds } from './base.js';
 import { PolicyAgent } from './policy-agent.js';
 import { computeAdvantages, policyWeights, updateEma, type Advantages } from './advantage.js';
 import { ValueHead } from './value-head.js';
+import type { ValueLossSpec } from '../src/parallel/pixel-loss.js';
 
 /** An experience for REINFORCE: the greedy labelling's per-pixel credit too (self-critical with pixel credit). */
 export interface RlExperience extends Experience {
@@ -264,26 +265,51 @@ export class ReinforceAgent extends PolicyAgent {
     this.ema = updateEma(this.ema, s / targets.length, this.config.emaDecay);
   }
 
-  override parallelUnsupported(): string | undefined {
-    // The critic's values enter the advantages of every shard before any shard's loss exists.
-    return this.config.baseline === 'critic'
-      ? "the 'critic' baseline is not data-parallel yet (its values are needed before the shards' losses)"
-      : undefined;
+  protected override wantsPooled(): boolean {
+    return this.config.baseline === 'critic';
   }
 
-  /** The update on the data-parallel pool: W and the advantages here, gradients summed over shards. */
+  /** The batch's pooled features [B*D]: from the sampling pass when it was this batch, else a pass now. */
+  private async pooledFor(images: tf.Tensor4D): Promise<Float32Array> {
+    const last = this.lastPooled;
+    this.lastPooled = undefined;
+    if (last && last.images === images && last.version === this.weightsVersion) return last.pooled;
+    return (await this.parallel!.forwardPooled(this.policy, images, 'argmax', this.weightsVersion)).pooled;
+  }
+
+  /**
+   * The update on the data-parallel pool: W and the advantages here, gradients summed over shards.
+   * With the critic, its values come first (from the pooled features of the sampling pass) and
+   * every shard adds its images' part of the value loss, with the value head's gradients.
+   */
   private async learnSharded(exp: RlExperience, prep: Prepared): Promise<LossInfo> {
     const { B, H, W, K } = prep;
     const beta = this.entropyCoef;
-    const adv = this.advantagesOf(exp, prep);
+    let values: Float32Array | undefined;
+    let valueSpec: ValueLossSpec | undefined;
+    if (this.config.baseline === 'critic') {
+      const pooled = await this.pooledFor(exp.observation.images);
+      const D = pooled.length / B;
+      const head = this.ensureValueHead(D);
+      values = tf.tidy(() => this.predictValue(tf.tensor2d(pooled, [B, D])));
+      valueSpec = {
+        kernel: Float32Array.from(head.kernel.dataSync() as Float32Array),
+        bias: head.bias.dataSync()[0],
+        K,
+        targets: this.valueTargets(prep),
+        scale: this.config.valueCoef / (K * B),
+      };
+    }
+    const adv = this.advantagesOf(exp, prep, values);
     const weights = policyWeights(prep.actions, adv, K, B, prep.P, this.numClasses, prep.mask);
     const pixels = B * H * W;
-    const r = await this.optimizeSharded(exp.observation.images, weights, {
-      scale: 1,
-      entropyCoef: beta,
-      pixels,
-      training: false,
-    });
+    const r = await this.optimizeSharded(
+      exp.observation.images,
+      weights,
+      { scale: 1, entropyCoef: beta, pixels, training: false },
+      undefined,
+      valueSpec,
+    );
     const entropy = r.sumEntropy / pixels;
     return this.lossInfo(exp, adv, {
       pg: -r.sumWlogp,
@@ -293,6 +319,7 @@ export class ReinforceAgent extends PolicyAgent {
       clipped: r.clipped,
       lr: r.lr,
       beta,
+      vloss: valueSpec ? (r.sumSq ?? 0) / (K * B) : undefined,
     });
   }
 

@@ -24,6 +24,23 @@ export interface PixelLossSpec {
   training: boolean;
 }
 
+/**
+ * The critic's term (REINFORCE with the `critic` baseline): valueCoef * mean over the K*B
+ * (sample, image) pairs of (V(x_b) - target_kb)^2, V = pooled . kernel + bias (agents/value-head.ts).
+ * It is a sum over images too, so each shard adds `scale` times its images' squared errors.
+ */
+export interface ValueLossSpec {
+  /** The value head's kernel [D] and bias, as on the main thread. */
+  kernel: Float32Array;
+  bias: number;
+  /** Samples per image. */
+  K: number;
+  /** Regression targets [K*b] of the shard's b images, sample-major (k*b + j). */
+  targets: Float32Array;
+  /** valueCoef / (K*B) for the whole batch's B images. */
+  scale: number;
+}
+
 /** One shard's contribution: gradients in variable order and the sums the statistics need. */
 export interface ShardGradients {
   grads: tf.Tensor[];
@@ -31,6 +48,8 @@ export interface ShardGradients {
   sumWlogp: number;
   /** Sum of the per-pixel entropies (nats) over the shard. */
   sumEntropy: number;
+  /** With a value term: the value head's gradients [D kernel, 1 bias] and the sum of squared errors. */
+  value?: { grads: Float32Array; sumSq: number };
 }
 
 /**
@@ -43,48 +62,85 @@ export function pixelLossGradients(
   weights: Float32Array,
   spec: PixelLossSpec,
   rng?: Rng,
+  valueSpec?: ValueLossSpec,
 ): ShardGradients {
-  const vars = policy.trainableVariables;
+  const policyVars = policy.trainableVariables;
   const [b, H, W] = images.shape;
   let stats: tf.Tensor | undefined;
   const tW = tf.tensor4d(weights, [b, H, W, policy.numClasses]);
+  // A replica of the value head for this call (its gradients are read back, never applied here).
+  const head = valueSpec
+    ? tf.tidy(() => ({
+        kernel: tf.variable(tf.tensor2d(valueSpec.kernel, [valueSpec.kernel.length, 1]), true),
+        bias: tf.variable(tf.tensor1d([valueSpec.bias]), true),
+      }))
+    : undefined;
+  const vars = head ? [...policyVars, head.kernel, head.bias] : policyVars;
   try {
     const { value, grads } = tf.variableGrads(() => {
-      const { logits } = policy.apply(images, { training: spec.training, rng });
+      const { logits, pooled } = policy.apply(images, { training: spec.training, rng });
       const logp = tf.logSoftmax(logits);
       const sumWlogp = tf.sum(tf.mul(tW, logp));
       const sumEntropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp)));
-      stats = tf.keep(tf.stack([sumWlogp, sumEntropy]));
       let loss = tf.mul(sumWlogp, -spec.scale);
       if (spec.entropyCoef !== 0) loss = tf.sub(loss, tf.mul(sumEntropy, spec.entropyCoef / spec.pixels));
+      let sumSq: tf.Scalar = tf.scalar(0);
+      if (head && valueSpec) {
+        // The same ops as ValueHead.apply, then the squared errors against every sample's target.
+        const v = pooled.matMul(head.kernel).reshape([-1]).add(head.bias);
+        const targets = tf.tensor2d(valueSpec.targets, [valueSpec.K, b]);
+        sumSq = tf.sum(tf.square(tf.sub(v.reshape([1, b]), targets)));
+        loss = tf.add(loss, tf.mul(sumSq, valueSpec.scale));
+      }
+      stats = tf.keep(tf.stack([sumWlogp, sumEntropy, sumSq]));
       return loss as tf.Scalar;
     }, vars);
     value.dispose();
-    const [sumWlogp, sumEntropy] = stats!.dataSync();
-    return { grads: vars.map((v) => grads[v.name] ?? tf.zerosLike(v)), sumWlogp, sumEntropy };
+    const [sumWlogp, sumEntropy, sumSq] = stats!.dataSync();
+    const out: ShardGradients = {
+      grads: policyVars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
+      sumWlogp,
+      sumEntropy,
+    };
+    if (head) {
+      const hg = new Float32Array(head.kernel.size + 1);
+      hg.set(grads[head.kernel.name].dataSync() as Float32Array);
+      hg[head.kernel.size] = grads[head.bias.name].dataSync()[0];
+      tf.dispose([grads[head.kernel.name], grads[head.bias.name]]);
+      out.value = { grads: hg, sumSq };
+    }
+    return out;
   } finally {
     tW.dispose();
     stats?.dispose();
+    if (head) tf.dispose([head.kernel, head.bias]);
   }
 }
 
 /** What a forward pass without gradients returns: softmax probabilities [b*H*W*C] or argmax labels [b*H*W]. */
 export type ForwardMode = 'probs' | 'argmax';
 
+/** A shard's forward pass: `out` per the mode, and the pooled features [b*D] when asked for. */
 export function forwardShard(
   policy: PolicyNet,
   images: tf.Tensor4D,
   mode: ForwardMode,
-): Float32Array | Int32Array {
-  const t = tf.tidy(() => {
-    const { logits } = policy.apply(images, { training: false });
-    return mode === 'probs' ? tf.softmax(logits) : tf.argMax(logits, -1);
+  withPooled = false,
+): { out: Float32Array | Int32Array; pooled?: Float32Array } {
+  const [t, p] = tf.tidy(() => {
+    const { logits, pooled } = policy.apply(images, { training: false });
+    return [
+      mode === 'probs' ? tf.softmax(logits) : tf.argMax(logits, -1),
+      withPooled ? pooled : tf.scalar(0),
+    ];
   });
   try {
-    return mode === 'probs'
-      ? Float32Array.from(t.dataSync() as Float32Array)
-      : Int32Array.from(t.dataSync() as Int32Array);
+    const out =
+      mode === 'probs'
+        ? Float32Array.from(t.dataSync() as Float32Array)
+        : Int32Array.from(t.dataSync() as Int32Array);
+    return withPooled ? { out, pooled: Float32Array.from(p.dataSync() as Float32Array) } : { out };
   } finally {
-    t.dispose();
+    tf.dispose([t, p]);
   }
 }

@@ -26,6 +26,7 @@ import {
   type ForwardMode,
   type PixelLossSpec,
   type ShardGradients,
+  type ValueLossSpec,
 } from './pixel-loss.js';
 import type { FromWorker, GradMessage, ToWorker } from './protocol.js';
 
@@ -191,7 +192,9 @@ export class DataParallel {
    * Gradients of the whole batch's pixel loss (see pixel-loss.ts), summed over shards in shard
    * order, in `policy.trainableVariables` order (caller disposes them), and the summed statistics.
    * `version` names the policy's current weights (the caller changes it whenever they change).
-   * `rng` seeds dropout: shard i uses `rng.fork('shard-<i>')`.
+   * `rng` seeds dropout: shard i uses `rng.fork('shard-<i>')`. `value` adds the critic's term
+   * (its `targets` are the whole batch's [K*B], sample-major; each shard gets its images' part);
+   * the value head's gradients and squared errors come back summed in shard order too.
    */
   async gradients(
     policy: PolicyNet,
@@ -200,6 +203,7 @@ export class DataParallel {
     loss: PixelLossSpec,
     version: number,
     rng?: Rng,
+    value?: ValueLossSpec,
   ): Promise<ShardGradients> {
     this.check(policy);
     this.syncWeights(policy, version);
@@ -209,6 +213,13 @@ export class DataParallel {
     const pixels = images.dataSync() as Float32Array;
     const imgSize = H * W * ch;
     const wSize = H * W * C;
+    const valueOf = (s: { start: number; count: number }): ValueLossSpec | undefined => {
+      if (!value) return undefined;
+      const targets = new Float32Array(value.K * s.count);
+      for (let k = 0; k < value.K; k++)
+        targets.set(value.targets.subarray(k * B + s.start, k * B + s.start + s.count), k * s.count);
+      return { ...value, targets };
+    };
     const replies = shards.slice(1).map((s, i) => {
       const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
       const wts = weights.slice(s.start * wSize, (s.start + s.count) * wSize);
@@ -221,6 +232,7 @@ export class DataParallel {
         weights: wts,
         loss,
         rng: rng?.fork(`shard-${i + 1}`).getState(),
+        value: valueOf(s),
       };
       return this.workers[i].request(m, [img.buffer, wts.buffer]);
     });
@@ -237,6 +249,7 @@ export class DataParallel {
           weights.subarray(0, s0.count * wSize),
           loss,
           rng?.fork('shard-0'),
+          valueOf(s0),
         );
       } finally {
         x0.dispose();
@@ -253,11 +266,18 @@ export class DataParallel {
     const mine = own!;
     let sumWlogp = mine.sumWlogp;
     let sumEntropy = mine.sumEntropy;
+    const headGrads = mine.value ? Float32Array.from(mine.value.grads) : undefined;
+    let sumSq = mine.value?.sumSq ?? 0;
     const views = answers.map((a, i) => {
       const m = (a as PromiseFulfilledResult<FromWorker>).value;
       if (m.type !== 'grad') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
       sumWlogp += m.sumWlogp;
       sumEntropy += m.sumEntropy;
+      if (headGrads && m.value) {
+        // Shard order, as for the policy's gradients.
+        for (let j = 0; j < headGrads.length; j++) headGrads[j] += m.value.grads[j];
+        sumSq += m.value.sumSq;
+      }
       return new Float32Array(this.workers[i].grads);
     });
     // Float32 additions in shard order ((g0 + g1) + g2) ...: on the backend, ~5x faster than a
@@ -274,7 +294,7 @@ export class DataParallel {
       }
       return acc;
     });
-    return { grads, sumWlogp, sumEntropy };
+    return { grads, sumWlogp, sumEntropy, ...(headGrads ? { value: { grads: headGrads, sumSq } } : {}) };
   }
 
   /**
@@ -287,6 +307,27 @@ export class DataParallel {
     mode: ForwardMode,
     version: number,
   ): Promise<Float32Array | Int32Array> {
+    return (await this.forwardWith(policy, images, mode, version, false)).out;
+  }
+
+  /** {@link forward}, and the pooled features [B*D] of every image (the critic's input). */
+  async forwardPooled(
+    policy: PolicyNet,
+    images: tf.Tensor4D,
+    mode: ForwardMode,
+    version: number,
+  ): Promise<{ out: Float32Array | Int32Array; pooled: Float32Array }> {
+    const r = await this.forwardWith(policy, images, mode, version, true);
+    return { out: r.out, pooled: r.pooled! };
+  }
+
+  private async forwardWith(
+    policy: PolicyNet,
+    images: tf.Tensor4D,
+    mode: ForwardMode,
+    version: number,
+    withPooled: boolean,
+  ): Promise<{ out: Float32Array | Int32Array; pooled?: Float32Array }> {
     this.check(policy);
     this.syncWeights(policy, version);
     const [B, H, W, ch] = images.shape;
@@ -304,26 +345,31 @@ export class DataParallel {
           images: img,
           shape: [s.count, H, W, ch],
           mode,
+          pooled: withPooled,
         },
         [img.buffer],
       );
     });
     const s0 = shards[0];
     const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
-    let first: Float32Array | Int32Array;
+    let first: { out: Float32Array | Int32Array; pooled?: Float32Array };
     try {
-      first = forwardShard(policy, x0, mode);
+      first = forwardShard(policy, x0, mode, withPooled);
     } finally {
       x0.dispose();
     }
     const out = mode === 'probs' ? new Float32Array(B * per) : new Int32Array(B * per);
-    out.set(first, 0);
+    out.set(first.out, 0);
+    const D = first.pooled ? first.pooled.length / s0.count : 0;
+    const pooled = first.pooled ? new Float32Array(B * D) : undefined;
+    pooled?.set(first.pooled!, 0);
     const answers = await Promise.all(replies);
     answers.forEach((m, i) => {
       if (m.type !== 'forward') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
       out.set(m.out, shards[i + 1].start * per);
+      if (pooled && m.pooled) pooled.set(m.pooled, shards[i + 1].start * D);
     });
-    return out;
+    return { out, pooled };
   }
 
   /** Stop the workers (idempotent). */

@@ -5,7 +5,7 @@
  */
 import type { RngState } from '../rng.js';
 import type { PolicySpec } from './spec.js';
-import type { ForwardMode, PixelLossSpec } from './pixel-loss.js';
+import type { ForwardMode, PixelLossSpec, ValueLossSpec } from './pixel-loss.js';
 
 export interface InitMessage {
   type: 'init';
@@ -36,17 +36,28 @@ export interface GradMessage extends ShardInput {
   loss: PixelLossSpec;
   /** Dropout stream of this shard (training only). */
   rng?: RngState;
+  /** The critic's term for this shard's images (REINFORCE with the critic baseline). */
+  value?: ValueLossSpec;
 }
 
 export interface ForwardMessage extends ShardInput {
   type: 'forward';
   mode: ForwardMode;
+  /** Also return the pooled features [b*D] (for the critic). */
+  pooled?: boolean;
 }
 
 export type ToWorker = InitMessage | GradMessage | ForwardMessage | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready'; sizes: number[] }
-  | { type: 'grad'; id: number; sumWlogp: number; sumEntropy: number }
-  | { type: 'forward'; id: number; out: Float32Array | Int32Array }
+  | {
+      type: 'grad';
+      id: number;
+      sumWlogp: number;
+      sumEntropy: number;
+      /** The value head's gradients [D+1] and squared-error sum, when the message had a value term. */
+      value?: { grads: Float32Array; sumSq: number };
+    }
+  | { type: 'forward'; id: number; out: Float32Array | Int32Array; pooled?: Float32Array }
   | { type: 'error'; id?: number; message: string; stack?: string };

@@ -55,18 +55,19 @@ async function handle(m: ToWorker): Promise<void> {
   const images = tf.tensor4d(m.images, m.shape);
   try {
     if (m.type === 'forward') {
-      const out = forwardShard(policy!, images, m.mode);
-      send({ type: 'forward', id: m.id, out }, [out.buffer as ArrayBuffer]);
+      const { out, pooled } = forwardShard(policy!, images, m.mode, m.pooled);
+      const transfer = [out.buffer as ArrayBuffer, ...(pooled ? [pooled.buffer as ArrayBuffer] : [])];
+      send({ type: 'forward', id: m.id, out, ...(pooled ? { pooled } : {}) }, transfer);
       return;
     }
     const rng = m.rng ? Rng.fromState(m.rng) : undefined;
-    const r = pixelLossGradients(policy!, images, m.weights, m.loss, rng);
+    const r = pixelLossGradients(policy!, images, m.weights, m.loss, rng, m.value);
     const out = new Float32Array(init!.grads);
     r.grads.forEach((g, i) => {
       out.set(g.dataSync() as Float32Array, offsets[i]);
       g.dispose();
     });
-    send({ type: 'grad', id: m.id, sumWlogp: r.sumWlogp, sumEntropy: r.sumEntropy });
+    send({ type: 'grad', id: m.id, sumWlogp: r.sumWlogp, sumEntropy: r.sumEntropy, value: r.value });
   } finally {
     images.dispose();
   }

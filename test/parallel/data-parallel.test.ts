@@ -7,7 +7,7 @@ import { createAgent } from '../../agents/registry.js';
 import { LinearPolicy } from '../../agents/linear-policy.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
-import type { RlExperience } from '../../agents/reinforce.js';
+import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
 import type { PolicyNet } from '../../src/types.js';
 
 /**
@@ -78,9 +78,13 @@ async function trainTwice(
         exp.observation.images.dispose();
       }
     }
+    // The critic's value head is trained too: compare its weights with the policy's.
+    const head = (agent as Partial<ReinforceAgent>).valueHead?.variables ?? [];
     return {
       losses,
-      weights: policy.trainableVariables.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+      weights: [...policy.trainableVariables, ...head].map((v) =>
+        Float32Array.from(v.dataSync() as Float32Array),
+      ),
     };
   } finally {
     agent.useParallel(undefined);
@@ -184,15 +188,45 @@ describe('data-parallel training (src/parallel/)', function () {
     }
   });
 
-  it('refuses the critic baseline on several threads, naming the agent and the fix', async () => {
-    const { agent, policy } = linearAgent({ kind: 'reinforce', baseline: 'critic' });
-    const pool = await DataParallel.create(policy, 2);
-    try {
-      expect(() => agent.useParallel(pool)).to.throw(/cannot train on 2 threads: the 'critic' baseline/);
-    } finally {
-      await pool.dispose();
-      agent.dispose();
+  it('trains REINFORCE with the critic on 2 threads to the weights of 1 thread, value head included', async () => {
+    const make = () =>
+      linearAgent({ kind: 'reinforce', baseline: 'critic', credit: 'pixel', samples: 4, valueCoef: 0.5 });
+    const one = await trainTwice(make, 1, 5);
+    const two = await trainTwice(make, 2, 5);
+    expectClose(one, two);
+    expect(one.losses[0]['losses/value']).to.be.above(0);
+    expect(
+      one.weights.at(-2)!.some((x) => x !== 0),
+      'the critic kernel moved',
+    ).to.equal(true);
+    expectIdentical(two, await trainTwice(make, 2, 5));
+  });
+
+  it("gives the critic its values from the sampling pass's pooled features (no second forward pass)", async () => {
+    const results: Record<string, number>[] = [];
+    for (const threads of [1, 2]) {
+      const { agent, policy } = linearAgent({ kind: 'reinforce', baseline: 'critic', samples: 4 });
+      const pool = threads > 1 ? await DataParallel.create(policy, threads) : undefined;
+      let pooledPasses = 0;
+      if (pool) {
+        const real = pool.forwardPooled.bind(pool);
+        pool.forwardPooled = (...a) => (pooledPasses++, real(...a));
+      }
+      agent.useParallel(pool);
+      const exp = experience(4, 9);
+      try {
+        await agent.act(exp.observation, 'sample', 4);
+        results.push((await agent.learn(exp)) as Record<string, number>);
+        if (pool) expect(pooledPasses, 'forwardPooled calls').to.equal(1);
+      } finally {
+        exp.observation.images.dispose();
+        agent.useParallel(undefined);
+        await pool?.dispose();
+        agent.dispose();
+      }
     }
+    for (const [k, v] of Object.entries(results[0]))
+      expect(results[1][k], k).to.be.closeTo(v, REL_TOL * Math.max(1, Math.abs(v)));
   });
 
   it('acts greedily and samples on 2 threads as on 1 thread, leaking no tensors', async () => {
