@@ -76,23 +76,11 @@ export abstract class PolicyAgent implements FprlAgent {
     return false;
   }
 
-  /** Why this agent cannot learn data-parallel (undefined: it can). */
-  parallelUnsupported(): string | undefined {
-    return undefined;
-  }
-
   /**
    * Compute gradients and forward passes with `pool` (several threads), or on this thread only
    * (`undefined`). The caller owns the pool and disposes it after detaching it.
    */
   useParallel(pool: DataParallel | undefined): void {
-    const why = pool ? this.parallelUnsupported() : undefined;
-    if (why) {
-      throw new FprlError(`agent '${this.name}' cannot train on ${pool!.threads} threads: ${why}`, {
-        where: 'training.threads',
-        hint: 'set training.threads to 1 (or fprl run --threads 1) for this agent',
-      });
-    }
     this.parallel = pool;
   }
 

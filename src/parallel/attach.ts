@@ -19,9 +19,8 @@ export const MIN_DEFAULT_PARALLEL_PIXELS = 8 * 128 * 128;
 /**
  * Attach a pool of `threads` (resolved by {@link resolveThreads} from `configured` and the
  * environment) to `agent`. Returns undefined when one thread is all it gets: threads 1, an agent
- * without a policy network, or (when the thread count was only a default) an agent that cannot
- * learn data-parallel or steps of fewer than {@link MIN_DEFAULT_PARALLEL_PIXELS} pixels. An
- * explicit request such an agent cannot honour is an FprlError.
+ * without a policy network, or (when the thread count was only a default) a policy the workers
+ * cannot rebuild or steps of fewer than {@link MIN_DEFAULT_PARALLEL_PIXELS} pixels.
  */
 export async function attachParallel(
   agent: Agent,
@@ -30,7 +29,6 @@ export async function attachParallel(
 ): Promise<{ threads: number; detach: () => Promise<void> } | undefined> {
   const { threads, explicit } = resolveThreads(configured);
   if (threads <= 1 || !(agent instanceof PolicyAgent)) return undefined;
-  if (!explicit && agent.parallelUnsupported()) return undefined;
   if (!explicit) {
     let spec;
     try {
