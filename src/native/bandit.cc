@@ -183,12 +183,6 @@ double confusion(const int32_t* pred, const int32_t* target, size_t n, size_t C,
 
 // ---- N-API glue --------------------------------------------------------------------------------
 
-template <size_t N>
-bool args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
-  size_t argc = N;
-  return napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == N;
-}
-
 // sample(probs: Float32Array [n*C], u: Float64Array [k*n], C, k, out: Int32Array [k*n])
 napi_value Sample(napi_env env, napi_callback_info info) {
   napi_value a[5];

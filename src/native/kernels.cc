@@ -332,44 +332,34 @@ void sumMiddle(const float*, float*, long, long, long, float) {}
 //   then the activation. Every index and length is checked: a bad call throws, never writes
 //   outside c.
 napi_value Gemm(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value args[13];
-  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 13)
-    return fail(env, "gemm: expected 13 arguments");
-  float *a, *b, *c, *bias = nullptr;
-  size_t aLen, bLen, cLen, biasLen = 0;
-  if (!typedArray<float>(env, args[0], &a, &aLen)) return fail(env, "gemm: a must be a Float32Array");
-  if (!typedArray<float>(env, args[1], &b, &bLen)) return fail(env, "gemm: b must be a Float32Array");
-  if (!typedArray<float>(env, args[2], &c, &cLen)) return fail(env, "gemm: c must be a Float32Array");
-  int32_t dims[3];
-  for (int i = 0; i < 3; i++)
-    if (napi_get_value_int32(env, args[3 + i], &dims[i]) != napi_ok || dims[i] < 0)
-      return fail(env, "gemm: M, N and K must be non-negative integers");
+  napi_value a[13];
+  if (!args(env, info, a)) return fail(env, "gemm: expected 13 arguments");
+  float *A, *B, *C, *bias;
+  size_t aLen, bLen, cLen, biasLen, M, N, K;
+  if (!typedArray(env, a[0], &A, &aLen)) return fail(env, "gemm: a must be a Float32Array");
+  if (!typedArray(env, a[1], &B, &bLen)) return fail(env, "gemm: b must be a Float32Array");
+  if (!typedArray(env, a[2], &C, &cLen)) return fail(env, "gemm: c must be a Float32Array");
+  if (!count(env, a[3], &M) || !count(env, a[4], &N) || !count(env, a[5], &K) || M > INT32_MAX || N > INT32_MAX ||
+      K > INT32_MAX)
+    return fail(env, "gemm: M, N and K must be non-negative integers");
   bool tA = false, tB = false;
-  if (napi_get_value_bool(env, args[6], &tA) != napi_ok || napi_get_value_bool(env, args[7], &tB) != napi_ok)
+  if (napi_get_value_bool(env, a[6], &tA) != napi_ok || napi_get_value_bool(env, a[7], &tB) != napi_ok)
     return fail(env, "gemm: transposeA and transposeB must be booleans");
   int32_t *aSlice, *bSlice;
   size_t batch, bBatch;
-  if (!typedArray<int32_t>(env, args[8], &aSlice, &batch) || !typedArray<int32_t>(env, args[9], &bSlice, &bBatch) ||
-      batch != bBatch)
+  if (!typedArray(env, a[8], &aSlice, &batch) || !typedArray(env, a[9], &bSlice, &bBatch) || batch != bBatch)
     return fail(env, "gemm: aSlice and bSlice must be Int32Arrays of the same length");
-  napi_valuetype biasType;
-  napi_typeof(env, args[10], &biasType);
-  if (biasType != napi_null && biasType != napi_undefined && !typedArray<float>(env, args[10], &bias, &biasLen))
-    return fail(env, "gemm: bias must be a Float32Array or null");
+  if (!optionalTypedArray(env, a[10], &bias, &biasLen)) return fail(env, "gemm: bias must be a Float32Array or null");
   int32_t activation = 0;
   double alpha = 0;
-  if (napi_get_value_int32(env, args[11], &activation) != napi_ok ||
-      napi_get_value_double(env, args[12], &alpha) != napi_ok)
+  if (napi_get_value_int32(env, a[11], &activation) != napi_ok || napi_get_value_double(env, a[12], &alpha) != napi_ok)
     return fail(env, "gemm: activation and alpha must be numbers");
   if (activation != kLinear && activation != kRelu && activation != kRelu6 && activation != kLeakyRelu &&
       activation != kSigmoid && activation != kElu)
     return fail(env, "gemm: unsupported activation code");
 
-  const long M = dims[0], N = dims[1], K = dims[2];
-  const size_t aSize = static_cast<size_t>(M) * K, bSize = static_cast<size_t>(K) * N;
-  const size_t cSize = static_cast<size_t>(M) * N;
-  if (bias && biasLen != static_cast<size_t>(N)) return fail(env, "gemm: bias must have N elements");
+  const size_t aSize = M * K, bSize = K * N, cSize = M * N;
+  if (bias && biasLen != N) return fail(env, "gemm: bias must have N elements");
   if (cLen < batch * cSize) return fail(env, "gemm: c is smaller than the result");
   for (size_t i = 0; i < batch; i++) {
     if (aSlice[i] < 0 || (static_cast<size_t>(aSlice[i]) + 1) * aSize > aLen)
@@ -378,29 +368,27 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
       return fail(env, "gemm: bSlice points outside b");
   }
   // op(A)(i,k) and op(B)(k,j) strides: a [M,K] is (K, 1); its transpose [K,M] in memory is (1, M).
-  const long rsA = tA ? 1 : K, csA = tA ? M : 1;
-  const long rsB = tB ? 1 : N, csB = tB ? K : 1;
+  const long m = static_cast<long>(M), n = static_cast<long>(N), k = static_cast<long>(K);
+  const long rsA = tA ? 1 : k, csA = tA ? m : 1;
+  const long rsB = tB ? 1 : n, csB = tB ? k : 1;
   for (size_t i = 0; i < batch; i++) {
-    float* out = c + i * cSize;
-    if (!gemm(static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), a + aSlice[i] * aSize, rsA, csA,
-              b + bSlice[i] * bSize, rsB, csB, out, N))
+    float* out = C + i * cSize;
+    if (!gemm(static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), A + aSlice[i] * aSize, rsA, csA,
+              B + bSlice[i] * bSize, rsB, csB, out, n))
       return fail(env, "gemm: out of memory for the packing buffers");
-    if (bias || activation != kLinear) epilogue(out, static_cast<int>(M), static_cast<int>(N), bias, activation,
-                                                static_cast<float>(alpha));
+    if (bias || activation != kLinear)
+      epilogue(out, static_cast<int>(M), static_cast<int>(N), bias, activation, static_cast<float>(alpha));
   }
   return nullptr;
 }
 
-
 // exp(x, out): out[i] = exp(x[i]); out at least as long as x.
 napi_value Exp(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value args[2];
-  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 2)
-    return fail(env, "exp: expected 2 arguments");
+  napi_value a[2];
+  if (!args(env, info, a)) return fail(env, "exp: expected 2 arguments");
   float *x, *out;
   size_t n, outLen;
-  if (!typedArray<float>(env, args[0], &x, &n) || !typedArray<float>(env, args[1], &out, &outLen))
+  if (!typedArray(env, a[0], &x, &n) || !typedArray(env, a[1], &out, &outLen))
     return fail(env, "exp: x and out must be Float32Arrays");
   if (outLen < n) return fail(env, "exp: out is shorter than x");
   expArray(x, out, n);
@@ -409,23 +397,19 @@ napi_value Exp(napi_env env, napi_callback_info info) {
 
 // sum(x, out, pre, R, post, scale): x viewed as [pre, R, post]; out[pre, post] = scale * sum over R.
 napi_value Sum(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value args[6];
-  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 6)
-    return fail(env, "sum: expected 6 arguments");
+  napi_value a[6];
+  if (!args(env, info, a)) return fail(env, "sum: expected 6 arguments");
   float *x, *out;
-  size_t n, outLen;
-  if (!typedArray<float>(env, args[0], &x, &n) || !typedArray<float>(env, args[1], &out, &outLen))
+  size_t n, outLen, pre, R, post;
+  double scale;
+  if (!typedArray(env, a[0], &x, &n) || !typedArray(env, a[1], &out, &outLen))
     return fail(env, "sum: x and out must be Float32Arrays");
-  double dims[3], scale;
-  for (int i = 0; i < 3; i++)
-    if (napi_get_value_double(env, args[2 + i], &dims[i]) != napi_ok || dims[i] < 0 || dims[i] != std::floor(dims[i]))
-      return fail(env, "sum: pre, R and post must be non-negative integers");
-  if (napi_get_value_double(env, args[5], &scale) != napi_ok) return fail(env, "sum: scale must be a number");
-  const long pre = static_cast<long>(dims[0]), R = static_cast<long>(dims[1]), post = static_cast<long>(dims[2]);
-  if (static_cast<double>(pre) * R * post > static_cast<double>(n)) return fail(env, "sum: x is shorter than pre*R*post");
-  if (static_cast<double>(pre) * post > static_cast<double>(outLen)) return fail(env, "sum: out is shorter than pre*post");
-  sumMiddle(x, out, pre, R, post, static_cast<float>(scale));
+  if (!count(env, a[2], &pre) || !count(env, a[3], &R) || !count(env, a[4], &post))
+    return fail(env, "sum: pre, R and post must be non-negative integers");
+  if (napi_get_value_double(env, a[5], &scale) != napi_ok) return fail(env, "sum: scale must be a number");
+  if (pre * R * post > n) return fail(env, "sum: x is shorter than pre*R*post");
+  if (pre * post > outLen) return fail(env, "sum: out is shorter than pre*post");
+  sumMiddle(x, out, static_cast<long>(pre), static_cast<long>(R), static_cast<long>(post), static_cast<float>(scale));
   return nullptr;
 }
 

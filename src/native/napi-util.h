@@ -59,6 +59,13 @@ inline bool count(napi_env env, napi_value v, size_t* out) {
   return true;
 }
 
+// Exactly N arguments into argv; false otherwise.
+template <size_t N>
+bool args(napi_env env, napi_callback_info info, napi_value (&argv)[N]) {
+  size_t argc = N;
+  return napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) == napi_ok && argc == N;
+}
+
 inline void setFunction(napi_env env, napi_value exports, const char* name, napi_callback fn) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, nullptr, &f);
