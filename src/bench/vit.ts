@@ -11,6 +11,8 @@ import { backendInfo } from '../backend.js';
 import { describeMatMul } from '../native/index.js';
 import { machineLoad, round, timeIt } from './timing.js';
 import { DataParallel } from '../parallel/pool.js';
+import { createOptimizer, type Optimizer } from '../train/optimizers.js';
+import { resolveTrainingConfig } from '../train/config.js';
 
 export interface ViTBenchOptions {
   /** A preset name (`seed`, `ti16-256`, `tiny-64`). */
@@ -105,7 +107,11 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
   const warmup = opts.warmup ?? 2;
   const model = new FaceTransformer(config, rng.fork('model'));
   const { images, targets } = makeBatch(opts.batch, config.imageSize, config.numClasses, rng.fork('data'));
-  const optimizer = tf.train.adam(opts.learningRate ?? 1e-3);
+  // The project's Adam (what `fprl run` trains with; fused on wasm with the native addon).
+  const optimizer = createOptimizer(
+    resolveTrainingConfig({ optimizer: { name: 'adam', lr: opts.learningRate ?? 1e-3 } }).optimizer,
+  );
+  const lr = optimizer.config.lr;
   const dropoutRng = rng.fork('dropout');
   const vars = model.trainableVariables;
   const loss = () =>
@@ -117,7 +123,11 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
     const t0 = performance.now();
     const { value, grads } = tf.variableGrads(loss, vars);
     const t1 = performance.now();
-    optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
+    optimizer.apply(
+      vars,
+      vars.map((v) => grads[v.name]),
+      lr,
+    );
     const t2 = performance.now();
     tf.dispose([value, ...Object.values(grads)]);
     fbMs += t1 - t0;
@@ -151,7 +161,7 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
 
     const parallel =
       opts.threads && opts.threads > 1
-        ? await benchParallel(model, images, targets, optimizer, opts.threads, dropoutRng, opts, progress)
+        ? await benchParallel(model, images, targets, optimizer, lr, opts.threads, dropoutRng, opts, progress)
         : undefined;
     const info = backendInfo();
     const trainIps = (opts.batch * 1000) / train.wallMs;
@@ -199,7 +209,8 @@ async function benchParallel(
   model: FaceTransformer,
   images: tf.Tensor4D,
   targets: tf.Tensor4D,
-  optimizer: tf.Optimizer,
+  optimizer: Optimizer,
+  lr: number,
   threads: number,
   dropoutRng: Rng,
   opts: ViTBenchOptions,
@@ -218,9 +229,7 @@ async function benchParallel(
     const t0 = performance.now();
     const r = await pool.gradients(model, images, W, spec, version, dropoutRng);
     const t1 = performance.now();
-    const named: tf.NamedTensorMap = {};
-    vars.forEach((v, i) => (named[v.name] = r.grads[i]));
-    optimizer.applyGradients(named);
+    optimizer.apply(vars, r.grads, lr);
     version++;
     tf.dispose(r.grads);
     gradMs += t1 - t0;

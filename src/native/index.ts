@@ -75,6 +75,19 @@ export interface NativeAddon {
   ): void;
   /** Adds the image's confusion counts into out[p*C + t]; returns the first pixel with a bad label, or -1. */
   confusion(pred: Int32Array, target: Int32Array, C: number, ignore: number, out: Float64Array): number;
+  /** One Adam step (src/wasm/adam-kernel.ts): w, g, m, v in; w', m', v' out. */
+  adam(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    wOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    scalars: Float64Array,
+    l2: boolean,
+    decoupled: boolean,
+  ): void;
   /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */
   keepLargeBlocks(): boolean;
   /** Whether this CPU can run the kernels (AVX2 and FMA). */

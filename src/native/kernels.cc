@@ -318,7 +318,33 @@ FPRL_AVX2 void sumMiddle(const float* x, float* out, long pre, long R, long post
     }
   }
 }
-#else
+#endif
+
+// One Adam step (src/train/optimizers.ts) per element, with the same sequence of float32 ops the
+// tfjs kernels run there (each op rounded to float32; the scalars are float32 tensors there), so
+// the result is bit for bit the op-by-op one. `l2`: weight decay added to the gradient (adam);
+// `decoupled`: added to the step (adamw).
+struct AdamScalars {
+  float b1, oneMinusB1, b2, oneMinusB2, bc1, bc2, eps, lr, wd;
+  bool l2, decoupled;
+};
+
+void adamStep(const float* w, const float* g, const float* m0, const float* v0, float* wOut, float* mOut,
+              float* vOut, size_t n, const AdamScalars& s) {
+  for (size_t i = 0; i < n; i++) {
+    float gi = g[i];
+    if (s.l2) gi = gi + w[i] * s.wd;
+    const float m = m0[i] * s.b1 + gi * s.oneMinusB1;
+    const float v = v0[i] * s.b2 + (gi * gi) * s.oneMinusB2;
+    float step = (m / s.bc1) / (std::sqrt(v / s.bc2) + s.eps);
+    if (s.decoupled) step = step + w[i] * s.wd;
+    wOut[i] = w[i] - step * s.lr;
+    mOut[i] = m;
+    vOut[i] = v;
+  }
+}
+
+#if !FPRL_X86
 void expArray(const float*, float*, size_t) {}
 void sumMiddle(const float*, float*, long, long, long, float) {}
 #endif
@@ -413,9 +439,35 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// adam(w, g, m, v, wOut, mOut, vOut, scalars: Float64Array [b1, 1-b1, b2, 1-b2, bc1, bc2, eps, lr, wd],
+//      l2, decoupled): the scalars are rounded to float32 here, as tfjs rounds them into tensors.
+napi_value Adam(napi_env env, napi_callback_info info) {
+  napi_value a[10];
+  if (!args(env, info, a)) return fail(env, "adam: expected 10 arguments");
+  float* arr[7];
+  size_t len[7];
+  for (int i = 0; i < 7; i++)
+    if (!typedArray(env, a[i], &arr[i], &len[i])) return fail(env, "adam: w, g, m, v and the outputs must be Float32Arrays");
+  for (int i = 1; i < 7; i++)
+    if (len[i] != len[0]) return fail(env, "adam: every array must have the variable's length");
+  double* sc;
+  size_t scLen;
+  AdamScalars s{};
+  if (!typedArray(env, a[7], &sc, &scLen) || scLen != 9 || napi_get_value_bool(env, a[8], &s.l2) != napi_ok ||
+      napi_get_value_bool(env, a[9], &s.decoupled) != napi_ok)
+    return fail(env, "adam: expected 9 scalars and two booleans");
+  s.b1 = static_cast<float>(sc[0]), s.oneMinusB1 = static_cast<float>(sc[1]);
+  s.b2 = static_cast<float>(sc[2]), s.oneMinusB2 = static_cast<float>(sc[3]);
+  s.bc1 = static_cast<float>(sc[4]), s.bc2 = static_cast<float>(sc[5]);
+  s.eps = static_cast<float>(sc[6]), s.lr = static_cast<float>(sc[7]), s.wd = static_cast<float>(sc[8]);
+  adamStep(arr[0], arr[1], arr[2], arr[3], arr[4], arr[5], arr[6], len[0], s);
+  return nullptr;
+}
+
 }  // namespace
 
 void registerKernels(napi_env env, napi_value exports) {
+  setFunction(env, exports, "adam", Adam);
   setFunction(env, exports, "gemm", Gemm);
   setFunction(env, exports, "exp", Exp);
   setFunction(env, exports, "sum", Sum);

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FprlError } from '../errors.js';
 import type { OptimizerConfig } from './config.js';
 import { checkShapes } from './tensor-io.js';
+import { fusedAdam } from '../wasm/adam-kernel.js';
 
 /** Saved optimiser state: update count and slot tensors in variable order. */
 export interface OptimizerState {
@@ -121,6 +122,19 @@ export class Adam extends SlotOptimizer {
     const decoupled = this.config.name === 'adamw';
     vars.forEach((w, i) => {
       const [m0, v0] = this.slotsOf(w);
+      // On wasm with the native addon: the same float32 ops in one fused pass (src/wasm/adam-kernel.ts).
+      const decays = this.decays(w);
+      const fused = fusedAdam(
+        { w, g: grads[i], m: m0, v: v0 },
+        { b1, b2, bc1, bc2, eps, lr, wd, l2: decays && !decoupled, decoupled: decays && decoupled },
+      );
+      if (fused) {
+        const [wNext, m, v] = fused;
+        w.assign(wNext);
+        wNext.dispose();
+        this.setSlots(w, [m, v]);
+        return;
+      }
       const next = tf.tidy(() => {
         let g = grads[i];
         if (this.decays(w) && !decoupled) g = g.add(w.mul(wd));

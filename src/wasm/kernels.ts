@@ -16,6 +16,7 @@ import { fastReduceConfig } from './reduce-kernel.js';
 import { fastSliceConfig, fastSplitVConfig } from './slice-kernel.js';
 import { fastTransposeConfig } from './transpose-kernel.js';
 import { fastExpConfig } from './exp-kernel.js';
+import { registerFusedAdam } from './adam-kernel.js';
 
 /** The kernels replaced on the wasm backend. */
 export const FAST_WASM_KERNELS = [
@@ -60,6 +61,7 @@ let enabled = true;
  * wasm package not imported yet) are skipped; returns the names replaced by this call.
  */
 export function registerWasmKernels(): string[] {
+  registerFusedAdam();
   const replaced: string[] = [];
   for (const name of FAST_WASM_KERNELS) {
     const current = tf.getKernel(name, 'wasm');
