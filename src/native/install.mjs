@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the optional native matMul (src/native/fprl_native.cc -> build/Release/fprl_native.node)
+// Builds the optional native addon (src/native/*.cc -> build/Release/fprl_native.node)
 // with the node-gyp that npm ships. Run by `npm install` / `npm ci` (the package's install script)
 // and by `npm run build:native`. It never fails the install: without a C++ toolchain the wasm
 // backend keeps its XNNPACK matMul and only speed differs (`fprl bench` says which one runs).
@@ -38,8 +38,8 @@ function done(message, ok) {
 }
 
 if (process.env.FPRL_NATIVE === '0')
-  done('FPRL_NATIVE=0: native matMul not built (the wasm backend uses XNNPACK)', true);
-if (!fs.existsSync(path.join(root, 'binding.gyp'))) done('no binding.gyp: native matMul not built', true);
+  done('FPRL_NATIVE=0: native addon not built (the wasm backend uses XNNPACK)', true);
+if (!fs.existsSync(path.join(root, 'binding.gyp'))) done('no binding.gyp: native addon not built', true);
 
 // Build against the headers of the running Node when they are installed beside it (Debian's and the
 // official tarballs have them), so node-gyp does not try to download them.
@@ -56,11 +56,16 @@ const res = spawnSync(cmd, [...pre, 'rebuild', ...nodedirArgs()], {
   encoding: 'utf8',
 });
 if (res.status === 0) {
-  done('native matMul built (build/Release/fprl_native.node)', true);
+  done('native addon built (build/Release/fprl_native.node)', true);
 } else {
-  const why = res.error ? res.error.message : (res.stderr || '').trim().split('\n').slice(-3).join(' | ');
+  // The first line that says what failed (a compiler error, make's, or node-gyp's own stack line).
+  const lines = `${res.stdout ?? ''}\n${res.stderr ?? ''}`.split('\n').map((l) => l.trim());
+  const first = lines.find(
+    (l) => /(^|\s)(error|Error)\b/.test(l) && !/^gyp ERR! (System|command|cwd|node|not ok)/.test(l),
+  );
+  const why = res.error ? res.error.message : first;
   done(
-    `native matMul not built (${why || `node-gyp exited with ${res.status}`}); the wasm backend uses XNNPACK. ` +
+    `native addon not built (${why || `node-gyp exited with ${res.status}`}); the wasm backend uses XNNPACK. ` +
       'Install a C++ compiler and python3, then `npm run build:native` to see the whole log.',
     false,
   );
