@@ -106,21 +106,19 @@ export abstract class PolicyAgent implements FprlAgent {
   async act(obs: Observation, mode: ActMode, samples = 1): Promise<Action> {
     const pool = this.parallel;
     if (pool) {
-      let out: Float32Array | Int32Array;
-      if (mode === 'sample' && this.wantsPooled()) {
-        const r = await pool.forwardPooled(this.policy, obs.images, 'probs', this.weightsVersion);
-        this.lastPooled = { images: obs.images, version: this.weightsVersion, pooled: r.pooled };
-        out = r.out;
-      } else {
-        out = await pool.forward(
-          this.policy,
-          obs.images,
-          mode === 'greedy' ? 'argmax' : 'probs',
-          this.weightsVersion,
-        );
+      if (mode === 'greedy') {
+        return {
+          labels: (await pool.forward(this.policy, obs.images, 'argmax', this.weightsVersion)) as Int32Array,
+          samples: 1,
+        };
       }
-      if (mode === 'greedy') return { labels: out as Int32Array, samples: 1 };
-      return { labels: sampleCategorical(out as Float32Array, this.numClasses, samples, this.rng), samples };
+      // The draws sampleCategorical would take from this stream, in its order; each shard samples its pixels.
+      const [B, H, W] = obs.images.shape;
+      const u = this.rng.fill(new Float64Array(samples * B * H * W));
+      const pooled = this.wantsPooled();
+      const r = await pool.sample(this.policy, obs.images, samples, u, this.weightsVersion, pooled);
+      if (pooled) this.lastPooled = { images: obs.images, version: this.weightsVersion, pooled: r.pooled! };
+      return { labels: r.labels, samples };
     }
     if (mode === 'greedy') {
       const t = tf.tidy(() => this.policy.apply(obs.images, { training: false }).logits.argMax(-1));

@@ -12,9 +12,16 @@ import { nativeAddon } from '../src/native/index.js';
  * (src/native/bandit.cc) runs the same search when built, with the same result.
  */
 export function sampleCategorical(probs: Float32Array, numClasses: number, k: number, rng: Rng): Int32Array {
-  const n = probs.length / numClasses;
-  const u = rng.fill(new Float64Array(k * n));
-  const out = new Int32Array(k * n);
+  return sampleFrom(probs, numClasses, k, rng.fill(new Float64Array((k * probs.length) / numClasses)));
+}
+
+/**
+ * {@link sampleCategorical} with the uniforms given ([k*N], draw j of pixel i at j*N + i), on
+ * the native addon when built (the same result): a data-parallel shard samples its own pixels
+ * with its slice of the batch's draws.
+ */
+export function sampleFrom(probs: Float32Array, numClasses: number, k: number, u: Float64Array): Int32Array {
+  const out = new Int32Array(u.length);
   const addon = nativeAddon();
   if (addon) addon.sample(probs, u, numClasses, k, out);
   else sampleWithUniforms(probs, numClasses, k, u, out);

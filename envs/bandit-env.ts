@@ -169,9 +169,11 @@ export abstract class BanditEnv implements Env {
     for (const c of this.attachment.components) {
       const a = answers.get(c.name)!;
       components[c.name] = a.values;
-      for (let i = 0; i < reward.length; i++) reward[i] += c.weight * a.values[i];
-      if (pixelReward && a.pixel)
-        for (let i = 0; i < pixelReward.length; i++) pixelReward[i] += c.weight * a.pixel[i];
+      const w = c.weight;
+      const values = a.values;
+      for (let i = 0; i < reward.length; i++) reward[i] += w * values[i];
+      const pixel = a.pixel;
+      if (pixelReward && pixel) for (let i = 0; i < pixelReward.length; i++) pixelReward[i] += w * pixel[i];
     }
     return { reward, pixelReward, components, terminated: true, truncated: false, info: { ids, samples: K } };
   }

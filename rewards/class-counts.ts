@@ -144,7 +144,21 @@ export function differenceCredit(
   for (let a = 0; a < C; a++)
     for (let b = 0; b < C; b++) if (b !== a && predicted[a] > 0 && truth[b] > 0) fill(a, b);
   const out = new Float32Array(pred.length);
-  for (let i = 0; i < pred.length; i++) {
+  let from = 0;
+  const addon = pred instanceof Int32Array && target instanceof Int32Array ? nativeAddon() : undefined;
+  if (addon) {
+    // The same lookups natively; it stops at a pair the table lacks, which JS scores, and resumes.
+    for (;;) {
+      const at = addon.pairCredit(pred as Int32Array, target as Int32Array, C, ignore, table, out, from);
+      if (at < 0) return out;
+      const a = pred[at];
+      const b = target[at];
+      if (a >>> 0 >= C || b >>> 0 >= C) break; // not a class: the JS loop below does what it always did
+      out[at] = fill(a, b);
+      from = at + 1;
+    }
+  }
+  for (let i = from; i < pred.length; i++) {
     const b = target[i];
     const a = pred[i];
     if (b === ignore || a === b) continue;

@@ -1,7 +1,8 @@
 /**
  * `fprl bench --agent reinforce`: where a REINFORCE step's time goes, next to a cross-entropy
  * step on the same batches. The REINFORCE step is what the trainer does: data (env.reset: render,
- * normalise), forward (softmax of the policy), sampling (k labellings per image, agents/sampling.ts),
+ * normalise), forward (softmax of the policy), sampling (k labellings per image, agents/sampling.ts;
+ * on N threads each shard samples its own pixels, so the phase is the draws plus the main shard's part),
  * reward (env.step: every reward component with per-pixel credit), learn (advantages, REINFORCE
  * weights, forward + backward, Adam). The cross-entropy step is data + learn of the supervised agent.
  */
@@ -11,13 +12,13 @@ import { createAgent } from '../../agents/registry.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
 import { policyWeights } from '../../agents/advantage.js';
-import { sampleCategorical } from '../../agents/sampling.js';
+import { sampleFrom } from '../../agents/sampling.js';
 import { FaceParsingEnv } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
 import { SyntheticFaces } from '../data/index.js';
 import { EventBus } from '../bus.js';
 import { Rng } from '../rng.js';
-import { DataParallel } from '../parallel/pool.js';
+import { DataParallel, shardRanges } from '../parallel/pool.js';
 import { machineLoad, round } from './timing.js';
 
 export interface ReinforceBenchOptions {
@@ -132,10 +133,19 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
         );
         const p = probs.dataSync() as Float32Array;
         probs.dispose();
-        const u0 = now();
-        sampleCategorical(p, rl.numClasses, K, new Rng(s, 'bench-sampling'));
-        const sampling = now() - u0;
         const [B, H, W] = observation.images.shape;
+        // Sampling as act does it: all draws on the main thread, then (on N threads) each shard
+        // samples its own pixels at once, so the wall time is the main shard's part.
+        const u0 = now();
+        const u = new Rng(s, 'bench-sampling').fill(new Float64Array(K * B * H * W));
+        const own = shardRanges(B, threads)[0].count * H * W;
+        let mine = u;
+        if (threads > 1) {
+          mine = new Float64Array(K * own);
+          for (let j = 0; j < K; j++) mine.set(u.subarray(j * B * H * W, j * B * H * W + own), j * own);
+        }
+        sampleFrom(p.subarray(0, own * rl.numClasses), rl.numClasses, K, mine);
+        const sampling = now() - u0;
         const v0 = now();
         const adv = rl.advantages(exp);
         policyWeights(action.labels, adv, K, B, H * W, rl.numClasses);

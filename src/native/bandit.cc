@@ -169,14 +169,52 @@ void normalize(float* adv, size_t K, size_t n, const uint8_t* mask, double mean,
 }
 
 // The confusion matrix of one image, M[p*C + t] += 1 per pixel whose target is not `ignore`.
-// Returns the index of the first pixel with a label outside [0, C), or -1.
+// Returns the index of the first pixel with a label outside [0, C), or -1. Four interleaved
+// integer tables, so runs of equal labels do not wait on one counter; counts are exact either way.
 double confusion(const int32_t* pred, const int32_t* target, size_t n, size_t C, double ignore, double* M) {
+  constexpr size_t kTables = 4;
+  uint32_t local[kTables][256];
+  const size_t cells = C * C;
+  if (cells > 256) {  // more than 16 classes: one table of doubles
+    for (size_t i = 0; i < n; i++) {
+      const int32_t t = target[i];
+      if (static_cast<double>(t) == ignore) continue;
+      const int32_t p = pred[i];
+      if (static_cast<uint32_t>(p) >= C || static_cast<uint32_t>(t) >= C) return static_cast<double>(i);
+      M[static_cast<size_t>(p) * C + static_cast<size_t>(t)] += 1;
+    }
+    return -1;
+  }
+  std::memset(local, 0, sizeof(local));
+  double bad = -1;
   for (size_t i = 0; i < n; i++) {
     const int32_t t = target[i];
     if (static_cast<double>(t) == ignore) continue;
     const int32_t p = pred[i];
-    if (static_cast<uint32_t>(p) >= C || static_cast<uint32_t>(t) >= C) return static_cast<double>(i);
-    M[static_cast<size_t>(p) * C + static_cast<size_t>(t)] += 1;
+    if (static_cast<uint32_t>(p) >= C || static_cast<uint32_t>(t) >= C) {
+      bad = static_cast<double>(i);
+      break;
+    }
+    local[i & (kTables - 1)][static_cast<size_t>(p) * C + static_cast<size_t>(t)]++;
+  }
+  for (size_t c = 0; c < cells; c++)
+    M[c] += static_cast<double>(local[0][c]) + local[1][c] + local[2][c] + local[3][c];
+  return bad;
+}
+
+// differenceCredit's pixel loop: out[i] = table[a*C + b] (rounded to float32) for wrong, counted
+// pixels; correct and ignored pixels keep 0. Returns the first pixel whose pair is not in the
+// table (NaN), for the JS to score and resume from, or -1.
+double pairCredit(const int32_t* pred, const int32_t* target, size_t n, size_t C, double ignore,
+                  const double* table, float* out, size_t from) {
+  for (size_t i = from; i < n; i++) {
+    const int32_t b = target[i];
+    const int32_t a = pred[i];
+    if (static_cast<double>(b) == ignore || a == b) continue;
+    if (static_cast<uint32_t>(a) >= C || static_cast<uint32_t>(b) >= C) return static_cast<double>(i);
+    const double d = table[static_cast<size_t>(a) * C + static_cast<size_t>(b)];
+    if (d != d) return static_cast<double>(i);
+    out[i] = static_cast<float>(d);
   }
   return -1;
 }
@@ -307,9 +345,29 @@ napi_value Confusion(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// pairCredit(pred, target, C, ignore, table: Float64Array [C*C], out: Float32Array, from) -> -1 or a pixel
+napi_value PairCredit(napi_env env, napi_callback_info info) {
+  napi_value a[7];
+  if (!args(env, info, a)) return fail(env, "pairCredit: expected 7 arguments");
+  int32_t *pred, *target;
+  double* table;
+  float* out;
+  size_t pLen, tLen, tabLen, oLen, C, from;
+  double ignore;
+  if (!typedArray(env, a[0], &pred, &pLen) || !typedArray(env, a[1], &target, &tLen) || !count(env, a[2], &C) ||
+      napi_get_value_double(env, a[3], &ignore) != napi_ok || !typedArray(env, a[4], &table, &tabLen) ||
+      !typedArray(env, a[5], &out, &oLen) || !count(env, a[6], &from))
+    return fail(env, "pairCredit: bad argument types");
+  if (tLen < pLen || oLen < pLen || tabLen < C * C) return fail(env, "pairCredit: an array is shorter than pred or C*C");
+  napi_value r;
+  napi_create_double(env, pairCredit(pred, target, pLen, C, ignore, table, out, from), &r);
+  return r;
+}
+
 }  // namespace
 
 void registerBandit(napi_env env, napi_value exports) {
+  setFunction(env, exports, "pairCredit", PairCredit);
   setFunction(env, exports, "sample", Sample);
   setFunction(env, exports, "policyWeights", Weights);
   setFunction(env, exports, "dropoutMask", Dropout);

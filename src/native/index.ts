@@ -73,6 +73,16 @@ export interface NativeAddon {
     mean: number,
     scale: number,
   ): void;
+  /** differenceCredit's lookups: out[i] = table[a*C+b]; stops at a missing pair (returns it) or -1. */
+  pairCredit(
+    pred: Int32Array,
+    target: Int32Array,
+    C: number,
+    ignore: number,
+    table: Float64Array,
+    out: Float32Array,
+    from: number,
+  ): number;
   /** Adds the image's confusion counts into out[p*C + t]; returns the first pixel with a bad label, or -1. */
   confusion(pred: Int32Array, target: Int32Array, C: number, ignore: number, out: Float64Array): number;
   /** One Adam step (src/wasm/adam-kernel.ts): w, g, m, v in; w', m', v' out. */

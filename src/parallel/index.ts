@@ -8,6 +8,7 @@ export {
   type PixelLossSpec,
   type ShardGradients,
   type ForwardMode,
+  type ForwardOptions,
   type ValueLossSpec,
 } from './pixel-loss.js';
 export { policySpecOf, buildPolicy, type PolicySpec } from './spec.js';

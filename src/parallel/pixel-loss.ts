@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PolicyNet } from '../types.js';
 import type { Rng } from '../rng.js';
+import { sampleFrom } from '../../agents/sampling.js';
 
 export interface PixelLossSpec {
   /** Multiplies -sum(W * logp): 1 / (total target weight) for cross-entropy, 1 for REINFORCE. */
@@ -117,29 +118,44 @@ export function pixelLossGradients(
   }
 }
 
-/** What a forward pass without gradients returns: softmax probabilities [b*H*W*C] or argmax labels [b*H*W]. */
-export type ForwardMode = 'probs' | 'argmax';
+/**
+ * What a forward pass without gradients returns: softmax probabilities [b*H*W*C], argmax labels
+ * [b*H*W], or `sample`: k labellings [k*b*H*W] (sample-major) drawn with the given uniforms.
+ */
+export type ForwardMode = 'probs' | 'argmax' | 'sample';
+
+export interface ForwardOptions {
+  /** Also return the pooled features [b*D] (the critic's input). */
+  pooled?: boolean;
+  /** `sample`: the draws [k*b*H*W] of this shard's pixels (draw j of pixel i at j*b*H*W + i). */
+  uniforms?: Float64Array;
+  /** `sample`: labellings per image. */
+  samples?: number;
+}
 
 /** A shard's forward pass: `out` per the mode, and the pooled features [b*D] when asked for. */
 export function forwardShard(
   policy: PolicyNet,
   images: tf.Tensor4D,
   mode: ForwardMode,
-  withPooled = false,
+  opts: ForwardOptions = {},
 ): { out: Float32Array | Int32Array; pooled?: Float32Array } {
   const [t, p] = tf.tidy(() => {
     const { logits, pooled } = policy.apply(images, { training: false });
     return [
-      mode === 'probs' ? tf.softmax(logits) : tf.argMax(logits, -1),
-      withPooled ? pooled : tf.scalar(0),
+      mode === 'argmax' ? tf.argMax(logits, -1) : tf.softmax(logits),
+      opts.pooled ? pooled : tf.scalar(0),
     ];
   });
   try {
-    const out =
-      mode === 'probs'
-        ? Float32Array.from(t.dataSync() as Float32Array)
-        : Int32Array.from(t.dataSync() as Int32Array);
-    return withPooled ? { out, pooled: Float32Array.from(p.dataSync() as Float32Array) } : { out };
+    let out: Float32Array | Int32Array;
+    if (mode === 'argmax') out = Int32Array.from(t.dataSync() as Int32Array);
+    else if (mode === 'probs') out = Float32Array.from(t.dataSync() as Float32Array);
+    else {
+      if (!opts.uniforms || !opts.samples) throw new Error('forwardShard: sample needs uniforms and samples');
+      out = sampleFrom(t.dataSync() as Float32Array, policy.numClasses, opts.samples, opts.uniforms);
+    }
+    return opts.pooled ? { out, pooled: Float32Array.from(p.dataSync() as Float32Array) } : { out };
   } finally {
     tf.dispose([t, p]);
   }

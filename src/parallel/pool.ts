@@ -24,6 +24,7 @@ import {
   forwardShard,
   pixelLossGradients,
   type ForwardMode,
+  type ForwardOptions,
   type PixelLossSpec,
   type ShardGradients,
   type ValueLossSpec,
@@ -304,21 +305,39 @@ export class DataParallel {
   async forward(
     policy: PolicyNet,
     images: tf.Tensor4D,
-    mode: ForwardMode,
+    mode: 'probs' | 'argmax',
     version: number,
   ): Promise<Float32Array | Int32Array> {
-    return (await this.forwardWith(policy, images, mode, version, false)).out;
+    return (await this.forwardWith(policy, images, mode, version, {})).out;
   }
 
   /** {@link forward}, and the pooled features [B*D] of every image (the critic's input). */
   async forwardPooled(
     policy: PolicyNet,
     images: tf.Tensor4D,
-    mode: ForwardMode,
+    mode: 'probs' | 'argmax',
     version: number,
   ): Promise<{ out: Float32Array | Int32Array; pooled: Float32Array }> {
-    const r = await this.forwardWith(policy, images, mode, version, true);
+    const r = await this.forwardWith(policy, images, mode, version, { pooled: true });
     return { out: r.out, pooled: r.pooled! };
+  }
+
+  /**
+   * k labellings [k*B*H*W] (sample-major) drawn with `uniforms` [k*B*H*W] (draw j of pixel i at
+   * j*B*H*W + i): every shard samples its own pixels with their draws, so the labels are those of
+   * one pass sampling the whole batch, and no probabilities travel. `pooled` as in
+   * {@link forwardPooled}.
+   */
+  async sample(
+    policy: PolicyNet,
+    images: tf.Tensor4D,
+    k: number,
+    uniforms: Float64Array,
+    version: number,
+    pooled = false,
+  ): Promise<{ labels: Int32Array; pooled?: Float32Array }> {
+    const r = await this.forwardWith(policy, images, 'sample', version, { pooled, samples: k, uniforms });
+    return { labels: r.out as Int32Array, pooled: r.pooled };
   }
 
   private async forwardWith(
@@ -326,17 +345,30 @@ export class DataParallel {
     images: tf.Tensor4D,
     mode: ForwardMode,
     version: number,
-    withPooled: boolean,
+    opts: ForwardOptions,
   ): Promise<{ out: Float32Array | Int32Array; pooled?: Float32Array }> {
     this.check(policy);
     this.syncWeights(policy, version);
     const [B, H, W, ch] = images.shape;
-    const per = H * W * (mode === 'probs' ? policy.numClasses : 1);
+    const P = H * W;
+    const k = mode === 'sample' ? (opts.samples ?? 1) : 1;
+    const per = P * (mode === 'probs' ? policy.numClasses : 1);
     const shards = shardRanges(B, this.threads);
     const pixels = images.dataSync() as Float32Array;
-    const imgSize = H * W * ch;
+    const imgSize = P * ch;
+    // A shard's draws: for each sample j, its pixels' run of the batch's draws.
+    const uniformsOf = (s: { start: number; count: number }): Float64Array | undefined => {
+      if (mode !== 'sample') return undefined;
+      const u = opts.uniforms!;
+      const n = s.count * P;
+      const out = new Float64Array(k * n);
+      for (let j = 0; j < k; j++)
+        out.set(u.subarray(j * B * P + s.start * P, j * B * P + s.start * P + n), j * n);
+      return out;
+    };
     const replies = shards.slice(1).map((s, i) => {
       const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
+      const uniforms = uniformsOf(s);
       return this.workers[i].request(
         {
           type: 'forward',
@@ -345,28 +377,35 @@ export class DataParallel {
           images: img,
           shape: [s.count, H, W, ch],
           mode,
-          pooled: withPooled,
+          pooled: opts.pooled,
+          uniforms,
+          samples: opts.samples,
         },
-        [img.buffer],
+        uniforms ? [img.buffer, uniforms.buffer as ArrayBuffer] : [img.buffer],
       );
     });
     const s0 = shards[0];
     const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
     let first: { out: Float32Array | Int32Array; pooled?: Float32Array };
     try {
-      first = forwardShard(policy, x0, mode, withPooled);
+      first = forwardShard(policy, x0, mode, { ...opts, uniforms: uniformsOf(s0) });
     } finally {
       x0.dispose();
     }
-    const out = mode === 'probs' ? new Float32Array(B * per) : new Int32Array(B * per);
-    out.set(first.out, 0);
+    const out = mode === 'probs' ? new Float32Array(k * B * per) : new Int32Array(k * B * per);
+    // Shard outputs are sample-major over the shard's pixels; place each sample's run.
+    const place = (part: Float32Array | Int32Array, s: { start: number; count: number }) => {
+      const n = s.count * per;
+      for (let j = 0; j < k; j++) out.set(part.subarray(j * n, (j + 1) * n), j * B * per + s.start * per);
+    };
+    place(first.out, s0);
     const D = first.pooled ? first.pooled.length / s0.count : 0;
     const pooled = first.pooled ? new Float32Array(B * D) : undefined;
     pooled?.set(first.pooled!, 0);
     const answers = await Promise.all(replies);
     answers.forEach((m, i) => {
       if (m.type !== 'forward') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
-      out.set(m.out, shards[i + 1].start * per);
+      place(m.out, shards[i + 1]);
       if (pooled && m.pooled) pooled.set(m.pooled, shards[i + 1].start * D);
     });
     return { out, pooled };

@@ -45,6 +45,9 @@ export interface ForwardMessage extends ShardInput {
   mode: ForwardMode;
   /** Also return the pooled features [b*D] (for the critic). */
   pooled?: boolean;
+  /** `sample`: the shard's draws [k*b*H*W] and k. */
+  uniforms?: Float64Array;
+  samples?: number;
 }
 
 export type ToWorker = InitMessage | GradMessage | ForwardMessage | { type: 'close' };

@@ -55,7 +55,11 @@ async function handle(m: ToWorker): Promise<void> {
   const images = tf.tensor4d(m.images, m.shape);
   try {
     if (m.type === 'forward') {
-      const { out, pooled } = forwardShard(policy!, images, m.mode, m.pooled);
+      const { out, pooled } = forwardShard(policy!, images, m.mode, {
+        pooled: m.pooled,
+        uniforms: m.uniforms,
+        samples: m.samples,
+      });
       const transfer = [out.buffer as ArrayBuffer, ...(pooled ? [pooled.buffer as ArrayBuffer] : [])];
       send({ type: 'forward', id: m.id, out, ...(pooled ? { pooled } : {}) }, transfer);
       return;

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import { nativeAddon, withoutNative } from '../../src/native/index.js';
 import { sampleCategorical } from '../../agents/sampling.js';
 import { computeAdvantages, policyWeights, type AdvantageInput } from '../../agents/advantage.js';
-import { countClasses } from '../../rewards/class-counts.js';
+import {
+  averageScore,
+  countClasses,
+  differenceCredit,
+  type ClassCounts,
+} from '../../rewards/class-counts.js';
 import { Rng } from '../../src/rng.js';
 import { BulkRandom } from '../../agents/vit/random.js';
 import type { BaselineKind } from '../../agents/config.js';
@@ -87,6 +92,41 @@ describe('native REINFORCE loops (src/native/bandit.cc) give the JS results bit 
     expect(messages[0])
       .to.equal(messages[1])
       .and.to.match(/pixel 1234 has prediction 11/);
+  });
+
+  it('give the same difference credit, also for a pair the counts did not foresee', () => {
+    const rng = new Rng('bandit/difference');
+    const n = 4096;
+    const target = Int32Array.from({ length: n }, () => (rng.next() < 0.05 ? 255 : rng.int(0, 11)));
+    const pred = Int32Array.from({ length: n }, (_, i) =>
+      rng.next() < 0.6 ? target[i] % 11 : rng.int(0, 11),
+    );
+    const score = (c: ClassCounts) =>
+      averageScore(c, [...Array(11).keys()], { kind: 'f1', average: 'macro', absent: 'skip', smooth: 0 });
+    const credit = () =>
+      differenceCredit(pred, target, countClasses(pred, target, 11, 255, 'f1'), 11, 255, score);
+    const [native, js] = both(credit);
+    expect(native).to.deep.equal(js);
+    expect(native.some((x) => x !== 0)).to.equal(true);
+    // Counts of another image (class 10 never predicted there): its pairs are scored when met.
+    const other = countClasses(
+      pred.map((p) => (p === 10 ? 0 : p)),
+      target,
+      11,
+      255,
+      'f1',
+    );
+    const [n2, j2] = both(() =>
+      differenceCredit(
+        pred,
+        target,
+        { tp: other.tp.slice(), predicted: other.predicted.slice(), truth: other.truth.slice() },
+        11,
+        255,
+        score,
+      ),
+    );
+    expect(n2).to.deep.equal(j2);
   });
 
   it('make the same dropout masks and leave the generator in the same state', () => {

@@ -207,17 +207,19 @@ describe('data-parallel training (src/parallel/)', function () {
     for (const threads of [1, 2]) {
       const { agent, policy } = linearAgent({ kind: 'reinforce', baseline: 'critic', samples: 4 });
       const pool = threads > 1 ? await DataParallel.create(policy, threads) : undefined;
-      let pooledPasses = 0;
+      const passes = { sample: 0, pooled: 0 };
       if (pool) {
-        const real = pool.forwardPooled.bind(pool);
-        pool.forwardPooled = (...a) => (pooledPasses++, real(...a));
+        const sample = pool.sample.bind(pool);
+        const pooled = pool.forwardPooled.bind(pool);
+        pool.sample = (...a) => (passes.sample++, sample(...a));
+        pool.forwardPooled = (...a) => (passes.pooled++, pooled(...a));
       }
       agent.useParallel(pool);
       const exp = experience(4, 9);
       try {
         await agent.act(exp.observation, 'sample', 4);
         results.push((await agent.learn(exp)) as Record<string, number>);
-        if (pool) expect(pooledPasses, 'forwardPooled calls').to.equal(1);
+        if (pool) expect(passes, 'forward passes on the pool').to.deep.equal({ sample: 1, pooled: 0 });
       } finally {
         exp.observation.images.dispose();
         agent.useParallel(undefined);
