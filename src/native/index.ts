@@ -98,6 +98,8 @@ export interface NativeAddon {
     l2: boolean,
     decoupled: boolean,
   ): void;
+  /** dst[i] += src[i] (float32), in place. */
+  addInto(dst: Float32Array, src: Float32Array): void;
   /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */
   keepLargeBlocks(): boolean;
   /** Whether this CPU can run the kernels (AVX2 and FMA). */

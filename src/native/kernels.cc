@@ -464,9 +464,22 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// addInto(dst, src): dst[i] += src[i] in float32 (the data-parallel gradient sum, in place).
+napi_value AddInto(napi_env env, napi_callback_info info) {
+  napi_value a[2];
+  if (!args(env, info, a)) return fail(env, "addInto: expected 2 arguments");
+  float *dst, *src;
+  size_t dLen, sLen;
+  if (!typedArray(env, a[0], &dst, &dLen) || !typedArray(env, a[1], &src, &sLen) || dLen != sLen)
+    return fail(env, "addInto: expected two Float32Arrays of the same length");
+  for (size_t i = 0; i < dLen; i++) dst[i] = dst[i] + src[i];
+  return nullptr;
+}
+
 }  // namespace
 
 void registerKernels(napi_env env, napi_value exports) {
+  setFunction(env, exports, "addInto", AddInto);
   setFunction(env, exports, "adam", Adam);
   setFunction(env, exports, "gemm", Gemm);
   setFunction(env, exports, "exp", Exp);

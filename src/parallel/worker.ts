@@ -10,6 +10,7 @@ import { initBackend } from '../backend.js';
 import { Rng } from '../rng.js';
 import type { PolicyNet } from '../types.js';
 import { buildPolicy } from './spec.js';
+import { copyValues } from './heap.js';
 import { forwardShard, pixelLossGradients } from './pixel-loss.js';
 import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
 
@@ -68,7 +69,7 @@ async function handle(m: ToWorker): Promise<void> {
     const r = pixelLossGradients(policy!, images, m.weights, m.loss, rng, m.value);
     const out = new Float32Array(init!.grads);
     r.grads.forEach((g, i) => {
-      out.set(g.dataSync() as Float32Array, offsets[i]);
+      copyValues(g, out, offsets[i]);
       g.dispose();
     });
     send({ type: 'grad', id: m.id, sumWlogp: r.sumWlogp, sumEntropy: r.sumEntropy, value: r.value });
