@@ -9,6 +9,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import { FprlError } from './errors.js';
 import { registerWasmKernels } from './wasm/kernels.js';
+import { describeMatMul } from './native/index.js';
 import { prepareWasmThreads, requestedWasmThreads, wasmThreadsCount } from './wasm/threads.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -24,6 +25,11 @@ export interface BackendInfo {
   threads: number;
   /** One line per rung that was tried and skipped. */
   notes: string[];
+  /**
+   * What runs the matMuls on the wasm backend: the native AVX2 kernel (src/native/) or XNNPACK,
+   * with the reason; absent on other backends.
+   */
+  matMul?: string;
   tfjsVersion: string;
 }
 
@@ -119,6 +125,7 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
     threads:
       backend === 'tensorflow' ? os.availableParallelism() : backend === 'wasm' ? wasmThreadsCount() : 1,
     notes,
+    ...(backend === 'wasm' ? { matMul: describeMatMul() } : {}),
     tfjsVersion: tf.version.tfjs,
   };
   return current;
@@ -131,6 +138,8 @@ export function backendInfo(): BackendInfo | undefined {
 
 /** One line for the start of a command: `backend: wasm (1 thread) via ...`. */
 export function describeBackend(info: BackendInfo): string {
-  const head = `backend: ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'}) via ${info.provider}`;
+  const head =
+    `backend: ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'}) via ${info.provider}` +
+    (info.matMul ? `; matMul: ${info.matMul}` : '');
   return info.notes.length ? `${head}\n${info.notes.map((n) => `  note: ${n}`).join('\n')}` : head;
 }

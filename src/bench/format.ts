@@ -10,6 +10,7 @@ export function formatViTBench(r: ViTBenchResult, peer?: PeerOutcome): string {
   const lines = [
     `${r.preset} batch ${r.batch} on ${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}), ` +
       `${r.params.toLocaleString('en')} parameters, ${r.steps} timed steps`,
+    ...(r.matMul ? [`matMul ${r.matMul}`] : []),
     `train  ${n(r.trainImagesPerSecond)} img/s  (${n(r.trainMsPerStep, 0)} ms/step: forward+loss ${n(ph.forwardMs, 0)}, ` +
       `backward ${n(ph.backwardMs, 0)}, adam ${n(ph.optimizerMs, 0)})`,
     `infer  ${n(r.inferImagesPerSecond)} img/s  (${n(r.inferMsPerBatch, 0)} ms per batch of ${r.batch})`,

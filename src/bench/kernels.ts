@@ -1,12 +1,14 @@
 /**
  * `fprl bench --kernels`: GFLOP/s of every matMul shape one Face Transformer training step runs
  * (forward, both gradients of each dense layer, the attention products and theirs), for the stock
- * wasm kernel and this project's replacement, side by side, and the matMul time of a whole step.
+ * wasm kernel, this project's XNNPACK route and the native AVX2 matMul (when built), side by side,
+ * and the matMul time of a whole step.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ViTConfig } from '../../agents/vit/index.js';
 import { numTokens } from '../../agents/vit/index.js';
 import { runStockWasmKernel } from '../wasm/kernels.js';
+import { nativeMatMul, setNativeMatMul } from '../native/index.js';
 import { machineLoad, round, timeIt } from './timing.js';
 
 /** One matMul as tfjs calls it: `matMul(a, b, transposeA, transposeB)`. */
@@ -137,9 +139,14 @@ export interface KernelRow {
   stockMs: number;
   fastMs: number;
   stockGflops: number;
+  /** This project's XNNPACK route (src/wasm/batch-matmul.ts without the native matMul). */
   fastGflops: number;
+  /** The native AVX2 matMul (src/native/), when it is built and usable here. */
+  nativeMs?: number;
+  nativeGflops?: number;
+  /** Stock time over the fastest route's. */
   speedup: number;
-  /** Largest |fast - stock| over the output (both kernels run on the same inputs). */
+  /** Largest |fast - stock| (and |native - stock|) over the output, on the same inputs. */
   maxAbsDiff: number;
 }
 
@@ -147,7 +154,7 @@ export interface KernelReport {
   backend: string;
   rows: KernelRow[];
   /** Sum over the step's matMuls of calls x time. */
-  stepMatMulMs: { stock: number; fast: number };
+  stepMatMulMs: { stock: number; fast: number; native?: number };
   loadAverage1m: number;
   cores: number;
 }
@@ -167,6 +174,7 @@ export async function benchMatMulKernels(
   if (tf.getBackend() !== 'wasm')
     throw new Error(`the kernel benchmark needs the wasm backend, not ${tf.getBackend()}`);
   const budgetMs = opts.budgetMs ?? 300;
+  const hasNative = nativeMatMul() !== undefined;
   const rows: KernelRow[] = [];
   const load = machineLoad();
   let seed = 1;
@@ -175,22 +183,38 @@ export async function benchMatMulKernels(
     const b = tf.randomNormal(s.b, 0, 1, 'float32', seed++);
     try {
       const attrs = { transposeA: s.transposeA, transposeB: s.transposeB };
+      const product = () => tf.matMul(a, b, s.transposeA, s.transposeB);
       const maxAbsDiff = tf.tidy(() => {
-        const fast = tf.matMul(a, b, s.transposeA, s.transposeB);
         const stock = runStockWasmKernel('BatchMatMul', { a, b }, attrs);
-        return tf.max(tf.abs(tf.sub(fast, stock))).dataSync()[0];
+        const routes = hasNative ? [true, false] : [false];
+        return Math.max(
+          ...routes.map((on) => {
+            const was = setNativeMatMul(on);
+            try {
+              return tf.max(tf.abs(tf.sub(product(), stock))).dataSync()[0];
+            } finally {
+              setNativeMatMul(was);
+            }
+          }),
+        );
       });
       const stock = await timeIt(() => runStockWasmKernel('BatchMatMul', { a, b }, attrs).dispose(), {
         warmup: 0,
         minRuns: 1,
         minMs: budgetMs,
       });
-      const fast = await timeIt(() => tf.matMul(a, b, s.transposeA, s.transposeB).dispose(), {
-        warmup: 1,
-        minRuns: 2,
-        minMs: budgetMs,
-      });
+      const timeRoute = async (native: boolean) => {
+        const was = setNativeMatMul(native);
+        try {
+          return await timeIt(() => product().dispose(), { warmup: 1, minRuns: 2, minMs: budgetMs });
+        } finally {
+          setNativeMatMul(was);
+        }
+      };
+      const fast = await timeRoute(false);
+      const native = hasNative ? await timeRoute(true) : undefined;
       const flops = matMulFlops(s);
+      const best = Math.min(fast.medianMs, native?.medianMs ?? Infinity);
       const row: KernelRow = {
         ...s,
         gflop: round(flops / 1e9, 3),
@@ -198,7 +222,10 @@ export async function benchMatMulKernels(
         fastMs: round(fast.medianMs, 2),
         stockGflops: round(flops / stock.medianMs / 1e6, 2),
         fastGflops: round(flops / fast.medianMs / 1e6, 2),
-        speedup: round(stock.medianMs / fast.medianMs, 1),
+        ...(native
+          ? { nativeMs: round(native.medianMs, 2), nativeGflops: round(flops / native.medianMs / 1e6, 2) }
+          : {}),
+        speedup: round(stock.medianMs / best, 1),
         maxAbsDiff,
       };
       rows.push(row);
@@ -216,6 +243,14 @@ export async function benchMatMulKernels(
       rows.reduce((t, r) => t + r.perStep * r.fastMs, 0),
       1,
     ),
+    ...(hasNative
+      ? {
+          native: round(
+            rows.reduce((t, r) => t + r.perStep * (r.nativeMs ?? 0), 0),
+            1,
+          ),
+        }
+      : {}),
   };
   return { backend: tf.getBackend(), rows, stepMatMulMs, ...load };
 }
@@ -231,7 +266,8 @@ export function formatKernelReport(report: KernelReport, title: string): string 
     'x/step',
     'GFLOP',
     'stock GFLOP/s',
-    'fast GFLOP/s',
+    'XNNPACK GFLOP/s',
+    ...(report.stepMatMulMs.native !== undefined ? ['native GFLOP/s'] : []),
     'speedup',
   ];
   const body = report.rows.map((r) => [
@@ -244,17 +280,20 @@ export function formatKernelReport(report: KernelReport, title: string): string 
     r.gflop.toFixed(3),
     r.stockGflops.toFixed(2),
     r.fastGflops.toFixed(2),
+    ...(r.nativeGflops !== undefined ? [r.nativeGflops.toFixed(2)] : []),
     `${r.speedup.toFixed(1)}x`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  const { stock, fast } = report.stepMatMulMs;
+  const { stock, fast, native } = report.stepMatMulMs;
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const nativePart = native !== undefined ? `, native ${s(native)} (${(stock / native).toFixed(1)}x)` : '';
   return [
     title,
     line(head),
     ...body.map(line),
-    `matMul time of one training step: stock ${(stock / 1000).toFixed(2)} s, fast ${(fast / 1000).toFixed(2)} s ` +
-      `(${(stock / fast).toFixed(1)}x); load average ${report.loadAverage1m} on ${report.cores} cores`,
+    `matMul time of one training step: stock ${s(stock)}, XNNPACK ${s(fast)} (${(stock / fast).toFixed(1)}x)` +
+      `${nativePart}; load average ${report.loadAverage1m} on ${report.cores} cores`,
   ].join('\n');
 }

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { Rng } from '../rng.js';
 import { backendInfo } from '../backend.js';
+import { describeMatMul } from '../native/index.js';
 import { machineLoad, round, timeIt } from './timing.js';
 import { DataParallel } from '../parallel/pool.js';
 
@@ -33,6 +34,8 @@ export interface ViTBenchOptions {
 
 export interface ViTBenchResult {
   backend: string;
+  /** What ran the matMuls on wasm (native AVX2 or XNNPACK, see src/native/). */
+  matMul?: string;
   /** Threads the backend computes with. */
   threads: number;
   preset: string;
@@ -159,6 +162,7 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
     }
     return {
       backend: tf.getBackend(),
+      ...(tf.getBackend() === 'wasm' ? { matMul: describeMatMul() } : {}),
       threads: info?.threads ?? 1,
       preset: opts.preset,
       batch: opts.batch,

@@ -1,6 +1,7 @@
 /**
  * `fprl bench`: speed of the Face Transformer (`--preset NAME --batch N --steps N`), optionally
  * next to the PyTorch reference (`--compare-peer`), or of the wasm matMul kernels (`--kernels`).
+ * `--no-native` measures without the native AVX2 matMul (src/native/).
  * The measuring lives in src/bench/; this file parses flags and prints.
  */
 import type { Command } from 'commander';
@@ -23,6 +24,7 @@ import { resolveViTConfig } from '../../agents/vit/index.js';
 import { benchReinforce, formatReinforceBench, type ReinforceBenchResult } from '../bench/reinforce.js';
 import { setFastWasmKernels } from '../wasm/kernels.js';
 import { requestWasmThreads } from '../wasm/threads.js';
+import { NATIVE_ENV_VAR } from '../native/index.js';
 
 export interface BenchCommandOptions {
   preset?: string;
@@ -63,7 +65,11 @@ export async function benchCommand(
   if (o.kernels) {
     const config = resolveViTConfig(preset);
     const report = await benchMatMulKernels(vitStepMatMuls(config, batch), {
-      onRow: (r) => progress(`${r.name}: stock ${r.stockGflops} GFLOP/s, fast ${r.fastGflops} GFLOP/s`),
+      onRow: (r) =>
+        progress(
+          `${r.name}: stock ${r.stockGflops}, XNNPACK ${r.fastGflops}` +
+            `${r.nativeGflops !== undefined ? `, native ${r.nativeGflops}` : ''} GFLOP/s`,
+        ),
     });
     const text = formatKernelReport(
       report,
@@ -143,6 +149,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of weights and data', positive('--seed'))
     .option('--kernels', 'GFLOP/s of the matMuls of one training step, stock vs fast wasm kernels')
     .option('--stock-kernels', "measure with this project's wasm kernels turned off")
+    .option('--no-native', 'measure without the native AVX2 matMul (XNNPACK only; as FPRL_NATIVE=0)')
     .option('--compare-peer', 'also run the PyTorch reference and print the ratio')
     .option('--peer <path>', 'reference script (default ../shared/peer/torch_vit_bench.py)')
     .option(
@@ -169,8 +176,17 @@ export function register(program: Command): void {
     .option('--samples <k>', 'labellings per image for --agent reinforce', positive('--samples'), 4)
     .option('--json', 'print one JSON object on stdout')
     .action(
-      async (flags: BenchCommandOptions & { backend?: string; json?: boolean; wasmThreads?: number }) => {
+      async (
+        flags: BenchCommandOptions & {
+          backend?: string;
+          json?: boolean;
+          wasmThreads?: number;
+          native?: boolean;
+        },
+      ) => {
         if (flags.wasmThreads !== undefined) requestWasmThreads(flags.wasmThreads);
+        // Through the environment, so the data-parallel worker threads see it too.
+        if (flags.native === false) process.env[NATIVE_ENV_VAR] = '0';
         const info = await initBackend(flags.kernels ? (flags.backend ?? 'wasm') : flags.backend);
         if (flags.kernels && info.backend !== 'wasm') {
           throw new FprlError(`--kernels measures the wasm kernels, but the backend is ${info.backend}`, {

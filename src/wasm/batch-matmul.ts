@@ -21,10 +21,16 @@
  * view per call costs one packing of `b` (O(K*N), against O(M*K*N) for the product) and frees the
  * packed copy when the view is disposed.
  *
+ * When the native AVX2 matMul is built and usable (src/native/), every float32 product goes to it
+ * instead (src/wasm/native-matmul.ts): flags and batches are strides there, so none of the above
+ * is needed.
+ *
  * Non-float32 and empty inputs go to the stock kernel.
  */
 import type * as tf from '@tensorflow/tfjs';
 import { asWasmBackend, shapeBytes, type WasmBackend } from './internals.js';
+import { nativeMatMul } from '../native/index.js';
+import { nativeProduct } from './native-matmul.js';
 import { planMatMul, type MatMulPlan } from './plan.js';
 import { forEachSlice, transposeLast2 } from './slices.js';
 import { SPLIT_K_ABOVE, splitKProduct } from './split-k.js';
@@ -70,6 +76,8 @@ export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
     if (plan.M * plan.K * plan.N * plan.outBatch === 0) return runStock(stock, args);
 
     const backend = asWasmBackend(args.backend);
+    const addon = nativeMatMul();
+    if (addon) return nativeProduct(addon, backend, plan, a, b, tA, tB);
     if (!gemm) setup(backend);
     if (plan.aBatch === 1 && plan.bBatch === 1 && swapPays(plan, tA, tB)) {
       // C = (op(B)^T op(A)^T)^T: XNNPACK packs op(A)^T [K,M] instead of op(B) [K,N].

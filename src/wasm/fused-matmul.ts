@@ -8,6 +8,9 @@
  * As there, `b` (and the bias) reach the C++ as fresh view ids, which also avoids the stock
  * kernel's stale-weights bug after a reshape.
  *
+ * With the native AVX2 matMul (src/native/), products without prelu go to it, bias and activation
+ * included (src/wasm/native-matmul.ts).
+ *
  * Left to the stock kernel: non-float32 and empty tensors, a bias whose size is not N (the XNNPACK
  * path reads N values), and prelu on a doubly batched product (its weights are indexed over the
  * whole output, which a slice does not see).
@@ -17,6 +20,8 @@ import { asWasmBackend, disposeView, makeView, shapeBytes, tensorData } from './
 import { planMatMul } from './plan.js';
 import { forEachSlice, transposeLast2 } from './slices.js';
 import { foldBatch, runStock, type FastKernelContext } from './batch-matmul.js';
+import { nativeMatMul } from '../native/index.js';
+import { nativeProduct } from './native-matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type FusedGemm = (aId: number, bId: number, outId: number) => void;
@@ -86,6 +91,11 @@ export function fastFusedMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {
       return runStock(stock, args);
 
     const backend = asWasmBackend(args.backend);
+    const addon = nativeMatMul();
+    if (addon && !prelu && (!bias || bias.dtype === 'float32')) {
+      const alpha = attrs.leakyreluAlpha ?? 0;
+      return nativeProduct(addon, backend, plan, a, b, tA, tB, { bias, activation, alpha });
+    }
     if (!cwrapped) setup(backend);
     const call = cwrapped as (...args: unknown[]) => unknown;
     const temps: tf.TensorInfo[] = [];

@@ -5,7 +5,8 @@
  * XNNPACK (src/wasm/batch-matmul.ts), `Transpose` with a faster one (src/wasm/transpose-kernel.ts)
  * and the reductions with versions that use it (src/wasm/reduce-kernel.ts), and makes `Identity`
  * and same-dtype `Cast` zero-copy (src/wasm/identity-kernel.ts), and copies `Slice`/`SplitV` parts
- * straight from the heap (src/wasm/slice-kernel.ts), keeping the stock configs for comparison.
+ * straight from the heap (src/wasm/slice-kernel.ts), and runs `Exp`, float32 sums and matMuls on the
+ * native AVX2 addon when it is built (src/native/), keeping the stock configs for comparison.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig, type FastKernelContext } from './batch-matmul.js';
@@ -14,6 +15,7 @@ import { fastCastConfig, fastIdentityConfig } from './identity-kernel.js';
 import { fastReduceConfig } from './reduce-kernel.js';
 import { fastSliceConfig, fastSplitVConfig } from './slice-kernel.js';
 import { fastTransposeConfig } from './transpose-kernel.js';
+import { fastExpConfig } from './exp-kernel.js';
 
 /** The kernels replaced on the wasm backend. */
 export const FAST_WASM_KERNELS = [
@@ -29,6 +31,7 @@ export const FAST_WASM_KERNELS = [
   tf.Cast,
   tf.Slice,
   tf.SplitV,
+  tf.Exp,
 ] as const;
 export type FastWasmKernel = (typeof FAST_WASM_KERNELS)[number];
 
@@ -45,6 +48,7 @@ const FACTORIES: Record<FastWasmKernel, (ctx: FastKernelContext) => tf.KernelCon
   [tf.Cast]: fastCastConfig,
   [tf.Slice]: fastSliceConfig,
   [tf.SplitV]: fastSplitVConfig,
+  [tf.Exp]: fastExpConfig,
 };
 
 const stockConfigs = new Map<string, tf.KernelConfig>();

@@ -3,11 +3,17 @@
  * The stock wasm kernels transpose the reduced axes to the end with the stock transpose (bias and
  * LayerNorm gradients sum `[N,D]` over axis 0: a `[2048,192]` transpose at ~7 ns/element); here the
  * transpose is the fast one, then the stock kernel reduces the innermost axes.
+ *
+ * With the native addon (src/native/), float32 `Sum` and `Mean` over one contiguous run of axes
+ * (`[pre, R, post]` after merging dimensions: bias gradients, LayerNorm means, the log-softmax
+ * normaliser over 11 classes) run there without any transpose.
  */
 import * as tf from '@tensorflow/tfjs';
 import { asWasmBackend } from './internals.js';
 import { fastTranspose } from './transpose-kernel.js';
 import type { FastKernelContext } from './batch-matmul.js';
+import { nativeMatMul } from '../native/index.js';
+import { tensorData, type WasmBackend } from './internals.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -31,6 +37,8 @@ export function fastReduceConfig(ctx: FastKernelContext): tf.KernelConfig {
       return stock.kernelFunc(args) as tf.TensorInfo;
     const rank = x.shape.length;
     const axes = tf.util.parseAxisParam(axis, x.shape);
+    const native = nativeSum(args.backend, stock.kernelName, x, axes, keepDims);
+    if (native) return native;
     const perm = tf.backend_util.getAxesPermutation(axes, rank);
     if (perm == null) return stock.kernelFunc(args) as tf.TensorInfo;
     const backend = asWasmBackend(args.backend);
@@ -49,4 +57,46 @@ export function fastReduceConfig(ctx: FastKernelContext): tf.KernelConfig {
     }
   }
   return { kernelName: stock.kernelName, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };
+}
+
+/** Sizes of `x` as `[pre, R, post]` when `axes` are one contiguous run; else undefined. */
+export function middleAxes(
+  shape: readonly number[],
+  axes: readonly number[],
+): [number, number, number] | undefined {
+  const sorted = [...axes].sort((a, b) => a - b);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1] + 1) return undefined;
+  const first = sorted[0] ?? shape.length;
+  const last = sorted.length ? sorted[sorted.length - 1] : shape.length - 1;
+  const prod = (xs: readonly number[]) => xs.reduce((p, d) => p * d, 1);
+  return [prod(shape.slice(0, first)), prod(shape.slice(first, last + 1)), prod(shape.slice(last + 1))];
+}
+
+/** Float32 Sum or Mean over contiguous axes on the native addon, or undefined to go on as before. */
+function nativeSum(
+  backendArg: unknown,
+  kernelName: string,
+  x: tf.TensorInfo,
+  axes: number[],
+  keepDims: boolean,
+): tf.TensorInfo | undefined {
+  if ((kernelName !== tf.Sum && kernelName !== tf.Mean) || x.dtype !== 'float32' || axes.length === 0) return;
+  const addon = nativeMatMul();
+  const dims = addon && middleAxes(x.shape, axes);
+  if (!addon || !dims || dims[1] === 0) return;
+  const [pre, R, post] = dims;
+  const backend: WasmBackend = asWasmBackend(backendArg);
+  const outShape = x.shape.filter((_, i) => !axes.includes(i));
+  const out = backend.makeOutput(outShape, 'float32');
+  const heap = backend.wasm.HEAPU8.buffer;
+  addon.sum(
+    new Float32Array(heap, tensorData(backend, x).memoryOffset, pre * R * post),
+    new Float32Array(heap, tensorData(backend, out).memoryOffset, pre * post),
+    pre,
+    R,
+    post,
+    kernelName === tf.Mean ? 1 / R : 1,
+  );
+  if (keepDims) out.shape = tf.backend_util.expandShapeToKeepDim(out.shape, axes);
+  return out;
 }

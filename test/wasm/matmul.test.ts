@@ -11,6 +11,7 @@ import {
 import { swapPays } from '../../src/wasm/batch-matmul.js';
 import { kChunks } from '../../src/wasm/split-k.js';
 import { maxAbsDiff, randomOperand, referenceMatMul, type Operand } from './reference.js';
+import { nativeMatMul, setNativeMatMul } from '../../src/native/index.js';
 
 /** A case in logical terms: op(a) is [...aBatch, M, K], op(b) is [...bBatch, K, N]. */
 interface Case {
@@ -68,162 +69,168 @@ function stockHandles(c: Case): boolean {
   );
 }
 
-describe('fast wasm matMul kernels', () => {
-  before(async () => {
-    await useBackend('wasm');
-  });
-  afterEach(() => setFastWasmKernels(true));
+/** Both routes of the fast kernels: the native AVX2 matMul (when built here) and XNNPACK. */
+const ROUTES = nativeMatMul() ? ['native AVX2', 'XNNPACK'] : ['XNNPACK'];
 
-  it('compute a product transposed only when packing the other operand saves clearly more', () => {
-    expect(swapPays({ M: 192, K: 2048, N: 576 }, true, false), 'qkv weight gradient').to.equal(true);
-    expect(swapPays({ M: 1, K: 2048, N: 768 }, false, false), 'column sums').to.equal(true);
-    expect(swapPays({ M: 768, K: 2048, N: 192 }, true, false), 'fc2 weight gradient').to.equal(false);
-    expect(swapPays({ M: 2048, K: 192, N: 576 }, false, false), 'forward').to.equal(false);
-    expect(swapPays({ M: 2048, K: 576, N: 192 }, false, true), 'input gradient').to.equal(false);
-  });
+for (const route of ROUTES)
+  describe(`fast wasm matMul kernels (${route})`, () => {
+    before(async () => {
+      await useBackend('wasm');
+      setNativeMatMul(route !== 'XNNPACK');
+    });
+    after(() => setNativeMatMul(true));
+    afterEach(() => setFastWasmKernels(true));
 
-  it('cut long contractions into chunks of about 2048 that sum to K', () => {
-    expect(kChunks(4097)).to.deep.equal([1368, 1368, 1361]);
-    expect(kChunks(11264)).to.deep.equal([1880, 1880, 1880, 1880, 1880, 1864]);
-    expect(kChunks(2048)).to.deep.equal([2048]);
-  });
+    it('compute a product transposed only when packing the other operand saves clearly more', () => {
+      expect(swapPays({ M: 192, K: 2048, N: 576 }, true, false), 'qkv weight gradient').to.equal(true);
+      expect(swapPays({ M: 1, K: 2048, N: 768 }, false, false), 'column sums').to.equal(true);
+      expect(swapPays({ M: 768, K: 2048, N: 192 }, true, false), 'fc2 weight gradient').to.equal(false);
+      expect(swapPays({ M: 2048, K: 192, N: 576 }, false, false), 'forward').to.equal(false);
+      expect(swapPays({ M: 2048, K: 576, N: 192 }, false, true), 'input gradient').to.equal(false);
+    });
 
-  it('are registered by initBackend and registering again changes nothing', () => {
-    expect(fastWasmKernels()).to.include.members(['BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum']);
-    expect(registerWasmKernels()).to.deep.equal([]);
-  });
+    it('cut long contractions into chunks of about 2048 that sum to K', () => {
+      expect(kChunks(4097)).to.deep.equal([1368, 1368, 1361]);
+      expect(kChunks(11264)).to.deep.equal([1880, 1880, 1880, 1880, 1880, 1864]);
+      expect(kChunks(2048)).to.deep.equal([2048]);
+    });
 
-  for (const c of CASES) {
-    for (const [tA, tB] of FLAGS) {
-      it(`BatchMatMul equals the reference${stockHandles(c) ? ' and the stock kernel' : ''} for ${c.name} (transposeA=${tA}, transposeB=${tB})`, () => {
-        const { a, b } = operands(c, tA, tB, new Rng(`${c.name}/${tA}/${tB}`));
-        const want = referenceMatMul(a, b, tA, tB);
-        tf.tidy(() => {
-          const ta = tf.tensor(a.data, a.shape);
-          const tb = tf.tensor(b.data, b.shape);
-          const got = tf.matMul(ta, tb, tA, tB);
-          expect(got.shape).to.deep.equal(want.shape);
-          expect(maxAbsDiff(got.dataSync(), want.data)).to.be.below(tolFor(c.K));
-          if (stockHandles(c)) {
-            const stock = runStockWasmKernel(
-              'BatchMatMul',
-              { a: ta, b: tb },
-              { transposeA: tA, transposeB: tB },
-            );
-            expect(maxAbsDiff(got.dataSync(), stock.dataSync())).to.be.below(tolFor(c.K));
-          }
-        });
-      });
-    }
-  }
+    it('are registered by initBackend and registering again changes nothing', () => {
+      expect(fastWasmKernels()).to.include.members(['BatchMatMul', '_FusedMatMul', 'Transpose', 'Sum']);
+      expect(registerWasmKernels()).to.deep.equal([]);
+    });
 
-  it('FusedMatMul adds the bias to every row and applies the activation, with transposes and batches', () => {
-    const rng = new Rng('fused');
-    for (const [tA, tB] of FLAGS) {
-      for (const c of CASES.filter((x) => x.aBatch.length <= 1 && x.bBatch.length <= 1)) {
-        const { a, b } = operands(c, tA, tB, rng);
-        const bias = randomOperand([c.N], rng);
-        const want = referenceMatMul(a, b, tA, tB).data.map((v, i) => Math.max(0, v + bias.data[i % c.N]));
-        tf.tidy(() => {
-          const got = tf.fused.matMul({
-            a: tf.tensor<tf.Rank>(a.data, a.shape) as tf.Tensor3D,
-            b: tf.tensor<tf.Rank>(b.data, b.shape) as tf.Tensor3D,
-            transposeA: tA,
-            transposeB: tB,
-            bias: tf.tensor1d(bias.data),
-            activation: 'relu',
+    for (const c of CASES) {
+      for (const [tA, tB] of FLAGS) {
+        it(`BatchMatMul equals the reference${stockHandles(c) ? ' and the stock kernel' : ''} for ${c.name} (transposeA=${tA}, transposeB=${tB})`, () => {
+          const { a, b } = operands(c, tA, tB, new Rng(`${c.name}/${tA}/${tB}`));
+          const want = referenceMatMul(a, b, tA, tB);
+          tf.tidy(() => {
+            const ta = tf.tensor(a.data, a.shape);
+            const tb = tf.tensor(b.data, b.shape);
+            const got = tf.matMul(ta, tb, tA, tB);
+            expect(got.shape).to.deep.equal(want.shape);
+            expect(maxAbsDiff(got.dataSync(), want.data)).to.be.below(tolFor(c.K));
+            if (stockHandles(c)) {
+              const stock = runStockWasmKernel(
+                'BatchMatMul',
+                { a: ta, b: tb },
+                { transposeA: tA, transposeB: tB },
+              );
+              expect(maxAbsDiff(got.dataSync(), stock.dataSync())).to.be.below(tolFor(c.K));
+            }
           });
-          expect(maxAbsDiff(got.dataSync(), want), `${c.name} tA=${tA} tB=${tB}`).to.be.below(tolFor(c.K));
         });
       }
     }
-  });
 
-  it('multiply by the current shape of b when its data was used before with another shape', () => {
-    // The stock kernel caches XNNPACK's packed b by tensor id, and tf.reshape keeps the id.
-    const rng = new Rng('reshape');
-    const x = randomOperand([64, 16], rng);
-    const bias = randomOperand([64], rng);
-    tf.tidy(() => {
-      const tx = tf.tensor(x.data, x.shape);
-      tf.matMul(tf.ones([1, 64]), tx).dataSync();
-      tf.fused.matMul({ a: tf.ones([1, 64]), b: tx as tf.Tensor2D, bias: tf.zeros([16]) }).dataSync();
-      const y = { shape: [16, 64], data: x.data };
-      const ones = { shape: [3, 16], data: new Float32Array(48).fill(1) };
-      const want = referenceMatMul(ones, y, false, false).data;
-      const ty = tf.reshape(tx, [16, 64]) as tf.Tensor2D;
-      expect(maxAbsDiff(tf.matMul(tf.ones([3, 16]), ty).dataSync(), want)).to.be.below(TOL);
-      const fused = tf.fused.matMul({ a: tf.ones([3, 16]), b: ty, bias: tf.tensor1d(bias.data) });
-      expect(
-        maxAbsDiff(
-          fused.dataSync(),
-          want.map((v, i) => v + bias.data[i % 64]),
-        ),
-      ).to.be.below(TOL);
+    it('FusedMatMul adds the bias to every row and applies the activation, with transposes and batches', () => {
+      const rng = new Rng('fused');
+      for (const [tA, tB] of FLAGS) {
+        for (const c of CASES.filter((x) => x.aBatch.length <= 1 && x.bBatch.length <= 1)) {
+          const { a, b } = operands(c, tA, tB, rng);
+          const bias = randomOperand([c.N], rng);
+          const want = referenceMatMul(a, b, tA, tB).data.map((v, i) => Math.max(0, v + bias.data[i % c.N]));
+          tf.tidy(() => {
+            const got = tf.fused.matMul({
+              a: tf.tensor<tf.Rank>(a.data, a.shape) as tf.Tensor3D,
+              b: tf.tensor<tf.Rank>(b.data, b.shape) as tf.Tensor3D,
+              transposeA: tA,
+              transposeB: tB,
+              bias: tf.tensor1d(bias.data),
+              activation: 'relu',
+            });
+            expect(maxAbsDiff(got.dataSync(), want), `${c.name} tA=${tA} tB=${tB}`).to.be.below(tolFor(c.K));
+          });
+        }
+      }
+    });
+
+    it('multiply by the current shape of b when its data was used before with another shape', () => {
+      // The stock kernel caches XNNPACK's packed b by tensor id, and tf.reshape keeps the id.
+      const rng = new Rng('reshape');
+      const x = randomOperand([64, 16], rng);
+      const bias = randomOperand([64], rng);
+      tf.tidy(() => {
+        const tx = tf.tensor(x.data, x.shape);
+        tf.matMul(tf.ones([1, 64]), tx).dataSync();
+        tf.fused.matMul({ a: tf.ones([1, 64]), b: tx as tf.Tensor2D, bias: tf.zeros([16]) }).dataSync();
+        const y = { shape: [16, 64], data: x.data };
+        const ones = { shape: [3, 16], data: new Float32Array(48).fill(1) };
+        const want = referenceMatMul(ones, y, false, false).data;
+        const ty = tf.reshape(tx, [16, 64]) as tf.Tensor2D;
+        expect(maxAbsDiff(tf.matMul(tf.ones([3, 16]), ty).dataSync(), want)).to.be.below(TOL);
+        const fused = tf.fused.matMul({ a: tf.ones([3, 16]), b: ty, bias: tf.tensor1d(bias.data) });
+        expect(
+          maxAbsDiff(
+            fused.dataSync(),
+            want.map((v, i) => v + bias.data[i % 64]),
+          ),
+        ).to.be.below(TOL);
+      });
+    });
+
+    it('give the stock results when switched off', () => {
+      const { a, b } = operands(CASES[2], true, false, new Rng('off'));
+      tf.tidy(() => {
+        const ta = tf.tensor(a.data, a.shape);
+        const tb = tf.tensor(b.data, b.shape);
+        setFastWasmKernels(false);
+        const off = tf.matMul(ta, tb, true, false).dataSync();
+        const stock = runStockWasmKernel(
+          'BatchMatMul',
+          { a: ta, b: tb },
+          { transposeA: true, transposeB: false },
+        );
+        expect(maxAbsDiff(off, stock.dataSync())).to.equal(0);
+      });
+    });
+
+    it('leak no tensors, forward and backward, in tfjs or in the wasm tensor table', () => {
+      const rng = new Rng('leak');
+      const a = tf.tensor(randomOperand([6, 12, 8], rng).data, [6, 12, 8]);
+      const b = tf.tensor(randomOperand([6, 10, 8], rng).data, [6, 10, 8]);
+      const w = tf.tensor(randomOperand([8, 5], rng).data, [8, 5]);
+      const bias = tf.tensor(randomOperand([5], rng).data, [5]);
+      const backend = tf.backend();
+      const step = () =>
+        tf.tidy(() => {
+          const f = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+            tf.sum(
+              tf.fused.matMul({
+                a: tf.reshape(tf.matMul(x, y, false, true), [72, 10]).slice([0, 0], [72, 8]) as tf.Tensor2D,
+                b: z as tf.Tensor2D,
+                bias,
+              }),
+            );
+          tf.grads(f)([a, b, w]).forEach((g) => g.dataSync());
+        });
+      step();
+      const tensors = tf.memory().numTensors;
+      const dataIds = backend.numDataIds();
+      for (let i = 0; i < 3; i++) step();
+      expect(tf.memory().numTensors).to.equal(tensors);
+      expect(backend.numDataIds()).to.equal(dataIds);
+      tf.dispose([a, b, w, bias]);
+    });
+
+    it('do not grow the wasm heap over repeated batched products (views and XNNPACK operators are released)', () => {
+      const rng = new Rng('heap');
+      const q = tf.tensor(randomOperand([24, 64, 32], rng).data, [24, 64, 32]);
+      const k = tf.tensor(randomOperand([24, 64, 32], rng).data, [24, 64, 32]);
+      const heap = () =>
+        (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
+      // Fresh operand values every call, so a cache of packed weights keyed by content would show.
+      const run = (i: number) =>
+        tf.tidy(() => {
+          const ki = tf.add(k, i);
+          return tf.matMul(tf.matMul(q, ki, false, true), ki).dataSync();
+        });
+      for (let i = 0; i < 5; i++) run(i);
+      const before = heap();
+      // A leak of one packed 64x32 operand per slice would add 2*24*8 KiB per call: > 20 MiB here.
+      for (let i = 0; i < 60; i++) run(i + 5);
+      expect(heap() - before).to.be.below(2 * 1024 * 1024);
+      tf.dispose([q, k]);
     });
   });
-
-  it('give the stock results when switched off', () => {
-    const { a, b } = operands(CASES[2], true, false, new Rng('off'));
-    tf.tidy(() => {
-      const ta = tf.tensor(a.data, a.shape);
-      const tb = tf.tensor(b.data, b.shape);
-      setFastWasmKernels(false);
-      const off = tf.matMul(ta, tb, true, false).dataSync();
-      const stock = runStockWasmKernel(
-        'BatchMatMul',
-        { a: ta, b: tb },
-        { transposeA: true, transposeB: false },
-      );
-      expect(maxAbsDiff(off, stock.dataSync())).to.equal(0);
-    });
-  });
-
-  it('leak no tensors, forward and backward, in tfjs or in the wasm tensor table', () => {
-    const rng = new Rng('leak');
-    const a = tf.tensor(randomOperand([6, 12, 8], rng).data, [6, 12, 8]);
-    const b = tf.tensor(randomOperand([6, 10, 8], rng).data, [6, 10, 8]);
-    const w = tf.tensor(randomOperand([8, 5], rng).data, [8, 5]);
-    const bias = tf.tensor(randomOperand([5], rng).data, [5]);
-    const backend = tf.backend();
-    const step = () =>
-      tf.tidy(() => {
-        const f = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
-          tf.sum(
-            tf.fused.matMul({
-              a: tf.reshape(tf.matMul(x, y, false, true), [72, 10]).slice([0, 0], [72, 8]) as tf.Tensor2D,
-              b: z as tf.Tensor2D,
-              bias,
-            }),
-          );
-        tf.grads(f)([a, b, w]).forEach((g) => g.dataSync());
-      });
-    step();
-    const tensors = tf.memory().numTensors;
-    const dataIds = backend.numDataIds();
-    for (let i = 0; i < 3; i++) step();
-    expect(tf.memory().numTensors).to.equal(tensors);
-    expect(backend.numDataIds()).to.equal(dataIds);
-    tf.dispose([a, b, w, bias]);
-  });
-
-  it('do not grow the wasm heap over repeated batched products (views and XNNPACK operators are released)', () => {
-    const rng = new Rng('heap');
-    const q = tf.tensor(randomOperand([24, 64, 32], rng).data, [24, 64, 32]);
-    const k = tf.tensor(randomOperand([24, 64, 32], rng).data, [24, 64, 32]);
-    const heap = () =>
-      (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
-    // Fresh operand values every call, so a cache of packed weights keyed by content would show.
-    const run = (i: number) =>
-      tf.tidy(() => {
-        const ki = tf.add(k, i);
-        return tf.matMul(tf.matMul(q, ki, false, true), ki).dataSync();
-      });
-    for (let i = 0; i < 5; i++) run(i);
-    const before = heap();
-    // A leak of one packed 64x32 operand per slice would add 2*24*8 KiB per call: > 20 MiB here.
-    for (let i = 0; i < 60; i++) run(i + 5);
-    expect(heap() - before).to.be.below(2 * 1024 * 1024);
-    tf.dispose([q, k]);
-  });
-});

@@ -4,6 +4,7 @@ import { useBackend } from '../helpers/backend.js';
 import { Rng } from '../../src/rng.js';
 import { simplifyTranspose, transposeFlat } from '../../src/wasm/transpose.js';
 import { runStockWasmKernel, setFastWasmKernels, type FastWasmKernel } from '../../src/wasm/kernels.js';
+import { nativeMatMul, setNativeMatMul } from '../../src/native/index.js';
 
 /** Element-by-element reference: out[i_perm] = x[i]. */
 function referenceTranspose(x: ArrayLike<number>, shape: number[], perm: number[]): number[] {
@@ -135,24 +136,40 @@ describe('fast wasm Transpose', () => {
     ['Min', (x, a, k) => tf.min(x, a, k)],
     ['Prod', (x, a, k) => tf.prod(x, a, k)],
   ];
+  // Float32 Sum and Mean go to the native addon when it is built (src/native/: its own order and a
+  // float64 accumulator); on the XNNPACK route they, like the others, must equal the stock kernel.
+  const routes = nativeMatMul() ? [false, true] : [false];
   for (const [name, op] of REDUCTIONS) {
-    it(`${name} over leading and middle axes equals the stock kernel`, () => {
-      const rng = new Rng(`reduce/${name}`);
-      const shape = [6, 5, 4];
-      const values = Array.from({ length: 120 }, () => rng.uniform(0.5, 1.5));
-      for (const axis of [[0], [1], [0, 1], [0, 2], [2]]) {
-        for (const keep of [false, true]) {
-          tf.tidy(() => {
-            const x = tf.tensor(values, shape);
-            const got = op(x, axis, keep);
-            const axisKey = name === 'Max' ? 'reductionIndices' : 'axis';
-            const want = runStockWasmKernel(name, { x }, { [axisKey]: axis, keepDims: keep });
-            expect(got.shape, `axis ${axis} keepDims ${keep}`).to.deep.equal(want.shape);
-            expect(Array.from(got.dataSync())).to.deep.equal(Array.from(want.dataSync()));
-          });
+    for (const native of name === 'Sum' || name === 'Mean' ? routes : [false]) {
+      it(`${name} over leading and middle axes equals the stock kernel${native ? ' within 1e-6 (native)' : ''}`, () => {
+        const was = setNativeMatMul(native);
+        try {
+          const rng = new Rng(`reduce/${name}`);
+          const shape = [6, 5, 4];
+          const values = Array.from({ length: 120 }, () => rng.uniform(0.5, 1.5));
+          for (const axis of [[0], [1], [0, 1], [0, 2], [2], [1, 2], [0, 1, 2]]) {
+            for (const keep of [false, true]) {
+              tf.tidy(() => {
+                const x = tf.tensor(values, shape);
+                const got = op(x, axis, keep);
+                const axisKey = name === 'Max' ? 'reductionIndices' : 'axis';
+                const want = runStockWasmKernel(name, { x }, { [axisKey]: axis, keepDims: keep });
+                expect(got.shape, `axis ${axis} keepDims ${keep}`).to.deep.equal(want.shape);
+                const g = Array.from(got.dataSync());
+                const w = Array.from(want.dataSync());
+                if (!native) expect(g).to.deep.equal(w);
+                else
+                  g.forEach((v, i) =>
+                    expect(v, `axis ${axis} [${i}]`).to.be.closeTo(w[i], 1e-6 * Math.abs(w[i])),
+                  );
+              });
+            }
+          }
+        } finally {
+          setNativeMatMul(was);
         }
-      }
-    });
+      });
+    }
   }
 
   it('leaks nothing in the wasm tensor table', () => {

@@ -1,0 +1,469 @@
+// fprl_native: a single-threaded float32 GEMM with AVX2 + FMA for the wasm backend's matMul kernels
+// (src/wasm/native-matmul.ts), and the two element-wise kernels that weigh most after it in a
+// Face Transformer step: exp (the 11-class log-softmax over every pixel) and sums over an axis
+// (bias gradients, the softmax's normaliser). Why: the wasm backend runs XNNPACK on 128-bit wasm SIMD (about
+// 30 GFLOP/s on one core here), and matMuls are three quarters of a Face Transformer step; the same
+// core does 60-90 GFLOP/s with 256-bit FMA. The kernel reads and writes the wasm heap in place
+// (the JS side passes Float32Array views of the operands), so nothing is copied.
+//
+// Algorithm: the BLIS loop nest. C[M,N] = op(A)[M,K] op(B)[K,N] with op() given by strides, so
+// transposed operands cost nothing extra: they are read in another order while packing.
+//   for jc in N step NC: for pc in K step KC: pack B[pc:+KC, jc:+NC] into NR-wide panels
+//     for ic in M step MC: pack A[ic:+MC, pc:+KC] into MR-tall panels
+//       for each MR x NR tile: the micro-kernel accumulates KC rank-1 updates in 12 registers.
+// Every element of C is the sum over k in increasing order, in KC blocks: the result depends on
+// the shapes only, never on timing, so runs are reproducible bit for bit.
+//
+// The micro-kernel is compiled for AVX2 + FMA through a target attribute and used only when the
+// CPU reports both (checked once at load); elsewhere `supported` is false and the JS side keeps
+// XNNPACK. Built by `npm install` through node-gyp (binding.gyp); optional: if it cannot be built,
+// nothing changes but speed.
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#define FPRL_X86 1
+#else
+#define FPRL_X86 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FPRL_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define FPRL_AVX2
+#endif
+
+namespace {
+
+constexpr int MR = 6;     // rows of a micro-tile
+constexpr int NR = 16;    // columns of a micro-tile (two 8-float registers)
+constexpr int KC = 256;   // depth of a packed block: an NR x KC panel of B is 16 KiB (L1)
+constexpr int MC = 120;   // rows of a packed block of A: MC x KC is 120 KiB (L2)
+constexpr int NC = 3072;  // columns of a packed block of B: KC x NC is 3 MiB (L3)
+
+// Packing buffers, one pair per thread (each worker thread of the data-parallel pool has its own).
+struct Buffer {
+  float* data = nullptr;
+  size_t capacity = 0;
+  float* reserve(size_t n) {
+    if (n > capacity) {
+      std::free(data);
+      size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+      data = static_cast<float*>(std::aligned_alloc(64, bytes));
+      capacity = data ? n : 0;
+    }
+    return data;
+  }
+  ~Buffer() { std::free(data); }
+};
+thread_local Buffer packedA;
+thread_local Buffer packedB;
+
+// A(i, k) = A[i * rs + k * cs]: MR-tall panels, each k-major with MR values (zero-padded rows).
+void packA(int mc, int kc, const float* A, long rs, long cs, float* out) {
+  for (int i0 = 0; i0 < mc; i0 += MR) {
+    const int mr = mc - i0 < MR ? mc - i0 : MR;
+    const float* a = A + i0 * rs;
+    if (mr == MR && cs == 1) {
+      for (int k = 0; k < kc; k++, out += MR)
+        for (int r = 0; r < MR; r++) out[r] = a[r * rs + k];
+    } else {
+      for (int k = 0; k < kc; k++, out += MR) {
+        for (int r = 0; r < mr; r++) out[r] = a[r * rs + k * cs];
+        for (int r = mr; r < MR; r++) out[r] = 0.f;
+      }
+    }
+  }
+}
+
+// B(k, j) = B[k * rs + j * cs]: NR-wide panels, each k-major with NR values (zero-padded columns).
+void packB(int kc, int nc, const float* B, long rs, long cs, float* out) {
+  for (int j0 = 0; j0 < nc; j0 += NR) {
+    const int nr = nc - j0 < NR ? nc - j0 : NR;
+    const float* b = B + j0 * cs;
+    if (nr == NR && cs == 1) {
+      for (int k = 0; k < kc; k++, out += NR) std::memcpy(out, b + k * rs, NR * sizeof(float));
+    } else if (nr == NR && rs == 1) {
+      // Transposed B ([N,K] in memory): read each column's k-run contiguously.
+      for (int c = 0; c < NR; c++) {
+        const float* col = b + c * cs;
+        for (int k = 0; k < kc; k++) out[k * NR + c] = col[k];
+      }
+      out += kc * NR;
+    } else {
+      for (int k = 0; k < kc; k++, out += NR) {
+        for (int c = 0; c < nr; c++) out[c] = b[k * rs + c * cs];
+        for (int c = nr; c < NR; c++) out[c] = 0.f;
+      }
+    }
+  }
+}
+
+#if FPRL_X86
+// C[MR,NR] (row stride ldc) = (load ? C : 0) + sum over k of a[k*MR + r] * b[k*NR + c].
+FPRL_AVX2 void microKernel(int kc, const float* a, const float* b, float* c, long ldc, bool load) {
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  if (load) {
+    c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+    c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+  } else {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+  }
+  for (int k = 0; k < kc; k++, a += MR, b += NR) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 x = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+  }
+  _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
+bool cpuSupported() {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return true;  // MSVC: x64 Windows builds target AVX2-capable machines (see binding.gyp)
+#endif
+}
+#else
+void microKernel(int, const float*, const float*, float*, long, bool) {}
+bool cpuSupported() { return false; }
+#endif
+
+// C[M,N] (row stride ldc) = op(A) op(B), op given by the strides. False when out of memory.
+bool gemm(int M, int N, int K, const float* A, long rsA, long csA, const float* B, long rsB, long csB,
+          float* C, long ldc) {
+  if (K == 0) {
+    for (int i = 0; i < M; i++) std::memset(C + i * ldc, 0, N * sizeof(float));
+    return true;
+  }
+  alignas(32) float tile[MR * NR];
+  for (int jc = 0; jc < N; jc += NC) {
+    const int nc = N - jc < NC ? N - jc : NC;
+    const int ncPadded = (nc + NR - 1) / NR * NR;
+    for (int pc = 0; pc < K; pc += KC) {
+      const int kc = K - pc < KC ? K - pc : KC;
+      float* bp = packedB.reserve(static_cast<size_t>(ncPadded) * kc);
+      if (!bp) return false;
+      packB(kc, nc, B + pc * rsB + jc * csB, rsB, csB, bp);
+      const bool load = pc > 0;
+      for (int ic = 0; ic < M; ic += MC) {
+        const int mc = M - ic < MC ? M - ic : MC;
+        const int mcPadded = (mc + MR - 1) / MR * MR;
+        float* ap = packedA.reserve(static_cast<size_t>(mcPadded) * kc);
+        if (!ap) return false;
+        packA(mc, kc, A + ic * rsA + pc * csA, rsA, csA, ap);
+        for (int jr = 0; jr < nc; jr += NR) {
+          const int nr = nc - jr < NR ? nc - jr : NR;
+          const float* b = bp + static_cast<size_t>(jr) * kc;
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int mr = mc - ir < MR ? mc - ir : MR;
+            const float* a = ap + static_cast<size_t>(ir) * kc;
+            float* c = C + (ic + ir) * ldc + jc + jr;
+            if (mr == MR && nr == NR) {
+              microKernel(kc, a, b, c, ldc, load);
+            } else {
+              if (load)
+                for (int r = 0; r < mr; r++) std::memcpy(tile + r * NR, c + r * ldc, nr * sizeof(float));
+              microKernel(kc, a, b, tile, NR, load);
+              for (int r = 0; r < mr; r++) std::memcpy(c + r * ldc, tile + r * NR, nr * sizeof(float));
+            }
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
+// Activation codes: the same numbers as tfjs-backend-wasm's FusableActivation.
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kLeakyRelu = 4, kSigmoid = 5, kElu = 6 };
+
+void epilogue(float* c, int M, int N, const float* bias, int activation, float alpha) {
+  for (int i = 0; i < M; i++) {
+    float* row = c + static_cast<size_t>(i) * N;
+    if (bias)
+      for (int j = 0; j < N; j++) row[j] += bias[j];
+    switch (activation) {
+      case kRelu:
+        for (int j = 0; j < N; j++) row[j] = row[j] > 0.f ? row[j] : 0.f;
+        break;
+      case kRelu6:
+        for (int j = 0; j < N; j++) row[j] = row[j] < 0.f ? 0.f : (row[j] > 6.f ? 6.f : row[j]);
+        break;
+      case kLeakyRelu:
+        for (int j = 0; j < N; j++) row[j] = row[j] < 0.f ? alpha * row[j] : row[j];
+        break;
+      case kSigmoid:
+        for (int j = 0; j < N; j++) row[j] = 1.f / (1.f + std::exp(-row[j]));
+        break;
+      case kElu:
+        for (int j = 0; j < N; j++) row[j] = row[j] < 0.f ? std::expm1(row[j]) : row[j];
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+
+// ---- exp and sums ------------------------------------------------------------------------------
+
+#if FPRL_X86
+// exp(x) for 8 floats: Cephes' expf (range reduction by ln 2 in two parts, degree-5 polynomial),
+// within 2 ulp of the correctly rounded result on [-87.3, 88.7]; +inf above, 0 below (where the
+// true value is a denormal or 0), NaN stays NaN.
+FPRL_AVX2 __m256 exp8(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.7228f), lo = _mm256_set1_ps(-87.3365f);
+  // min/max return their second operand when one is NaN: NaN flows through.
+  __m256 xc = _mm256_min_ps(hi, x);
+  xc = _mm256_max_ps(lo, xc);
+  __m256 fx = _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+  fx = _mm256_floor_ps(fx);
+  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  // 2^fx (fx in [-126, 128]) as 2^h * 2^(fx-h), h = fx/2: each factor is a normal float.
+  const __m256i n = _mm256_cvttps_epi32(fx);
+  const __m256i h = _mm256_srai_epi32(n, 1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+  const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(n, h), bias), 23));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, p1), p2);
+  y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+  y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+  return y;
+}
+
+FPRL_AVX2 void expArray(const float* x, float* out, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, exp8(_mm256_loadu_ps(x + i)));
+  if (i < n) {  // the tail through the same arithmetic, so a value's exp never depends on its index
+    alignas(32) float buf[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::memcpy(buf, x + i, (n - i) * sizeof(float));
+    _mm256_store_ps(buf, exp8(_mm256_load_ps(buf)));
+    std::memcpy(out + i, buf, (n - i) * sizeof(float));
+  }
+}
+
+// out[p, j] = scale * sum over r of x[p, r, j], for x [pre, R, post]. Rows of 8+ columns add in
+// float32 in r order, 8 columns at a time; a contiguous run (post = 1) adds in float64 in 4 lanes
+// (r mod 4), then the lanes in order; narrow rows (1 < post < 8) add in float64 in r order.
+FPRL_AVX2 void sumMiddle(const float* x, float* out, long pre, long R, long post, float scale) {
+  for (long p = 0; p < pre; p++) {
+    const float* xp = x + p * R * post;
+    float* op = out + p * post;
+    if (post == 1) {
+      __m256d acc = _mm256_setzero_pd();
+      long r = 0;
+      for (; r + 4 <= R; r += 4) acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm_loadu_ps(xp + r)));
+      alignas(32) double lanes[4];
+      _mm256_store_pd(lanes, acc);
+      double s = ((lanes[0] + lanes[1]) + lanes[2]) + lanes[3];
+      for (; r < R; r++) s += xp[r];
+      op[0] = static_cast<float>(s * scale);
+    } else if (post < 8) {
+      for (long j = 0; j < post; j++) {
+        double s = 0;
+        for (long r = 0; r < R; r++) s += xp[r * post + j];
+        op[j] = static_cast<float>(s * scale);
+      }
+    } else {
+      long j = 0;
+      for (; j + 8 <= post; j += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        for (long r = 0; r < R; r++) acc = _mm256_add_ps(acc, _mm256_loadu_ps(xp + r * post + j));
+        _mm256_storeu_ps(op + j, _mm256_mul_ps(acc, _mm256_set1_ps(scale)));
+      }
+      for (; j < post; j++) {  // the last columns, in the same float32 order
+        float s = 0;
+        for (long r = 0; r < R; r++) s += xp[r * post + j];
+        op[j] = s * scale;
+      }
+    }
+  }
+}
+#else
+void expArray(const float*, float*, size_t) {}
+void sumMiddle(const float*, float*, long, long, long, float) {}
+#endif
+
+// ---- N-API glue -------------------------------------------------------------------------------
+
+napi_value fail(napi_env env, const char* message) {
+  napi_throw_error(env, "FPRL_NATIVE", message);
+  return nullptr;
+}
+
+bool float32Array(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_float32_array) return false;
+  *data = static_cast<float*>(ptr);
+  return true;
+}
+
+bool int32Array(napi_env env, napi_value v, int32_t** data, size_t* length) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void* ptr = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr) != napi_ok) return false;
+  if (type != napi_int32_array) return false;
+  *data = static_cast<int32_t*>(ptr);
+  return true;
+}
+
+// gemm(a, b, c, M, N, K, transposeA, transposeB, aSlice, bSlice, bias, activation, alpha)
+//   a: Float32Array of whole [M,K] slices ([K,M] when transposeA), b likewise ([K,N] / [N,K]);
+//   c: Float32Array of aSlice.length [M,N] results; slice i reads a's slice aSlice[i] and b's
+//   slice bSlice[i] (broadcast batch indices). bias: Float32Array(N) or null, added to every row,
+//   then the activation. Every index and length is checked: a bad call throws, never writes
+//   outside c.
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value args[13];
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 13)
+    return fail(env, "gemm: expected 13 arguments");
+  float *a, *b, *c, *bias = nullptr;
+  size_t aLen, bLen, cLen, biasLen = 0;
+  if (!float32Array(env, args[0], &a, &aLen)) return fail(env, "gemm: a must be a Float32Array");
+  if (!float32Array(env, args[1], &b, &bLen)) return fail(env, "gemm: b must be a Float32Array");
+  if (!float32Array(env, args[2], &c, &cLen)) return fail(env, "gemm: c must be a Float32Array");
+  int32_t dims[3];
+  for (int i = 0; i < 3; i++)
+    if (napi_get_value_int32(env, args[3 + i], &dims[i]) != napi_ok || dims[i] < 0)
+      return fail(env, "gemm: M, N and K must be non-negative integers");
+  bool tA = false, tB = false;
+  if (napi_get_value_bool(env, args[6], &tA) != napi_ok || napi_get_value_bool(env, args[7], &tB) != napi_ok)
+    return fail(env, "gemm: transposeA and transposeB must be booleans");
+  int32_t *aSlice, *bSlice;
+  size_t batch, bBatch;
+  if (!int32Array(env, args[8], &aSlice, &batch) || !int32Array(env, args[9], &bSlice, &bBatch) ||
+      batch != bBatch)
+    return fail(env, "gemm: aSlice and bSlice must be Int32Arrays of the same length");
+  napi_valuetype biasType;
+  napi_typeof(env, args[10], &biasType);
+  if (biasType != napi_null && biasType != napi_undefined && !float32Array(env, args[10], &bias, &biasLen))
+    return fail(env, "gemm: bias must be a Float32Array or null");
+  int32_t activation = 0;
+  double alpha = 0;
+  if (napi_get_value_int32(env, args[11], &activation) != napi_ok ||
+      napi_get_value_double(env, args[12], &alpha) != napi_ok)
+    return fail(env, "gemm: activation and alpha must be numbers");
+  if (activation != kLinear && activation != kRelu && activation != kRelu6 && activation != kLeakyRelu &&
+      activation != kSigmoid && activation != kElu)
+    return fail(env, "gemm: unsupported activation code");
+
+  const long M = dims[0], N = dims[1], K = dims[2];
+  const size_t aSize = static_cast<size_t>(M) * K, bSize = static_cast<size_t>(K) * N;
+  const size_t cSize = static_cast<size_t>(M) * N;
+  if (bias && biasLen != static_cast<size_t>(N)) return fail(env, "gemm: bias must have N elements");
+  if (cLen < batch * cSize) return fail(env, "gemm: c is smaller than the result");
+  for (size_t i = 0; i < batch; i++) {
+    if (aSlice[i] < 0 || (static_cast<size_t>(aSlice[i]) + 1) * aSize > aLen)
+      return fail(env, "gemm: aSlice points outside a");
+    if (bSlice[i] < 0 || (static_cast<size_t>(bSlice[i]) + 1) * bSize > bLen)
+      return fail(env, "gemm: bSlice points outside b");
+  }
+  // op(A)(i,k) and op(B)(k,j) strides: a [M,K] is (K, 1); its transpose [K,M] in memory is (1, M).
+  const long rsA = tA ? 1 : K, csA = tA ? M : 1;
+  const long rsB = tB ? 1 : N, csB = tB ? K : 1;
+  for (size_t i = 0; i < batch; i++) {
+    float* out = c + i * cSize;
+    if (!gemm(static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), a + aSlice[i] * aSize, rsA, csA,
+              b + bSlice[i] * bSize, rsB, csB, out, N))
+      return fail(env, "gemm: out of memory for the packing buffers");
+    if (bias || activation != kLinear) epilogue(out, static_cast<int>(M), static_cast<int>(N), bias, activation,
+                                                static_cast<float>(alpha));
+  }
+  return nullptr;
+}
+
+
+// exp(x, out): out[i] = exp(x[i]); out at least as long as x.
+napi_value Exp(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value args[2];
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 2)
+    return fail(env, "exp: expected 2 arguments");
+  float *x, *out;
+  size_t n, outLen;
+  if (!float32Array(env, args[0], &x, &n) || !float32Array(env, args[1], &out, &outLen))
+    return fail(env, "exp: x and out must be Float32Arrays");
+  if (outLen < n) return fail(env, "exp: out is shorter than x");
+  expArray(x, out, n);
+  return nullptr;
+}
+
+// sum(x, out, pre, R, post, scale): x viewed as [pre, R, post]; out[pre, post] = scale * sum over R.
+napi_value Sum(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, nullptr) != napi_ok || argc != 6)
+    return fail(env, "sum: expected 6 arguments");
+  float *x, *out;
+  size_t n, outLen;
+  if (!float32Array(env, args[0], &x, &n) || !float32Array(env, args[1], &out, &outLen))
+    return fail(env, "sum: x and out must be Float32Arrays");
+  double dims[3], scale;
+  for (int i = 0; i < 3; i++)
+    if (napi_get_value_double(env, args[2 + i], &dims[i]) != napi_ok || dims[i] < 0 || dims[i] != std::floor(dims[i]))
+      return fail(env, "sum: pre, R and post must be non-negative integers");
+  if (napi_get_value_double(env, args[5], &scale) != napi_ok) return fail(env, "sum: scale must be a number");
+  const long pre = static_cast<long>(dims[0]), R = static_cast<long>(dims[1]), post = static_cast<long>(dims[2]);
+  if (static_cast<double>(pre) * R * post > static_cast<double>(n)) return fail(env, "sum: x is shorter than pre*R*post");
+  if (static_cast<double>(pre) * post > static_cast<double>(outLen)) return fail(env, "sum: out is shorter than pre*post");
+  sumMiddle(x, out, pre, R, post, static_cast<float>(scale));
+  return nullptr;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  napi_value fn, supported, isa;
+  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, nullptr, &fn);
+  napi_set_named_property(env, exports, "gemm", fn);
+  napi_create_function(env, "exp", NAPI_AUTO_LENGTH, Exp, nullptr, &fn);
+  napi_set_named_property(env, exports, "exp", fn);
+  napi_create_function(env, "sum", NAPI_AUTO_LENGTH, Sum, nullptr, &fn);
+  napi_set_named_property(env, exports, "sum", fn);
+  napi_get_boolean(env, cpuSupported(), &supported);
+  napi_set_named_property(env, exports, "supported", supported);
+  napi_create_string_utf8(env, FPRL_X86 ? "avx2+fma" : "none", NAPI_AUTO_LENGTH, &isa);
+  napi_set_named_property(env, exports, "isa", isa);
+  return exports;
+}
