@@ -1,12 +1,14 @@
 /**
  * `fprl data synth`: write synthetic faces in the LaPa layout.
  * `fprl data check DIR`: counts, class shares and problems of a data folder; exits
- * non-zero when it finds errors.
+ * non-zero when it finds errors. `--class-weights inverse-sqrt` adds cross-entropy class
+ * weights from one split's pixel shares (paste them into an agent's `classWeights`).
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { CLASS_NAMES } from '../classes.js';
 import { FprlError } from '../errors.js';
 import { type CheckReport, checkDataFolder } from '../data/check.js';
+import { type ClassWeighting, classWeightsFromShares } from '../data/class-weights.js';
 import type { CelebLayout } from '../data/folder/celebamask.js';
 import { type SynthFolderResult, writeSyntheticFolder } from '../data/synth-folder.js';
 
@@ -84,6 +86,32 @@ export interface CheckCommandOptions {
   layout?: CelebLayout;
   mergedOrder?: 'g_mask' | 'face-parsing-pytorch';
   json?: boolean;
+  /** Also derive class weights from the pixel shares of `weightsSplit` (default train). */
+  classWeights?: ClassWeighting;
+  weightsSplit?: string;
+}
+
+export interface ClassWeightsLine {
+  split: string;
+  kind: ClassWeighting;
+  /** One weight per class, mean 1 over the classes present, rounded to 4 decimals. */
+  weights: number[];
+}
+
+/** Class weights from a checked split's pixel shares. */
+export function classWeightsOf(report: CheckReport, kind: ClassWeighting, split = 'train'): ClassWeightsLine {
+  const s = report.splits.find((x) => x.split === split);
+  if (!s) {
+    throw new FprlError(
+      `split '${split}' is not in the folder (found: ${report.splits.map((x) => x.split).join(', ')})`,
+      {
+        where: '--weights-split',
+        hint: 'derive the weights from the training split',
+      },
+    );
+  }
+  const weights = classWeightsFromShares(s.classShare, kind).map((w) => Math.round(w * 1e4) / 1e4);
+  return { split, kind, weights };
 }
 
 /** Print the report; throw (non-zero exit) when it has errors. */
@@ -92,12 +120,26 @@ export async function runDataCheck(
   opts: CheckCommandOptions,
   write: Write,
 ): Promise<CheckReport> {
+  // A bad weighting is refused before the (slow) scan of the folder.
+  if (opts.classWeights !== undefined) classWeightsFromShares([1], opts.classWeights);
   const report = await checkDataFolder(dir, {
     format: opts.format,
     celebamask: { layout: opts.layout, mergedOrder: opts.mergedOrder },
   });
-  if (opts.json) write(JSON.stringify(report, null, 2));
-  else for (const line of formatCheckReport(report)) write(line);
+  const weights = opts.classWeights
+    ? classWeightsOf(report, opts.classWeights, opts.weightsSplit ?? 'train')
+    : undefined;
+  if (opts.json) write(JSON.stringify(weights ? { ...report, classWeights: weights } : report, null, 2));
+  else {
+    for (const line of formatCheckReport(report)) write(line);
+    if (weights) {
+      write('');
+      write(
+        `class weights (${weights.kind} of the ${weights.split} pixel shares, mean 1), for classWeights:`,
+      );
+      write(JSON.stringify(weights.weights));
+    }
+  }
   if (report.errors > 0) {
     throw new FprlError(`${report.errors} error${report.errors === 1 ? '' : 's'} found`, {
       where: report.root,
@@ -141,6 +183,11 @@ export function register(program: Command): void {
       'g_mask',
     )
     .option('--json', 'print the full report as JSON')
+    .option(
+      '--class-weights <kind>',
+      'also print cross-entropy class weights from the pixel shares: inverse or inverse-sqrt',
+    )
+    .option('--weights-split <split>', 'split whose pixel shares give the class weights', 'train')
     .action(async (dir: string, o: CheckCommandOptions) => {
       await runDataCheck(dir, o, out);
     });

@@ -1,5 +1,6 @@
 /**
- * `fprl diagnose --agent CONFIG [--batches N] [--preset tiny-64] [--reward dice] ...`:
+ * `fprl diagnose --agent CONFIG [--batches N] [--preset tiny-64] [--reward dice]
+ * [--reward-options JSON] [--difficulty easy] ...`:
  * the variance of the policy-gradient estimate for each baseline at fixed weights (fresh, or
  * from a checkpoint), over the same batches and samples, so baselines compare directly.
  * The estimator logic lives in src/train/diagnose.ts.
@@ -28,6 +29,10 @@ export interface DiagnoseCommandOptions {
   checkpoint?: string;
   /** Reward plugin name (default dice). */
   reward?: string;
+  /** The reward plugin's options as JSON, e.g. '{"includeBackground":true}' (checked by its schema). */
+  rewardOptions?: string;
+  /** Synthetic faces only: 'easy' | 'medium' | 'hard' (default: the env's, 'hard'). */
+  difficulty?: 'easy' | 'medium' | 'hard';
   /** A LaPa-layout folder; default synthetic faces. */
   data?: string;
   batchSize?: number;
@@ -50,6 +55,28 @@ async function readAgentConfig(spec: string): Promise<Partial<AgentConfig>> {
   } catch (e) {
     throw new FprlError(`the agent config is not valid JSON: ${(e as Error).message}`, { where: spec });
   }
+}
+
+const DIFFICULTIES = ['easy', 'medium', 'hard'] as const;
+
+function parseRewardOptions(json: string | undefined): Record<string, unknown> | undefined {
+  if (json === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (e) {
+    throw new FprlError(`the reward options are not valid JSON: ${(e as Error).message}`, {
+      where: '--reward-options',
+      hint: 'give a JSON object, e.g. \'{"includeBackground":true}\'',
+    });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new FprlError('the reward options must be a JSON object', {
+      where: '--reward-options',
+      hint: 'e.g. \'{"includeBackground":true}\'',
+    });
+  }
+  return v as Record<string, unknown>;
 }
 
 function parseBaselines(list: string | undefined): BaselineKind[] {
@@ -78,6 +105,13 @@ export async function diagnoseCommand(
     });
   }
   const baselines = parseBaselines(o.baselines);
+  const rewardOptions = parseRewardOptions(o.rewardOptions);
+  if (o.difficulty !== undefined && !DIFFICULTIES.includes(o.difficulty)) {
+    throw new FprlError(`unknown difficulty '${o.difficulty as string}'`, {
+      where: '--difficulty',
+      hint: `choose from ${DIFFICULTIES.join(', ')} (synthetic faces only)`,
+    });
+  }
   if (o.samples !== undefined) agent.samples = o.samples;
   const preset = o.preset ?? 'tiny-64';
   const vit = resolveViTConfig(preset.trim().startsWith('{') ? JSON.parse(preset) : preset);
@@ -92,7 +126,15 @@ export async function diagnoseCommand(
     batchSize: o.batchSize ?? 8,
     seed,
     bus,
-    rewards: [{ name: o.reward ?? 'dice', plugin: o.reward ?? 'dice', weight: 1 }],
+    ...(o.data ? {} : { difficulty: o.difficulty }),
+    rewards: [
+      {
+        name: o.reward ?? 'dice',
+        plugin: o.reward ?? 'dice',
+        weight: 1,
+        ...(rewardOptions ? { options: rewardOptions } : {}),
+      },
+    ],
   });
   try {
     if (o.checkpoint) await loadPolicyFromCheckpoint(policy, o.checkpoint);
@@ -132,6 +174,8 @@ export function register(program: Command): void {
     .option('--preset <name>', 'ViT preset or JSON sizes', 'tiny-64')
     .option('--checkpoint <dir>', 'study the policy weights of this checkpoint (default: fresh weights)')
     .option('--reward <plugin>', 'reward plugin', 'dice')
+    .option('--reward-options <json>', "the reward plugin's options, e.g. '{\"includeBackground\":true}'")
+    .option('--difficulty <level>', 'synthetic faces: easy, medium or hard (default hard)')
     .option('--data <dir>', 'a LaPa-layout folder (default: synthetic faces)')
     .option('--batch-size <n>', 'images per batch', int('--batch-size'), 8)
     .option('--samples <k>', 'samples per image (overrides the config)', int('--samples'))

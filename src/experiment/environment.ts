@@ -20,7 +20,11 @@ export interface EnvironmentRecord {
    * that turn LaPa's JPEGs and PNGs into pixels (sharp, libvips, mozjpeg, libpng).
    */
   libraries: Record<string, string>;
-  backend: { name: string; provider: string; threads: number; notes: string[] };
+  /**
+   * `matMul`: what ran the matMuls on the wasm backend (the native AVX2 kernel or XNNPACK, with
+   * the reason): the two sum in different orders, so their numbers agree only to float32 rounding.
+   */
+  backend: { name: string; provider: string; threads: number; notes: string[]; matMul?: string };
   workers: number;
   seeds: number[];
   machine: { platform: string; arch: string; cpus: number; cpuModel: string; memoryGiB: number };
@@ -104,6 +108,7 @@ export function describeEnvironment(opts: {
       provider: opts.backend.provider,
       threads: opts.backend.threads,
       notes: opts.backend.notes,
+      ...(opts.backend.matMul ? { matMul: opts.backend.matMul } : {}),
     },
     workers: opts.workers,
     seeds: opts.seeds,

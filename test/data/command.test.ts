@@ -59,6 +59,45 @@ describe('data: fprl data synth and fprl data check', () => {
     expect(lines.join('\n')).to.match(/0 errors, 0 warnings/);
   });
 
+  it("prints class weights from the training split's pixel shares with --class-weights", async () => {
+    await runDataSynth(
+      { out: dir, train: 4, val: 2, test: 0, size: 32, seed: 1, format: 'png' },
+      () => undefined,
+    );
+    const lines: string[] = [];
+    const report = await runDataCheck(dir, { format: 'lapa', classWeights: 'inverse-sqrt' }, (l) =>
+      lines.push(l),
+    );
+    const i = lines.findIndex((l) => l.startsWith('class weights (inverse-sqrt of the train pixel shares'));
+    expect(i, lines.join('\n')).to.be.greaterThan(0);
+    const weights = JSON.parse(lines[i + 1]) as number[];
+    expect(weights).to.have.length(11);
+    const share = report.splits[0].classShare;
+    const present = weights.filter((w, k) => share[k] > 0);
+    expect(present.reduce((a, b) => a + b, 0) / present.length).to.be.closeTo(1, 1e-3);
+    // rarer classes weigh more: background (most pixels) less than the left eye
+    expect(weights[0]).to.be.lessThan(weights[4]);
+    const json: string[] = [];
+    await runDataCheck(
+      dir,
+      { format: 'lapa', classWeights: 'inverse', weightsSplit: 'val', json: true },
+      (l) => json.push(l),
+    );
+    expect(JSON.parse(json[0]).classWeights).to.include({ split: 'val', kind: 'inverse' });
+    let e: unknown;
+    try {
+      await runDataCheck(
+        dir,
+        { format: 'lapa', classWeights: 'inverse', weightsSplit: 'test' },
+        () => undefined,
+      );
+    } catch (err) {
+      e = err;
+    }
+    expect(e).to.be.instanceOf(FprlError);
+    expect((e as FprlError).message).to.match(/split 'test' is not in the folder \(found: train, val\)/);
+  });
+
   it('lists every problem and fails (non-zero exit) when there are errors', async () => {
     await runDataSynth(
       { out: dir, train: 3, val: 0, test: 0, size: 16, seed: 1, format: 'png' },

@@ -49,9 +49,10 @@ describe('experiment config', () => {
 
     const files = fs.readdirSync(EXPERIMENTS).filter((f) => f.endsWith('.json') && f !== 'schema.json');
 
-    it('ship quickstart, reward-design, lapa and celebamask', () => {
+    it('ship quickstart, baselines, reward-design, lapa and celebamask', () => {
       expect(files).to.include.members([
         'quickstart.json',
+        'baselines.json',
         'reward-design.json',
         'lapa.json',
         'celebamask.json',

@@ -16,6 +16,7 @@ import {
   tempDir,
   tinyExperiment,
   waitForFile,
+  waitStopped,
   writeJson,
   type CliResult,
 } from './fixtures.js';
@@ -85,6 +86,7 @@ describe('reliability: a killed sweep resumes to the same results; a second swee
     const firstDone = finished(first);
     await waitForFile(path.join(run(cut()), 'checkpoints', 'checkpoint.json'), first);
     first.kill('SIGSTOP'); // frozen mid-run, still alive, still holding the folder's lock
+    await waitStopped(first.pid!); // the signal takes effect asynchronously
 
     try {
       const before = snapshot(cut());

@@ -96,6 +96,28 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   });
 }
 
+/**
+ * Resolve once the process `pid` is stopped (after a SIGSTOP: kill() returns before the signal
+ * has taken effect, and on a busy machine the process may still write for a while). Linux reads
+ * the state from /proc; elsewhere a short pause stands in for it.
+ */
+export async function waitStopped(pid: number, timeoutMs = 10_000): Promise<void> {
+  const stat = `/proc/${pid}/stat`;
+  if (!fs.existsSync(stat)) {
+    await new Promise((r) => setTimeout(r, 500));
+    return;
+  }
+  const t0 = Date.now();
+  for (;;) {
+    // The state is the first field after the parenthesised command name.
+    const text = fs.readFileSync(stat, 'utf8');
+    const state = text.slice(text.lastIndexOf(')') + 2, text.lastIndexOf(')') + 3);
+    if (state === 'T' || state === 't') return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`process ${pid} did not stop (state ${state})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Collect a spawned process's output and exit status (`signal` when it was killed). */
 export function finished(child: ChildProcess): Promise<CliResult & { signal: NodeJS.Signals | null }> {
   let stdout = '';

@@ -47,6 +47,38 @@ describe('diagnose: policy-gradient variance per baseline', () => {
     expect(d.rows.every((r) => r.totalVariance > 0 && Number.isFinite(r.meanSqNorm))).to.equal(true);
   });
 
+  it("takes the reward plugin's options and the synthetic difficulty, and refuses bad ones", async function () {
+    this.timeout(60000);
+    const tiny = {
+      agent: '{"kind":"reinforce","samples":2,"credit":"difference"}',
+      preset: '{"imageSize":16,"patchSize":4,"dim":16,"depth":1,"heads":2,"mlpDim":32}',
+      batches: 2,
+      warmup: 1,
+      batchSize: 2,
+      baselines: 'none,rloo',
+    };
+    const d = await diagnoseCommand({
+      ...tiny,
+      rewardOptions: '{"includeBackground":true}',
+      difficulty: 'easy',
+    });
+    expect(d.rows.map((r) => r.baseline)).to.deep.equal(['none', 'rloo']);
+    const fails = async (extra: object, re: RegExp) => {
+      let e: unknown;
+      try {
+        await diagnoseCommand({ ...tiny, ...extra });
+      } catch (err) {
+        e = err;
+      }
+      expect(e, String(re)).to.be.instanceOf(FprlError);
+      expect((e as Error).message).to.match(re);
+    };
+    await fails({ rewardOptions: '{"includeBackground":' }, /reward options are not valid JSON/);
+    await fails({ rewardOptions: '[1]' }, /must be a JSON object/);
+    await fails({ rewardOptions: '{"smoth":1}' }, /smoth|additional/);
+    await fails({ difficulty: 'extreme' }, /unknown difficulty 'extreme'/);
+  });
+
   it('refuses a non-reinforce config and an unknown baseline, naming them', async () => {
     try {
       await diagnoseCommand({ agent: '{"kind":"supervised"}' });
