@@ -108,7 +108,7 @@ export abstract class PolicyAgent implements FprlAgent {
     if (pool) {
       if (mode === 'greedy') {
         return {
-          labels: (await pool.forward(this.policy, obs.images, 'argmax', this.weightsVersion)) as Int32Array,
+          labels: await pool.greedy(this.policy, obs.images, this.weightsVersion),
           samples: 1,
         };
       }

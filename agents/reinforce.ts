@@ -274,7 +274,7 @@ export class ReinforceAgent extends PolicyAgent {
     const last = this.lastPooled;
     this.lastPooled = undefined;
     if (last && last.images === images && last.version === this.weightsVersion) return last.pooled;
-    return (await this.parallel!.forwardPooled(this.policy, images, 'argmax', this.weightsVersion)).pooled;
+    return this.parallel!.pooled(this.policy, images, this.weightsVersion);
   }
 
   /**

@@ -243,7 +243,7 @@ async function benchParallel(
     progress(`timing ${opts.steps} training steps on ${threads} threads`);
     const train = await timeIt(step, { warmup: 0, minRuns: opts.steps, maxRuns: opts.steps });
     progress(`timing ${opts.steps} inference batches on ${threads} threads`);
-    const infer = await timeIt(() => pool.forward(model, images, 'argmax', version), {
+    const infer = await timeIt(() => pool.greedy(model, images, version), {
       warmup: 1,
       minRuns: opts.steps,
       maxRuns: opts.steps,

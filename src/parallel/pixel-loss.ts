@@ -119,10 +119,10 @@ export function pixelLossGradients(
 }
 
 /**
- * What a forward pass without gradients returns: softmax probabilities [b*H*W*C], argmax labels
- * [b*H*W], or `sample`: k labellings [k*b*H*W] (sample-major) drawn with the given uniforms.
+ * What a forward pass without gradients returns: argmax labels [b*H*W], or `sample`: k
+ * labellings [k*b*H*W] (sample-major) drawn with the given uniforms.
  */
-export type ForwardMode = 'probs' | 'argmax' | 'sample';
+export type ForwardMode = 'argmax' | 'sample';
 
 export interface ForwardOptions {
   /** Also return the pooled features [b*D] (the critic's input). */
@@ -139,7 +139,7 @@ export function forwardShard(
   images: tf.Tensor4D,
   mode: ForwardMode,
   opts: ForwardOptions = {},
-): { out: Float32Array | Int32Array; pooled?: Float32Array } {
+): { out: Int32Array; pooled?: Float32Array } {
   const [t, p] = tf.tidy(() => {
     const { logits, pooled } = policy.apply(images, { training: false });
     return [
@@ -148,9 +148,8 @@ export function forwardShard(
     ];
   });
   try {
-    let out: Float32Array | Int32Array;
+    let out: Int32Array;
     if (mode === 'argmax') out = Int32Array.from(t.dataSync() as Int32Array);
-    else if (mode === 'probs') out = Float32Array.from(t.dataSync() as Float32Array);
     else {
       if (!opts.uniforms || !opts.samples) throw new Error('forwardShard: sample needs uniforms and samples');
       out = sampleFrom(t.dataSync() as Float32Array, policy.numClasses, opts.samples, opts.uniforms);

@@ -302,34 +302,23 @@ export class DataParallel {
   }
 
   /**
-   * A forward pass without gradients over the batch, split like {@link gradients}: softmax
-   * probabilities [B*H*W*C] or argmax labels [B*H*W], image-major as one pass would give them.
+   * The greedy labelling [B*H*W] (argmax of every pixel's logits) of the batch, each shard on its
+   * thread, image-major as one pass would give it.
    */
-  async forward(
-    policy: PolicyNet,
-    images: tf.Tensor4D,
-    mode: 'probs' | 'argmax',
-    version: number,
-  ): Promise<Float32Array | Int32Array> {
-    return (await this.forwardWith(policy, images, mode, version, {})).out;
+  async greedy(policy: PolicyNet, images: tf.Tensor4D, version: number): Promise<Int32Array> {
+    return (await this.forwardWith(policy, images, 'argmax', version, {})).out;
   }
 
-  /** {@link forward}, and the pooled features [B*D] of every image (the critic's input). */
-  async forwardPooled(
-    policy: PolicyNet,
-    images: tf.Tensor4D,
-    mode: 'probs' | 'argmax',
-    version: number,
-  ): Promise<{ out: Float32Array | Int32Array; pooled: Float32Array }> {
-    const r = await this.forwardWith(policy, images, mode, version, { pooled: true });
-    return { out: r.out, pooled: r.pooled! };
+  /** The pooled features [B*D] of every image (the critic's input), from a split forward pass. */
+  async pooled(policy: PolicyNet, images: tf.Tensor4D, version: number): Promise<Float32Array> {
+    return (await this.forwardWith(policy, images, 'argmax', version, { pooled: true })).pooled!;
   }
 
   /**
    * k labellings [k*B*H*W] (sample-major) drawn with `uniforms` [k*B*H*W] (draw j of pixel i at
    * j*B*H*W + i): every shard samples its own pixels with their draws, so the labels are those of
-   * one pass sampling the whole batch, and no probabilities travel. `pooled` as in
-   * {@link forwardPooled}.
+   * one pass sampling the whole batch, and no probabilities travel. With `pooled`, also the
+   * pooled features as {@link pooled} gives them.
    */
   async sample(
     policy: PolicyNet,
@@ -340,7 +329,7 @@ export class DataParallel {
     pooled = false,
   ): Promise<{ labels: Int32Array; pooled?: Float32Array }> {
     const r = await this.forwardWith(policy, images, 'sample', version, { pooled, samples: k, uniforms });
-    return { labels: r.out as Int32Array, pooled: r.pooled };
+    return { labels: r.out, pooled: r.pooled };
   }
 
   private async forwardWith(
@@ -349,13 +338,13 @@ export class DataParallel {
     mode: ForwardMode,
     version: number,
     opts: ForwardOptions,
-  ): Promise<{ out: Float32Array | Int32Array; pooled?: Float32Array }> {
+  ): Promise<{ out: Int32Array; pooled?: Float32Array }> {
     this.check(policy);
     this.syncWeights(policy, version);
     const [B, H, W, ch] = images.shape;
     const P = H * W;
     const k = mode === 'sample' ? (opts.samples ?? 1) : 1;
-    const per = P * (mode === 'probs' ? policy.numClasses : 1);
+    const per = P;
     const shards = shardRanges(B, this.threads);
     const pixels = images.dataSync() as Float32Array;
     const imgSize = P * ch;
@@ -389,15 +378,15 @@ export class DataParallel {
     });
     const s0 = shards[0];
     const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
-    let first: { out: Float32Array | Int32Array; pooled?: Float32Array };
+    let first: { out: Int32Array; pooled?: Float32Array };
     try {
       first = forwardShard(policy, x0, mode, { ...opts, uniforms: uniformsOf(s0) });
     } finally {
       x0.dispose();
     }
-    const out = mode === 'probs' ? new Float32Array(k * B * per) : new Int32Array(k * B * per);
+    const out = new Int32Array(k * B * per);
     // Shard outputs are sample-major over the shard's pixels; place each sample's run.
-    const place = (part: Float32Array | Int32Array, s: { start: number; count: number }) => {
+    const place = (part: Int32Array, s: { start: number; count: number }) => {
       const n = s.count * per;
       for (let j = 0; j < k; j++) out.set(part.subarray(j * n, (j + 1) * n), j * B * per + s.start * per);
     };

@@ -62,5 +62,5 @@ export type FromWorker =
       /** The value head's gradients [D+1] and squared-error sum, when the message had a value term. */
       value?: { grads: Float32Array; sumSq: number };
     }
-  | { type: 'forward'; id: number; out: Float32Array | Int32Array; pooled?: Float32Array }
+  | { type: 'forward'; id: number; out: Int32Array; pooled?: Float32Array }
   | { type: 'error'; id?: number; message: string; stack?: string };

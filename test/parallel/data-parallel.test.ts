@@ -210,9 +210,9 @@ describe('data-parallel training (src/parallel/)', function () {
       const passes = { sample: 0, pooled: 0 };
       if (pool) {
         const sample = pool.sample.bind(pool);
-        const pooled = pool.forwardPooled.bind(pool);
+        const pooled = pool.pooled.bind(pool);
         pool.sample = (...a) => (passes.sample++, sample(...a));
-        pool.forwardPooled = (...a) => (passes.pooled++, pooled(...a));
+        pool.pooled = (...a) => (passes.pooled++, pooled(...a));
       }
       agent.useParallel(pool);
       const exp = experience(4, 9);
