@@ -32,7 +32,7 @@ export function sampleFrom(probs: Float32Array, numClasses: number, k: number, u
  * The search of {@link sampleCategorical} given the uniforms `u` [k*N]: the first class whose
  * running sum exceeds the draw (sums of each row computed once for its k draws, in float64).
  */
-export function sampleWithUniforms(
+function sampleWithUniforms(
   probs: Float32Array,
   numClasses: number,
   k: number,

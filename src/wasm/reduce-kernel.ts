@@ -60,7 +60,7 @@ export function fastReduceConfig(ctx: FastKernelContext): tf.KernelConfig {
 }
 
 /** Sizes of `x` as `[pre, R, post]` when `axes` are one contiguous run; else undefined. */
-export function middleAxes(
+function middleAxes(
   shape: readonly number[],
   axes: readonly number[],
 ): [number, number, number] | undefined {
