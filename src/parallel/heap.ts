@@ -8,15 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeAddon } from '../native/index.js';
-import { asWasmBackend, tensorData } from '../wasm/internals.js';
+import { asWasmBackend, float32View, tensorData } from '../wasm/internals.js';
 
 /** The tensor's float32 values as a view of the wasm heap, when on wasm and it owns its data alone. */
 function heapView(t: tf.Tensor, alone: boolean): Float32Array | undefined {
   if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return undefined;
   const backend = asWasmBackend(tf.backend());
-  const data = tensorData(backend, t);
-  if (alone && data.refCount !== 1) return undefined;
-  return new Float32Array(backend.wasm.HEAPU8.buffer, data.memoryOffset, t.size);
+  if (alone && tensorData(backend, t).refCount !== 1) return undefined;
+  return float32View(backend, t);
 }
 
 /** Copy `t`'s values into `into` from element `at` on. */

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeMatMul } from '../native/index.js';
-import { asWasmBackend, tensorData } from './internals.js';
+import { asWasmBackend, float32View } from './internals.js';
 
 export const FPRL_ADAM = 'FprlAdam';
 
@@ -42,9 +42,7 @@ const adamConfig: tf.KernelConfig = {
     const a = attrs as unknown as AdamAttrs;
     const backend = asWasmBackend(b);
     const outs = [w, m, v].map((t) => backend.makeOutput([...t.shape], 'float32'));
-    const n = w.shape.reduce((p, d) => p * d, 1);
-    const heap = backend.wasm.HEAPU8.buffer;
-    const view = (t: tf.TensorInfo) => new Float32Array(heap, tensorData(backend, t).memoryOffset, n);
+    const view = (t: tf.TensorInfo) => float32View(backend, t);
     addon.adam(
       view(w),
       view(g),

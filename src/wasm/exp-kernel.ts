@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { nativeMatMul } from '../native/index.js';
-import { asWasmBackend, tensorData } from './internals.js';
+import { asWasmBackend, float32View } from './internals.js';
 import type { FastKernelContext } from './batch-matmul.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -20,11 +20,7 @@ export function fastExpConfig(ctx: FastKernelContext): tf.KernelConfig {
     if (!addon || size === 0) return stock.kernelFunc(args) as tf.TensorInfo;
     const backend = asWasmBackend(args.backend);
     const out = backend.makeOutput([...x.shape], 'float32');
-    const heap = backend.wasm.HEAPU8.buffer;
-    addon.exp(
-      new Float32Array(heap, tensorData(backend, x).memoryOffset, size),
-      new Float32Array(heap, tensorData(backend, out).memoryOffset, size),
-    );
+    addon.exp(float32View(backend, x), float32View(backend, out));
     return out;
   }
   return { kernelName: stock.kernelName, backendName: 'wasm', setupFunc: stock.setupFunc, kernelFunc };

@@ -84,6 +84,15 @@ export function disposeView(backend: WasmBackend, id: number): void {
   backend.wasm.tfjs.disposeData(id);
 }
 
+/**
+ * The float32 values of `t` in place in the wasm heap (`size` elements, default all of them).
+ * Take it after allocating any output: allocation can grow the heap and detach older views.
+ */
+export function float32View(backend: WasmBackend, t: tf.TensorInfo, size?: number): Float32Array {
+  const n = size ?? t.shape.reduce((p, d) => p * d, 1);
+  return new Float32Array(backend.wasm.HEAPU8.buffer, tensorData(backend, t).memoryOffset, n);
+}
+
 /** Bytes of an int32 shape, the way the C++ kernels take shapes. */
 export function shapeBytes(shape: readonly number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);

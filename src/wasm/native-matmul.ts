@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from '../native/index.js';
-import { tensorData, type WasmBackend } from './internals.js';
+import { float32View, type WasmBackend } from './internals.js';
 import { broadcastIndices, type MatMulPlan } from './plan.js';
 
 /** Bias and activation applied to every `[M,N]` result (tfjs-backend-wasm's activation codes). */
@@ -18,8 +18,6 @@ export interface Epilogue {
   /** leakyrelu's slope. */
   alpha: number;
 }
-
-const count = (t: tf.TensorInfo): number => t.shape.reduce((p, x) => p * x, 1);
 
 /** `op(a) @ op(b)` (+ epilogue) as a new float32 tensor on the wasm backend (caller owns it). */
 export function nativeProduct(
@@ -40,14 +38,11 @@ export function nativeProduct(
   const bSlice = fold ? new Int32Array(1) : broadcastIndices(plan.outBatchShape, plan.bBatchShape);
   try {
     // Views are taken after the output is allocated: allocation can grow (and replace) the heap.
-    const heap = backend.wasm.HEAPU8.buffer;
-    const view = (t: tf.TensorInfo, n: number): Float32Array =>
-      new Float32Array(heap, tensorData(backend, t).memoryOffset, n);
     const bias = epilogue?.bias;
     addon.gemm(
-      view(a, count(a)),
-      view(b, count(b)),
-      view(out, count(out)),
+      float32View(backend, a),
+      float32View(backend, b),
+      float32View(backend, out),
       M,
       plan.N,
       plan.K,
@@ -55,7 +50,7 @@ export function nativeProduct(
       tB,
       aSlice,
       bSlice,
-      bias ? view(bias, plan.N) : null,
+      bias ? float32View(backend, bias, plan.N) : null,
       epilogue?.activation ?? 0,
       epilogue?.alpha ?? 0,
     );

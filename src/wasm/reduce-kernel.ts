@@ -13,7 +13,7 @@ import { asWasmBackend } from './internals.js';
 import { fastTranspose } from './transpose-kernel.js';
 import type { FastKernelContext } from './batch-matmul.js';
 import { nativeMatMul } from '../native/index.js';
-import { tensorData, type WasmBackend } from './internals.js';
+import { float32View, type WasmBackend } from './internals.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -60,10 +60,7 @@ export function fastReduceConfig(ctx: FastKernelContext): tf.KernelConfig {
 }
 
 /** Sizes of `x` as `[pre, R, post]` when `axes` are one contiguous run; else undefined. */
-function middleAxes(
-  shape: readonly number[],
-  axes: readonly number[],
-): [number, number, number] | undefined {
+function middleAxes(shape: readonly number[], axes: readonly number[]): [number, number, number] | undefined {
   const sorted = [...axes].sort((a, b) => a - b);
   for (let i = 1; i < sorted.length; i++) if (sorted[i] !== sorted[i - 1] + 1) return undefined;
   const first = sorted[0] ?? shape.length;
@@ -88,10 +85,9 @@ function nativeSum(
   const backend: WasmBackend = asWasmBackend(backendArg);
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
   const out = backend.makeOutput(outShape, 'float32');
-  const heap = backend.wasm.HEAPU8.buffer;
   addon.sum(
-    new Float32Array(heap, tensorData(backend, x).memoryOffset, pre * R * post),
-    new Float32Array(heap, tensorData(backend, out).memoryOffset, pre * post),
+    float32View(backend, x),
+    float32View(backend, out),
     pre,
     R,
     post,

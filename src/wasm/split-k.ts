@@ -8,7 +8,7 @@
  * (K = batch x tokens) and the seed preset's head input gradient (K = 32*32*11) take this path.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { disposeView, makeView, shapeBytes, tensorData, type WasmBackend } from './internals.js';
+import { disposeView, float32View, makeView, shapeBytes, tensorData, type WasmBackend } from './internals.js';
 import { fastSlice } from './slice-kernel.js';
 
 /** Contractions longer than this are split. */
@@ -63,9 +63,8 @@ export function splitKProduct(
         backend.disposeData(aChunk.dataId);
       }
       if (k0 > 0) {
-        const heap = backend.wasm.HEAPU8.buffer;
-        const acc = new Float32Array(heap, tensorData(backend, out).memoryOffset, M * N);
-        const add = new Float32Array(heap, tensorData(backend, partial).memoryOffset, M * N);
+        const acc = float32View(backend, out);
+        const add = float32View(backend, partial);
         for (let i = 0; i < acc.length; i++) acc[i] += add[i];
       }
       k0 += kc;
