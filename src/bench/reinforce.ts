@@ -18,7 +18,7 @@ import { registerBuiltinRewards } from '../../rewards/index.js';
 import { SyntheticFaces } from '../data/index.js';
 import { EventBus } from '../bus.js';
 import { Rng } from '../rng.js';
-import { DataParallel, shardRanges } from '../parallel/pool.js';
+import { DataParallel, shardRanges, shardUniforms } from '../parallel/pool.js';
 import { machineLoad, round } from './timing.js';
 
 export interface ReinforceBenchOptions {
@@ -139,11 +139,7 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
         const u0 = now();
         const u = new Rng(s, 'bench-sampling').fill(new Float64Array(K * B * H * W));
         const own = shardRanges(B, threads)[0].count * H * W;
-        let mine = u;
-        if (threads > 1) {
-          mine = new Float64Array(K * own);
-          for (let j = 0; j < K; j++) mine.set(u.subarray(j * B * H * W, j * B * H * W + own), j * own);
-        }
+        const mine = threads > 1 ? shardUniforms(u, K, B * H * W, 0, own) : u;
         sampleFrom(p.subarray(0, own * rl.numClasses), rl.numClasses, K, mine);
         const sampling = now() - u0;
         const v0 = now();

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The addon's exports (see the comment above `Gemm` in fprl_native.cc). */
+/** The addon's exports (each entry point's comment in kernels.cc and bandit.cc says more). */
 export interface NativeAddon {
   /**
    * Slice i of `c` ([M,N]) = op(slice aSlice[i] of `a`) @ op(slice bSlice[i] of `b`) + bias, then

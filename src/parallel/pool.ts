@@ -45,6 +45,16 @@ export function shardRanges(batch: number, threads: number): { start: number; co
   return out;
 }
 
+/**
+ * A shard's draws out of a batch's `u` [k*N] (draw j of pixel i at j*N + i): for each sample j,
+ * the run of its `n` pixels from pixel `from`, packed as [k*n].
+ */
+export function shardUniforms(u: Float64Array, k: number, N: number, from: number, n: number): Float64Array {
+  const out = new Float64Array(k * n);
+  for (let j = 0; j < k; j++) out.set(u.subarray(j * N + from, j * N + from + n), j * n);
+  return out;
+}
+
 /** A worker thread running worker.ts (under tsx when this file is TypeScript source). */
 function spawnWorker(): Worker {
   const here = import.meta.url;
@@ -349,15 +359,8 @@ export class DataParallel {
     const pixels = images.dataSync() as Float32Array;
     const imgSize = P * ch;
     // A shard's draws: for each sample j, its pixels' run of the batch's draws.
-    const uniformsOf = (s: { start: number; count: number }): Float64Array | undefined => {
-      if (mode !== 'sample') return undefined;
-      const u = opts.uniforms!;
-      const n = s.count * P;
-      const out = new Float64Array(k * n);
-      for (let j = 0; j < k; j++)
-        out.set(u.subarray(j * B * P + s.start * P, j * B * P + s.start * P + n), j * n);
-      return out;
-    };
+    const uniformsOf = (s: { start: number; count: number }): Float64Array | undefined =>
+      mode === 'sample' ? shardUniforms(opts.uniforms!, k, B * P, s.start * P, s.count * P) : undefined;
     const replies = shards.slice(1).map((s, i) => {
       const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
       const uniforms = uniformsOf(s);

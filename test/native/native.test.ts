@@ -47,7 +47,7 @@ function run(
   return c;
 }
 
-describe('native kernels (src/native/fprl_native.cc)', () => {
+describe('native kernels (src/native/kernels.cc)', () => {
   it(`is built by npm install and used where a C++ toolchain exists (${buildable ? 'here: x64, c++, python3' : 'not here'})`, function () {
     if (!buildable) this.skip();
     expect(nativeMatMul(), describeMatMul()).to.not.equal(undefined);
