@@ -1,10 +1,12 @@
 // Kernels for the wasm backend (src/wasm/native-matmul.ts, exp-kernel.ts, reduce-kernel.ts): a
 // single-threaded float32 GEMM with AVX2 + FMA, and the two element-wise kernels that weigh most
 // after it in a Face Transformer step: exp (the 11-class log-softmax over every pixel) and sums
-// over an axis (bias gradients, the softmax's normaliser). Why: the wasm backend runs XNNPACK on
-// 128-bit wasm SIMD (about 30 GFLOP/s on one core here), and matMuls are three quarters of a Face
-// Transformer step; the same core does 60-90 GFLOP/s with 256-bit FMA. The kernel reads and writes the wasm heap in place
-// (the JS side passes Float32Array views of the operands), so nothing is copied.
+// over an axis (bias gradients, the softmax's normaliser); also one fused Adam step
+// (src/wasm/adam-kernel.ts) and in-place float32 adds (the data-parallel gradient sum,
+// src/parallel/heap.ts). Why: the wasm backend runs XNNPACK on 128-bit wasm SIMD (about 30 GFLOP/s
+// on one core here), and matMuls are three quarters of a Face Transformer step; the same core does
+// 60-90 GFLOP/s with 256-bit FMA. The kernels read and write the wasm heap in place (the JS side
+// passes Float32Array views of the operands), so nothing is copied.
 //
 // Algorithm: the BLIS loop nest. C[M,N] = op(A)[M,K] op(B)[K,N] with op() given by strides, so
 // transposed operands cost nothing extra: they are read in another order while packing.
