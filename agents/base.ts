@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Agent } from '../src/types.js';
 import type { Rng, RngState } from '../src/rng.js';
-import type { TrainingConfig } from '../src/train/config.js';
+import type { TrainingConfig } from '../src/optim/config.js';
 import { FprlError } from '../src/errors.js';
 import type { AgentConfig, AgentKind } from './config.js';
 

@@ -4,7 +4,7 @@
  * apply to a kind are ignored by it (e.g. `baseline` for `supervised`).
  */
 import { FprlError } from '../src/errors.js';
-import { compileSchema, type SchemaCheck } from '../src/train/validate.js';
+import { compileSchema, type SchemaCheck } from '../src/validate.js';
 
 export const AGENT_KINDS = ['supervised', 'reinforce', 'random', 'majority'] as const;
 export type AgentKind = (typeof AGENT_KINDS)[number];

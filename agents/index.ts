@@ -6,7 +6,7 @@ export { PolicyAgent } from './policy-agent.js';
 export { SupervisedAgent } from './supervised.js';
 export { ReinforceAgent, type RlExperience } from './reinforce.js';
 export { RandomAgent, MajorityAgent } from './reference.js';
-export { LinearPolicy, type LinearPolicyOptions } from './linear-policy.js';
+export { LinearPolicy, type LinearPolicyOptions } from './nets/linear.js';
 export { ValueHead } from './value-head.js';
 export {
   computeAdvantages,
@@ -15,5 +15,5 @@ export {
   type AdvantageInput,
   type Advantages,
 } from './advantage.js';
-export { sampleCategorical, argmaxRows } from './sampling.js';
+export { sampleCategorical, argmaxRows } from './nets/sampling.js';
 export { savePolicyWeights, loadPolicyWeights } from './policy-io.js';

@@ -9,11 +9,11 @@ import path from 'node:path';
 import type { Action, ActMode, Experience, LossInfo, Observation, PolicyNet } from '../src/types.js';
 import { Rng } from '../src/rng.js';
 import { FprlError } from '../src/errors.js';
-import { resolveTrainingConfig, type TrainingConfig } from '../src/train/config.js';
-import { createOptimizer, type Optimizer } from '../src/train/optimizers.js';
-import { learningRate } from '../src/train/schedule.js';
-import { clipByGlobalNorm } from '../src/train/grad.js';
-import { readTensors, writeTensors } from '../src/train/tensor-io.js';
+import { resolveTrainingConfig, type TrainingConfig } from '../src/optim/config.js';
+import { createOptimizer, type Optimizer } from '../src/optim/optimizers.js';
+import { learningRate } from '../src/optim/schedule.js';
+import { clipByGlobalNorm } from '../src/optim/grad.js';
+import { readTensors, writeTensors } from '../src/optim/tensor-io.js';
 import type { AgentConfig } from './config.js';
 import {
   defaultAgentName,
@@ -24,7 +24,7 @@ import {
   type FprlAgent,
 } from './base.js';
 import { loadPolicyWeights, savePolicyWeights } from './policy-io.js';
-import { sampleCategorical } from './sampling.js';
+import { sampleCategorical } from './nets/sampling.js';
 import type { DataParallel } from '../src/parallel/pool.js';
 import type { PixelLossSpec, ValueLossSpec } from '../src/parallel/pixel-loss.js';
 

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { PolicyNet } from '../src/types.js';
 import { FprlError } from '../src/errors.js';
-import { checkShapes, readTensors, writeTensors, type TensorSpec } from '../src/train/tensor-io.js';
+import { checkShapes, readTensors, writeTensors, type TensorSpec } from '../src/optim/tensor-io.js';
 
 interface PersistentPolicy extends PolicyNet {
   save(dir: string): Promise<void>;

@@ -10,7 +10,7 @@ import type { Action, ActMode, Experience, LossInfo, Observation } from '../src/
 import { Rng } from '../src/rng.js';
 import { FprlError } from '../src/errors.js';
 import { NUM_CLASSES } from '../src/classes.js';
-import { readTensors, writeTensors } from '../src/train/tensor-io.js';
+import { readTensors, writeTensors } from '../src/optim/tensor-io.js';
 import type { AgentConfig } from './config.js';
 import {
   defaultAgentName,
@@ -20,7 +20,7 @@ import {
   type AgentNeeds,
   type FprlAgent,
 } from './base.js';
-import { argmaxRows } from './sampling.js';
+import { argmaxRows } from './nets/sampling.js';
 
 abstract class ReferenceAgent implements FprlAgent {
   abstract readonly kind: 'random' | 'majority';

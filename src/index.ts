@@ -49,7 +49,7 @@ export {
   type TrainingConfig,
   type OptimizerConfig,
   type ScheduleConfig,
-} from './train/config.js';
+} from './optim/config.js';
 export {
   writeCheckpoint,
   loadCheckpoint,

@@ -12,7 +12,7 @@ import { createAgent } from '../../agents/registry.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
 import { policyWeights } from '../../agents/advantage.js';
-import { sampleFrom } from '../../agents/sampling.js';
+import { sampleFrom } from '../../agents/nets/sampling.js';
 import { FaceParsingEnv } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
 import { SyntheticFaces } from '../data/index.js';

@@ -11,8 +11,8 @@ import { backendInfo } from '../backend.js';
 import { describeMatMul } from '../native/index.js';
 import { machineLoad, round, timeIt } from './timing.js';
 import { DataParallel } from '../parallel/pool.js';
-import { createOptimizer, type Optimizer } from '../train/optimizers.js';
-import { resolveTrainingConfig } from '../train/config.js';
+import { createOptimizer, type Optimizer } from '../optim/optimizers.js';
+import { resolveTrainingConfig } from '../optim/config.js';
 
 export interface ViTBenchOptions {
   /** A preset name (`seed`, `ti16-256`, `tiny-64`). */

@@ -37,5 +37,5 @@ export { loadRun, type LoadedRun } from './load-run.js';
 export { acquireSweepLock, LOCK_FILE, type SweepLock } from './lock.js';
 export { defaultSweepDir, runDir, runPaths, sweepPaths, RUN_FILES, SWEEP_FILES } from './layout.js';
 export { collectResults, readRunResult } from './results.js';
-export { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+export { writeFileAtomic, writeJsonAtomic } from '../atomic.js';
 export { describeEnvironment, type EnvironmentRecord } from './environment.js';

@@ -15,7 +15,7 @@ import type { Registry } from '../registry.js';
 import type { RewardPlugin, RewardSpec } from '../types.js';
 import { importRewards } from '../../rewards/load.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
-import { resolveTrainingConfig, type TrainingConfig } from '../train/config.js';
+import { resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
 import { resolveAugment } from '../data/index.js';
 import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';

@@ -22,7 +22,7 @@ import { train } from '../train/trainer.js';
 import { evaluate, evaluationMetrics, type EvaluationResult } from '../train/evaluate.js';
 import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
 import type { Agent, PolicyNet } from '../types.js';
-import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic.js';
 import { augmentOf, envIdOf, openSplit } from './datasets.js';
 import { runDir, runPaths } from './layout.js';
 import {

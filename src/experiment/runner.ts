@@ -19,7 +19,7 @@ import { formatSummaryTable } from '../report/format.js';
 import type { RunResult } from '../report/types.js';
 import { writeReport } from '../report/write.js';
 import { ProgressSink } from '../sinks/index.js';
-import { writeJsonAtomic } from './atomic.js';
+import { writeJsonAtomic } from '../atomic.js';
 import { describeEnvironment, type EnvironmentRecord } from './environment.js';
 import { defaultSweepDir, runDir, runPaths, sweepPaths } from './layout.js';
 import { loadExperiment, resolveExperiment, type ResolvedExperiment } from './load.js';

@@ -9,7 +9,7 @@
  */
 import { agentConfigProperties, type AgentConfig } from '../../agents/config.js';
 import { PRESETS } from '../../agents/vit/config.js';
-import { trainingConfigSchema, type TrainingConfig } from '../train/config.js';
+import { trainingConfigSchema, type TrainingConfig } from '../optim/config.js';
 
 /** Names that become folder names: letters, digits, `.`, `_`, `-`; not starting with a dot. */
 const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';

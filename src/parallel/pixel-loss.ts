@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PolicyNet } from '../types.js';
 import type { Rng } from '../rng.js';
-import { sampleFrom } from '../../agents/sampling.js';
+import { sampleFrom } from '../../agents/nets/sampling.js';
 
 export interface PixelLossSpec {
   /** Multiplies -sum(W * logp): 1 / (total target weight) for cross-entropy, 1 for REINFORCE. */

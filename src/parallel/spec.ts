@@ -7,7 +7,7 @@ import type { PolicyNet } from '../types.js';
 import { Rng } from '../rng.js';
 import { FprlError } from '../errors.js';
 import { FaceTransformer, type ViTConfig } from '../../agents/vit/index.js';
-import { LinearPolicy, type LinearPolicyOptions } from '../../agents/linear-policy.js';
+import { LinearPolicy, type LinearPolicyOptions } from '../../agents/nets/linear.js';
 
 export type PolicySpec =
   { kind: 'vit'; config: ViTConfig } | { kind: 'linear'; options: LinearPolicyOptions };

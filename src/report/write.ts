@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../experiment/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic.js';
 import { FprlError } from '../errors.js';
 import { renderCurveSvg, type CurveChart } from './charts.js';
 import { metricLabel, slug } from './format.js';

@@ -14,10 +14,10 @@ import type { EventBus } from '../bus.js';
 import { FprlError } from '../errors.js';
 import { isFprlAgent, type AgentNeeds } from '../../agents/base.js';
 import type { RlExperience } from '../../agents/reinforce.js';
-import { totalSteps as plannedSteps, type TrainingConfig } from './config.js';
+import { totalSteps as plannedSteps, type TrainingConfig } from '../optim/config.js';
 import { hasCheckpoint, loadCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { evaluate, evaluationMetrics, type EvaluationResult } from './evaluate.js';
-import { attachParallel } from '../parallel/attach.js';
+import { attachParallel } from './parallel.js';
 
 /** An env that can hand out and restore its sampler state (exact resume of the data order). */
 export interface StatefulEnv extends Env {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { computeAdvantages, policyWeights, updateEma } from '../../agents/advantage.js';
-import { argmaxRows, sampleCategorical } from '../../agents/sampling.js';
+import { argmaxRows, sampleCategorical } from '../../agents/nets/sampling.js';
 import { Rng } from '../../src/rng.js';
 
 const f32 = (...xs: number[]) => Float32Array.from(xs);

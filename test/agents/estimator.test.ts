@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend.js';
 import { Rng } from '../../src/rng.js';
-import { LinearPolicy } from '../../agents/linear-policy.js';
+import { LinearPolicy } from '../../agents/nets/linear.js';
 import { ReinforceAgent, type RlExperience } from '../../agents/reinforce.js';
 import { resolveAgentConfig, type BaselineKind, type CreditKind } from '../../agents/config.js';
 import { policyWeights, type Advantages } from '../../agents/advantage.js';

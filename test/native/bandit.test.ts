@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { nativeAddon, withoutNative } from '../../src/native/index.js';
-import { sampleCategorical } from '../../agents/sampling.js';
+import { sampleCategorical } from '../../agents/nets/sampling.js';
 import { computeAdvantages, policyWeights, type AdvantageInput } from '../../agents/advantage.js';
 import {
   averageScore,

@@ -4,7 +4,7 @@ import { useBackend } from '../helpers/backend.js';
 import { Rng } from '../../src/rng.js';
 import { DataParallel, shardRanges, defaultThreads, resolveThreads } from '../../src/parallel/index.js';
 import { createAgent } from '../../agents/registry.js';
-import { LinearPolicy } from '../../agents/linear-policy.js';
+import { LinearPolicy } from '../../agents/nets/linear.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';

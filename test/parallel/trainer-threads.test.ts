@@ -6,10 +6,10 @@ import { SyntheticFaces } from '../../src/data/index.js';
 import { FaceParsingEnv } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
 import { createAgent } from '../../agents/registry.js';
-import { LinearPolicy } from '../../agents/linear-policy.js';
+import { LinearPolicy } from '../../agents/nets/linear.js';
 import { train } from '../../src/train/trainer.js';
-import { resolveTrainingConfig } from '../../src/train/config.js';
-import { attachParallel } from '../../src/parallel/attach.js';
+import { resolveTrainingConfig } from '../../src/optim/config.js';
+import { attachParallel } from '../../src/train/parallel.js';
 
 /** Train REINFORCE (rloo, difference credit, Dice) for 3 steps of 4 images on `threads` threads. */
 async function run(

@@ -14,7 +14,7 @@ import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { createAgent } from '../../agents/index.js';
 import { FaceParsingEnv } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
-import { resolveTrainingConfig } from '../../src/train/config.js';
+import { resolveTrainingConfig } from '../../src/optim/config.js';
 import { train } from '../../src/train/trainer.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { readCheckpointMeta } from '../../src/train/checkpoint.js';

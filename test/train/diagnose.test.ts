@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { useBackend } from '../helpers/backend.js';
 import { Rng } from '../../src/rng.js';
 import { FprlError } from '../../src/errors.js';
-import { LinearPolicy } from '../../agents/linear-policy.js';
+import { LinearPolicy } from '../../agents/nets/linear.js';
 import { diagnoseBaselines, formatDiagnosis } from '../../src/train/diagnose.js';
 import { diagnoseCommand } from '../../src/commands/diagnose.js';
 import { TinyEnv, colourWorld, macroF1 } from '../agents/fakes.js';

@@ -10,7 +10,7 @@ import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { createAgent } from '../../agents/index.js';
 import { FaceParsingEnv, type FaceParsingEnvOptions } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
-import { resolveTrainingConfig } from '../../src/train/config.js';
+import { resolveTrainingConfig } from '../../src/optim/config.js';
 import { readCheckpointMeta } from '../../src/train/checkpoint.js';
 import { train } from '../../src/train/trainer.js';
 import type { ResetOptions } from '../../src/types.js';

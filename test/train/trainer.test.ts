@@ -9,7 +9,7 @@ import { Rng } from '../../src/rng.js';
 import { FprlError } from '../../src/errors.js';
 import { ConfusionMatrix } from '../../src/metrics/index.js';
 import { LinearPolicy, createAgent, type FprlAgent, type ReinforceAgent } from '../../agents/index.js';
-import { resolveTrainingConfig } from '../../src/train/config.js';
+import { resolveTrainingConfig } from '../../src/optim/config.js';
 import { train, type TrainOptions } from '../../src/train/trainer.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import {

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend.js';
-import { Adam } from '../../src/train/optimizers.js';
-import { resolveTrainingConfig, type OptimizerConfig } from '../../src/train/config.js';
+import { Adam } from '../../src/optim/optimizers.js';
+import { resolveTrainingConfig, type OptimizerConfig } from '../../src/optim/config.js';
 import { nativeMatMul, withoutNative } from '../../src/native/index.js';
 import { fusedAdam } from '../../src/wasm/adam-kernel.js';
 import { Rng } from '../../src/rng.js';

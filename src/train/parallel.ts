@@ -4,9 +4,9 @@
  */
 import type { Agent } from '../types.js';
 import { PolicyAgent } from '../../agents/policy-agent.js';
-import { DataParallel } from './pool.js';
-import { resolveThreads } from './index.js';
-import { policySpecOf } from './spec.js';
+import { DataParallel } from '../parallel/pool.js';
+import { resolveThreads } from '../parallel/index.js';
+import { policySpecOf } from '../parallel/spec.js';
 
 /**
  * A thread count that is only a default applies from this many pixels per step (batch x H x W,

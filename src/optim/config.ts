@@ -4,7 +4,7 @@
  * The experiments schema embeds `trainingConfigSchema` as its `training` section.
  */
 import { FprlError } from '../errors.js';
-import { compileSchema, type SchemaCheck } from './validate.js';
+import { compileSchema, type SchemaCheck } from '../validate.js';
 
 export type OptimizerName = 'adam' | 'adamw' | 'sgd';
 export type ScheduleName = 'none' | 'warmup' | 'cosine';

@@ -4,11 +4,11 @@
  * parameters themselves, which the estimator tests use). `pooled` [B,3] is the mean colour.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PolicyNet } from '../src/types.js';
-import type { Rng } from '../src/rng.js';
-import { NUM_CLASSES } from '../src/classes.js';
-import { readTensors, writeTensors, checkShapes } from '../src/train/tensor-io.js';
-import { uniqueScope } from './names.js';
+import type { PolicyNet } from '../../src/types.js';
+import type { Rng } from '../../src/rng.js';
+import { NUM_CLASSES } from '../../src/classes.js';
+import { readTensors, writeTensors, checkShapes } from '../../src/optim/tensor-io.js';
+import { uniqueScope } from '../names.js';
 
 export interface LinearPolicyOptions {
   height: number;

@@ -2,8 +2,8 @@
  * Per-pixel categorical sampling in JS from one read of the probabilities: faster than a tf
  * multinomial per pixel, and every draw comes from the agent's seeded stream.
  */
-import type { Rng } from '../src/rng.js';
-import { nativeAddon } from '../src/native/index.js';
+import type { Rng } from '../../src/rng.js';
+import { nativeAddon } from '../../src/native/index.js';
 
 /**
  * Draw `k` labellings from `probs` [N*C] (rows of C probabilities, e.g. N = B*H*W pixels).

@@ -1,6 +1,6 @@
 /** One ajv instance for the agent and training schemas: defaults filled in, every error listed. */
 import { Ajv, type ErrorObject } from 'ajv';
-import { FprlError } from '../errors.js';
+import { FprlError } from './errors.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 

@@ -4,11 +4,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { leakedTensors, useBackend } from '../helpers/backend.js';
-import { Adam, Sgd, createOptimizer } from '../../src/train/optimizers.js';
-import { learningRate, linearDecay } from '../../src/train/schedule.js';
-import { resolveTrainingConfig, totalSteps, type OptimizerConfig } from '../../src/train/config.js';
-import { readTensors, writeTensors } from '../../src/train/tensor-io.js';
-import { clipByGlobalNorm, globalNorm } from '../../src/train/grad.js';
+import { Adam, Sgd, createOptimizer } from '../../src/optim/optimizers.js';
+import { learningRate, linearDecay } from '../../src/optim/schedule.js';
+import { resolveTrainingConfig, totalSteps, type OptimizerConfig } from '../../src/optim/config.js';
+import { readTensors, writeTensors } from '../../src/optim/tensor-io.js';
+import { clipByGlobalNorm, globalNorm } from '../../src/optim/grad.js';
 import { FprlError } from '../../src/errors.js';
 
 const opt = (o: Partial<OptimizerConfig>): OptimizerConfig =>

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FprlError } from '../errors.js';
+import { FprlError } from './errors.js';
 
 let counter = 0;
 
