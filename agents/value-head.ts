@@ -4,7 +4,7 @@
  * fitted in closed form (ridge regression) at fixed encoder weights by the diagnostics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { uniqueScope } from './names.js';
+import { uniqueScope } from './nets/names.js';
 
 export class ValueHead {
   /** [D,1] */

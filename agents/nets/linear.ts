@@ -8,7 +8,7 @@ import type { PolicyNet } from '../../src/types.js';
 import type { Rng } from '../../src/rng.js';
 import { NUM_CLASSES } from '../../src/classes.js';
 import { readTensors, writeTensors, checkShapes } from '../../src/optim/tensor-io.js';
-import { uniqueScope } from '../names.js';
+import { uniqueScope } from './names.js';
 
 export interface LinearPolicyOptions {
   height: number;

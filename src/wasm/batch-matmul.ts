@@ -38,12 +38,8 @@ import { SPLIT_K_ABOVE, splitKProduct } from './split-k.js';
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type Gemm = (aId: number, aShape: Uint8Array, bId: number, bShape: Uint8Array, outId: number) => void;
 
-/** What a fast kernel needs from its registration: the stock config and an on/off switch. */
-export interface FastKernelContext {
-  stock: tf.KernelConfig;
-  /** false: every call goes to the stock kernel (for before/after measurements). */
-  enabled: () => boolean;
-}
+import type { FastKernelContext } from './internals.js';
+export type { FastKernelContext };
 
 /** The fast `BatchMatMul` config for the wasm backend, wrapping `ctx.stock`. */
 export function fastBatchMatMulConfig(ctx: FastKernelContext): tf.KernelConfig {

@@ -97,3 +97,10 @@ export function float32View(backend: WasmBackend, t: tf.TensorInfo, size?: numbe
 export function shapeBytes(shape: readonly number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);
 }
+
+/** What a fast kernel needs from its registration: the stock config and an on/off switch. */
+export interface FastKernelContext {
+  stock: tf.KernelConfig;
+  /** false: every call goes to the stock kernel (for before/after measurements). */
+  enabled: () => boolean;
+}

@@ -7,7 +7,7 @@
  * run) and each run is one `copyWithin` on a view of the heap.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FastKernelContext } from './batch-matmul.js';
+import type { FastKernelContext } from './internals.js';
 import { asWasmBackend, tensorData, type WasmBackend } from './internals.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];

@@ -1,0 +1,94 @@
+/**
+ * The layers of fprl (docs/ARCHITECTURE.md, "Layers"), enforced by `npm run lint`.
+ *
+ * Folders are floors: a module may import its own floor and the floors below it, never one above.
+ * The order is the order in which the code runs a step, from the command down to the kernels:
+ * a lower floor is usable (and testable) without anything above it, so a new agent, env, reward
+ * or kernel lands in one room and cannot tangle the house. `src/cli.ts` and `src/index.ts` are
+ * facades and may import anything; tests may import anything.
+ */
+const LAYERS = [
+  { name: 'commands', path: '^src/commands/', why: 'the fprl subcommands: parse, validate, hand over' },
+  {
+    name: 'experiment',
+    path: '^src/(experiment|report|sinks|bench)/',
+    why: 'sweeps, run folders, reports, sinks and benchmarks orchestrate training; nothing below may know about run folders or reports',
+  },
+  { name: 'train', path: '^src/train/', why: 'the trainer loop, evaluation, diagnostics and checkpoints drive agents and envs' },
+  { name: 'agents', path: '^agents/(?!vit/|nets/)', why: 'learners: they own a policy network and its optimiser' },
+  { name: 'envs', path: '^envs/', why: 'the per-pixel bandit: datasets in, rewards out; it never sees an agent' },
+  { name: 'rewards', path: '^rewards/', why: 'reward plugins know label maps and counts, nothing of agents or envs (they also run in a browser)' },
+  { name: 'parallel', path: '^src/parallel/', why: 'the executor runs a loss description on one thread or many; it knows networks, not learners' },
+  { name: 'nets', path: '^agents/(vit|nets)/', why: 'policy networks describe themselves; they know tensors, not losses or learners' },
+  { name: 'optim', path: '^src/optim/', why: 'optimisers, schedules, gradients and tensor io serve any learner' },
+  { name: 'data-metrics', path: '^src/(data|metrics)/', why: 'faces in, tensors out; confusion counts and scores' },
+  {
+    name: 'core',
+    path: '^src/((?!cli\\.ts|index\\.ts)[^/]+\\.ts|wasm/|native/)',
+    why: 'types, bus, rng, registry, errors, validation, atomic writes, backend, wasm kernels and the native addon',
+  },
+];
+
+/** One rule per floor: nothing on it imports a floor above it. */
+const upward = LAYERS.slice(1).map((layer, i) => ({
+  name: `layer-${layer.name}-imports-up`,
+  comment: `${layer.name} (${layer.why}) must not import ${LAYERS.slice(0, i + 1)
+    .map((l) => l.name)
+    .join(', ')}: imports point down the layers; move the shared code down instead`,
+  severity: 'error',
+  from: { path: layer.path },
+  to: { path: LAYERS.slice(0, i + 1).map((l) => l.path) },
+}));
+
+module.exports = {
+  forbidden: [
+    ...upward,
+    {
+      name: 'agents-and-envs-apart',
+      comment: 'agents and envs are one floor but meet only in the trainer: an agent that imports an env (or back) cannot be reused with another env',
+      severity: 'error',
+      from: { path: '^(agents/(?!vit/|nets/)|envs/)' },
+      to: { path: '^(agents/(?!vit/|nets/)|envs/)', pathNot: '^$1' },
+    },
+    {
+      name: 'report-and-sinks-below-experiment',
+      comment: 'report and sinks write what the experiment hands them; importing the experiment back would make a cycle between floors',
+      severity: 'error',
+      from: { path: '^src/(report|sinks)/' },
+      to: { path: '^src/(experiment|bench)/' },
+    },
+    {
+      name: 'no-folder-cycles',
+      comment: 'two folders that import each other are one tangled folder: move the shared part down',
+      severity: 'error',
+      from: { path: '^(src|agents|envs|rewards)/' },
+      to: { circular: true },
+      scope: 'folder',
+    },
+    {
+      name: 'no-module-cycles',
+      comment: 'a module cycle makes load order matter (undefined imports at start-up)',
+      severity: 'error',
+      from: { path: '^(src|agents|envs|rewards)/' },
+      to: { circular: true },
+    },
+    {
+      name: 'no-test-imports-in-source',
+      comment: 'library code must not depend on test helpers',
+      severity: 'error',
+      from: { path: '^(src|agents|envs|rewards)/' },
+      to: { path: '^test/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // The facades import every floor by design; leaving them out keeps the folder `src/` the core alone.
+    exclude: { path: '^(node_modules|dist|build|test|examples)/|^src/(cli|index)\\.ts$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+    reporterOptions: {
+      archi: { collapsePattern: '^(src/[^/]+/|agents/(vit|nets)/|agents/|envs/|rewards/)' },
+    },
+  },
+};
