@@ -24,9 +24,8 @@ import {
   type FprlAgent,
 } from './base.js';
 import { loadPolicyWeights, savePolicyWeights } from './policy-io.js';
-import { sampleCategorical } from './nets/sampling.js';
-import type { DataParallel } from '../src/parallel/pool.js';
-import type { PixelLossSpec, ValueLossSpec } from '../src/parallel/pixel-loss.js';
+import { DataParallel } from '../src/parallel/pool.js';
+import type { HeadVariables, LossSpec } from '../src/parallel/loss.js';
 
 export abstract class PolicyAgent implements FprlAgent {
   abstract readonly kind: 'supervised' | 'reinforce';
@@ -38,8 +37,11 @@ export abstract class PolicyAgent implements FprlAgent {
   plannedSteps: number;
   protected readonly optimizer: Optimizer;
   updates = 0;
-  /** Data-parallel gradients and forward passes (src/parallel/); undefined: this thread only. */
-  protected parallel: DataParallel | undefined;
+  /**
+   * Runs the loss and the forward passes (src/parallel/): a pool of one (this thread) unless a
+   * data-parallel pool is attached. There is one learning path whatever the thread count.
+   */
+  protected executor: DataParallel;
   /** Changes whenever the weights change (update, load, initFrom), so the pool re-broadcasts them. */
   protected weightsVersion = 0;
 
@@ -55,6 +57,7 @@ export abstract class PolicyAgent implements FprlAgent {
     this.training = resolveTrainingConfig(ctx.training ?? {});
     this.plannedSteps = ctx.totalSteps ?? this.training.steps ?? 100;
     this.optimizer = createOptimizer(this.training.optimizer);
+    this.executor = DataParallel.single(policy);
   }
 
   /**
@@ -81,7 +84,7 @@ export abstract class PolicyAgent implements FprlAgent {
    * (`undefined`). The caller owns the pool and disposes it after detaching it.
    */
   useParallel(pool: DataParallel | undefined): void {
-    this.parallel = pool;
+    this.executor = pool ?? DataParallel.single(this.policy);
   }
 
   /** Every variable `learn` updates (the policy's, plus heads a subclass adds). */
@@ -104,98 +107,41 @@ export abstract class PolicyAgent implements FprlAgent {
    * Dropout is off in both, so the sampled policy is the one REINFORCE differentiates.
    */
   async act(obs: Observation, mode: ActMode, samples = 1): Promise<Action> {
-    const pool = this.parallel;
-    if (pool) {
-      if (mode === 'greedy') {
-        return {
-          labels: await pool.greedy(this.policy, obs.images, this.weightsVersion),
-          samples: 1,
-        };
-      }
-      // The draws sampleCategorical would take from this stream, in its order; each shard samples its pixels.
-      const [B, H, W] = obs.images.shape;
-      const u = this.rng.fill(new Float64Array(samples * B * H * W));
-      const pooled = this.wantsPooled();
-      const r = await pool.sample(this.policy, obs.images, samples, u, this.weightsVersion, pooled);
-      if (pooled) this.lastPooled = { images: obs.images, version: this.weightsVersion, pooled: r.pooled! };
-      return { labels: r.labels, samples };
-    }
     if (mode === 'greedy') {
-      const t = tf.tidy(() => this.policy.apply(obs.images, { training: false }).logits.argMax(-1));
-      const labels = new Int32Array((await t.data()) as Int32Array);
-      t.dispose();
-      return { labels, samples: 1 };
+      return { labels: await this.executor.greedy(this.policy, obs.images, this.weightsVersion), samples: 1 };
     }
-    const probs = tf.tidy(() => tf.softmax(this.policy.apply(obs.images, { training: false }).logits));
-    const p = (await probs.data()) as Float32Array;
-    probs.dispose();
-    return { labels: sampleCategorical(p, this.numClasses, samples, this.rng), samples };
+    // Draw j of pixel i is uniform j*B*H*W + i of the agent's stream; each shard samples its pixels.
+    const [B, H, W] = obs.images.shape;
+    const u = this.rng.fill(new Float64Array(samples * B * H * W));
+    const pooled = this.wantsPooled();
+    const r = await this.executor.sample(this.policy, obs.images, samples, u, this.weightsVersion, pooled);
+    if (pooled) this.lastPooled = { images: obs.images, version: this.weightsVersion, pooled: r.pooled! };
+    return { labels: r.labels, samples };
   }
 
   abstract learn(exp: Experience): Promise<LossInfo>;
 
   /**
-   * One optimiser update of {@link variables} on `lossFn`: gradients, global-norm clipping,
-   * a refusal to apply a non-finite update (the weights stay as they were), the step.
+   * One optimiser update of {@link variables} on the loss `spec` describes (src/parallel/loss.ts),
+   * run by the executor on this thread or across the pool's threads; `head` is the value head
+   * when the spec has a value term (its variables follow the policy's in {@link variables}).
    */
-  protected optimize(lossFn: () => tf.Scalar): {
-    loss: number;
-    gradNorm: number;
-    clipped: boolean;
-    lr: number;
-  } {
-    const vars = this.variables;
-    const { value, grads } = tf.variableGrads(lossFn, vars);
-    const loss = value.dataSync()[0];
-    value.dispose();
-    return this.applyUpdate(
-      loss,
-      vars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
-    );
-  }
-
-  /**
-   * One data-parallel update: the batch's gradient of the pixel loss (src/parallel/pixel-loss.ts)
-   * summed over the pool's shards, then the same clipping, check and step as {@link optimize}.
-   */
-  protected async optimizeSharded(
+  protected async optimize(
     images: tf.Tensor4D,
-    weights: Float32Array,
-    loss: PixelLossSpec,
-    rng?: Rng,
-    value?: ValueLossSpec,
+    spec: LossSpec,
+    head?: HeadVariables,
   ): Promise<{
     loss: number;
     gradNorm: number;
     clipped: boolean;
     lr: number;
-    sumWlogp: number;
-    sumEntropy: number;
-    sumSq?: number;
+    policyTerm: number;
+    entropy: number;
+    valueLoss?: number;
   }> {
-    const r = await this.parallel!.gradients(
-      this.policy,
-      images,
-      weights,
-      loss,
-      this.weightsVersion,
-      rng,
-      value,
-    );
-    let total = -loss.scale * r.sumWlogp - (loss.entropyCoef * r.sumEntropy) / loss.pixels;
-    const grads = r.grads;
-    if (value && r.value) {
-      // The value head's gradients follow the policy's, as its variables do in `variables`.
-      total += value.scale * r.value.sumSq;
-      const D = value.kernel.length;
-      grads.push(tf.tensor2d(r.value.grads.subarray(0, D), [D, 1]), tf.tensor1d([r.value.grads[D]]));
-    }
-    return {
-      ...this.applyUpdate(total, grads),
-      sumWlogp: r.sumWlogp,
-      sumEntropy: r.sumEntropy,
-      ...(r.value ? { sumSq: r.value.sumSq } : {}),
-    };
+    const r = await this.executor.gradients(this.policy, images, spec, this.weightsVersion, head);
+    const { policyTerm, entropy, valueLoss } = r;
+    return { ...this.applyUpdate(r.loss, r.grads), policyTerm, entropy, valueLoss };
   }
 
   /** Clip `list` (gradients of {@link variables}, disposed here), refuse non-finite values, step. */

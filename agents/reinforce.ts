@@ -10,6 +10,8 @@
  * an unbiased estimate of grad E[R] per image for every baseline here, since no baseline depends
  * on the sample it is subtracted from. pg_loss is -sum(W * logSoftmax(logits)) with W built in JS
  * (agents/advantage.ts `policyWeights`): one forward/backward pass for all k samples, no gather.
+ * The agent only describes the loss ({@link ReinforceAgent.lossSpec}); the executor
+ * (src/parallel/loss.ts) computes it, on one thread or many, for training and for the tests alike.
  */
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
@@ -22,7 +24,7 @@ import type { AgentContext, AgentNeeds } from './base.js';
 import { PolicyAgent } from './policy-agent.js';
 import { computeAdvantages, policyWeights, updateEma, type Advantages } from './advantage.js';
 import { ValueHead } from './value-head.js';
-import type { ValueLossSpec } from '../src/parallel/pixel-loss.js';
+import { pixelLoss, type LossSpec } from '../src/parallel/loss.js';
 
 /** An experience for REINFORCE: the greedy labelling's per-pixel credit too (self-critical with pixel credit). */
 export interface RlExperience extends Experience {
@@ -223,42 +225,53 @@ export class ReinforceAgent extends PolicyAgent {
   }
 
   /**
+   * The loss of a batch in plain numbers (src/parallel/loss.ts): W from the advantages, the entropy
+   * bonus and, with the critic, its value term. `terms: 'policy'` leaves out the entropy and value
+   * terms (the policy-gradient surrogate alone, for the estimator tests and diagnostics).
+   */
+  lossSpec(prep: Prepared, adv: Advantages, terms: 'all' | 'policy' = 'all'): LossSpec {
+    const { K, B, P, actions, mask } = prep;
+    const spec: LossSpec = { weights: policyWeights(actions, adv, K, B, P, this.numClasses, mask), normalizer: 1 };
+    if (terms === 'policy') return spec;
+    spec.entropyCoef = this.entropyCoef;
+    if (this.config.baseline === 'critic') {
+      spec.value = { targets: this.valueTargets(prep), K, coef: this.config.valueCoef };
+    }
+    return spec;
+  }
+
+  /**
    * The policy-gradient surrogate alone, as a function of `logits` [B,H,W,C]:
-   * -sum(W * logSoftmax(logits)). Its gradient with respect to the logits of image b, times
-   * -B*H*W, is an unbiased estimate of grad E[R] for that image (tests and diagnostics use this).
+   * -sum(W * logSoftmax(logits)), the training loss's policy term. Its gradient with respect to
+   * the logits of image b, times -B*H*W, is an unbiased estimate of grad E[R] for that image.
    */
   policyLoss(logits: tf.Tensor4D, exp: RlExperience, value?: Float32Array): tf.Scalar {
     const prep = this.prepare(exp);
-    const adv = this.advantagesOf(exp, prep, value);
-    const W = policyWeights(prep.actions, adv, prep.K, prep.B, prep.P, this.numClasses, prep.mask);
-    return tf.tidy(
-      () => tf.neg(tf.sum(tf.mul(tf.tensor4d(W, logits.shape), tf.logSoftmax(logits)))) as tf.Scalar,
-    );
+    const spec = this.lossSpec(prep, this.advantagesOf(exp, prep, value), 'policy');
+    return tf.tidy(() => pixelLoss(logits, undefined, spec).loss);
   }
 
   /**
    * The policy-gradient estimate of one batch with respect to the policy's variables (no
-   * entropy or value terms, no update, baseline state untouched). Caller disposes the grads.
+   * entropy or value terms, no update, baseline state untouched), computed by the executor that
+   * training uses. Caller disposes the grads.
    */
-  policyGradient(exp: RlExperience): { grads: tf.Tensor[]; advantages: Advantages } {
+  async policyGradient(exp: RlExperience): Promise<{ grads: tf.Tensor[]; advantages: Advantages }> {
     const prep = this.prepare(exp);
-    const vars = this.policy.trainableVariables;
-    let adv: Advantages | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      const { logits, pooled } = this.policy.apply(exp.observation.images, { training: false });
-      const v = this.config.baseline === 'critic' ? this.predictValue(pooled) : undefined;
-      adv = this.advantagesOf(exp, prep, v);
-      const W = policyWeights(prep.actions, adv, prep.K, prep.B, prep.P, this.numClasses, prep.mask);
-      return tf.neg(tf.sum(tf.mul(tf.tensor4d(W, logits.shape), tf.logSoftmax(logits)))) as tf.Scalar;
-    }, vars);
-    value.dispose();
-    return { grads: vars.map((v) => grads[v.name] ?? tf.zerosLike(v)), advantages: adv! };
+    const values = await this.criticValues(exp, prep, false);
+    const advantages = this.advantagesOf(exp, prep, values);
+    const spec = this.lossSpec(prep, advantages, 'policy');
+    const r = await this.executor.gradients(this.policy, exp.observation.images, spec, this.weightsVersion);
+    return { grads: r.grads, advantages };
   }
 
   /** Move the baseline's state past this batch (the `ema` update, after the batch used it). */
   updateBaseline(exp: RlExperience): void {
+    this.advanceBaseline(this.prepare(exp));
+  }
+
+  private advanceBaseline(prep: Prepared): void {
     if (this.config.baseline !== 'ema') return;
-    const prep = this.prepare(exp);
     const targets = this.valueTargets(prep);
     let s = 0;
     for (const t of targets) s += t;
@@ -269,140 +282,60 @@ export class ReinforceAgent extends PolicyAgent {
     return this.config.baseline === 'critic';
   }
 
-  /** The batch's pooled features [B*D]: from the sampling pass when it was this batch, else a pass now. */
-  private async pooledFor(images: tf.Tensor4D): Promise<Float32Array> {
+  /**
+   * The batch's pooled features [B*D]: from the sampling pass when it was this batch at these
+   * weights (the same numbers a new pass gives), else a pass now. `consume`: forget the sampling
+   * pass's features (the update is about to change the weights).
+   */
+  private async pooledFor(images: tf.Tensor4D, consume: boolean): Promise<Float32Array> {
     const last = this.lastPooled;
-    this.lastPooled = undefined;
+    if (consume) this.lastPooled = undefined;
     if (last && last.images === images && last.version === this.weightsVersion) return last.pooled;
-    return this.parallel!.pooled(this.policy, images, this.weightsVersion);
+    return this.executor.pooled(this.policy, images, this.weightsVersion);
+  }
+
+  /** The critic's values [B] for the batch (plain numbers: the advantage stops the gradient); undefined without a critic. */
+  private async criticValues(exp: RlExperience, prep: Prepared, consume: boolean): Promise<Float32Array | undefined> {
+    if (this.config.baseline !== 'critic') return undefined;
+    const pooled = await this.pooledFor(exp.observation.images, consume);
+    const D = pooled.length / prep.B;
+    // The head must exist before the update so that it is among the optimised variables.
+    this.ensureValueHead(D);
+    return tf.tidy(() => this.predictValue(tf.tensor2d(pooled, [prep.B, D])));
   }
 
   /**
-   * The update on the data-parallel pool: W and the advantages here, gradients summed over shards.
-   * With the critic, its values come first (from the pooled features of the sampling pass) and
-   * every shard adds its images' part of the value loss, with the value head's gradients.
+   * One update: the critic's values (from the sampling pass's pooled features), the advantages,
+   * the loss description, the executor's gradients (one thread or many), the optimiser step, then
+   * the baseline's state moves past the batch.
    */
-  private async learnSharded(exp: RlExperience, prep: Prepared): Promise<LossInfo> {
-    const { B, H, W, K } = prep;
-    const beta = this.entropyCoef;
-    let values: Float32Array | undefined;
-    let valueSpec: ValueLossSpec | undefined;
-    if (this.config.baseline === 'critic') {
-      const pooled = await this.pooledFor(exp.observation.images);
-      const D = pooled.length / B;
-      const head = this.ensureValueHead(D);
-      values = tf.tidy(() => this.predictValue(tf.tensor2d(pooled, [B, D])));
-      valueSpec = {
-        kernel: Float32Array.from(head.kernel.dataSync() as Float32Array),
-        bias: head.bias.dataSync()[0],
-        K,
-        targets: this.valueTargets(prep),
-        scale: this.config.valueCoef / (K * B),
-      };
-    }
-    const adv = this.advantagesOf(exp, prep, values);
-    const weights = policyWeights(prep.actions, adv, K, B, prep.P, this.numClasses, prep.mask);
-    const pixels = B * H * W;
-    const r = await this.optimizeSharded(
-      exp.observation.images,
-      weights,
-      { scale: 1, entropyCoef: beta, pixels, training: false },
-      undefined,
-      valueSpec,
-    );
-    const entropy = r.sumEntropy / pixels;
-    return this.lossInfo(exp, adv, {
-      pg: -r.sumWlogp,
-      entropy,
-      loss: r.loss,
-      gradNorm: r.gradNorm,
-      clipped: r.clipped,
-      lr: r.lr,
-      beta,
-      vloss: valueSpec ? (r.sumSq ?? 0) / (K * B) : undefined,
-    });
-  }
-
-  private lossInfo(
-    exp: RlExperience,
-    a: Advantages,
-    s: {
-      pg: number;
-      entropy: number;
-      loss: number;
-      gradNorm: number;
-      clipped: boolean;
-      lr: number;
-      beta: number;
-      vloss?: number;
-    },
-  ): LossInfo {
-    const info: LossInfo = {
-      'losses/policy': s.pg,
-      'losses/entropy': -s.beta * s.entropy,
-      'losses/total': s.loss,
-      'policy/entropy': s.entropy,
-      'reward/mean': a.signalMean,
-      'reward/std': a.signalStd,
-      'baseline/mean': a.baselineMean,
-      'adv/mean': a.advMean,
-      'adv/std': a.advStd,
-      'grad/norm': s.gradNorm,
-      'grad/clipped': s.clipped ? 1 : 0,
-      'entropy/coef': s.beta,
-      lr: s.lr,
-    };
-    if (s.vloss !== undefined) info['losses/value'] = s.vloss;
-    // Under pixel credit `reward/mean` is the mean credit; keep the image reward comparable across runs.
-    if (this.config.credit !== 'image') info['reward/image_mean'] = mean(exp.result!.reward);
-    this.updateBaseline(exp);
-    return info;
-  }
-
   async learn(exp: RlExperience): Promise<LossInfo> {
     const prep = this.prepare(exp);
-    if (this.parallel) return this.learnSharded(exp, prep);
-    const { B, H, W, K } = prep;
-    const C = this.numClasses;
-    const beta = this.entropyCoef;
-    const critic = this.config.baseline === 'critic';
-    const valueCoef = this.config.valueCoef;
-    let adv: Advantages | undefined;
-    let stats: tf.Tensor | undefined;
-    if (critic && !this.valueHead) {
-      // The head must exist before the update so that it is among the optimised variables.
-      const dim = tf.tidy(
-        () => this.policy.apply(exp.observation.images, { training: false }).pooled.shape[1],
-      );
-      this.ensureValueHead(dim);
-    }
-    try {
-      const r = this.optimize(() => {
-        const { logits, pooled } = this.policy.apply(exp.observation.images, { training: false });
-        let valueLoss: tf.Scalar = tf.scalar(0);
-        let values: Float32Array | undefined;
-        if (critic) {
-          const head = this.ensureValueHead(pooled.shape[1]);
-          const v = head.apply(pooled);
-          values = Float32Array.from(v.dataSync()); // plain numbers: the advantage stops the gradient
-          const targets = tf.tensor2d(this.valueTargets(prep), [K, B]);
-          valueLoss = tf.mean(tf.square(tf.sub(v.reshape([1, B]), targets)));
-        }
-        adv = this.advantagesOf(exp, prep, values);
-        const Wt = tf.tensor4d(policyWeights(prep.actions, adv, K, B, prep.P, C, prep.mask), [B, H, W, C]);
-        const logp = tf.logSoftmax(logits);
-        const pgLoss = tf.neg(tf.sum(tf.mul(Wt, logp)));
-        const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)).mean();
-        stats = tf.keep(tf.stack([pgLoss, entropy, valueLoss]));
-        let loss = tf.sub(pgLoss, tf.mul(entropy, beta));
-        if (critic) loss = tf.add(loss, tf.mul(valueLoss, valueCoef));
-        return loss as tf.Scalar;
-      });
-      const [pg, entropy, vloss] = await stats!.data();
-      return this.lossInfo(exp, adv!, { ...r, pg, entropy, beta, vloss: critic ? vloss : undefined });
-    } finally {
-      stats?.dispose();
-    }
+    const values = await this.criticValues(exp, prep, true);
+    const adv = this.advantagesOf(exp, prep, values);
+    const spec = this.lossSpec(prep, adv);
+    const r = await this.optimize(exp.observation.images, spec, spec.value ? this.valueHead : undefined);
+    this.advanceBaseline(prep);
+    const beta = spec.entropyCoef!;
+    const info: LossInfo = {
+      'losses/policy': r.policyTerm,
+      'losses/entropy': -beta * r.entropy,
+      'losses/total': r.loss,
+      'policy/entropy': r.entropy,
+      'reward/mean': adv.signalMean,
+      'reward/std': adv.signalStd,
+      'baseline/mean': adv.baselineMean,
+      'adv/mean': adv.advMean,
+      'adv/std': adv.advStd,
+      'grad/norm': r.gradNorm,
+      'grad/clipped': r.clipped ? 1 : 0,
+      'entropy/coef': beta,
+      lr: r.lr,
+    };
+    if (r.valueLoss !== undefined) info['losses/value'] = r.valueLoss;
+    // Under pixel credit `reward/mean` is the mean credit; keep the image reward comparable across runs.
+    if (this.config.credit !== 'image') info['reward/image_mean'] = mean(exp.result!.reward);
+    return info;
   }
 
   protected override stateJson(): Record<string, unknown> {

@@ -63,51 +63,17 @@ export class SupervisedAgent extends PolicyAgent {
       });
     }
     const images = exp.observation.images;
-    const [B, H, W] = images.shape;
-    const C = this.numClasses;
     const { T, total, counted } = this.targetWeights(target);
     if (counted === 0) return { 'losses/ce': 0, 'losses/total': 0, 'train/pixels': 0 };
-    const dropoutRng = this.rng.fork(`dropout/${this.updates}`);
-    if (this.parallel) {
-      // Data-parallel (src/parallel/): the same loss summed over shards of images.
-      const r = await this.optimizeSharded(
-        images,
-        T,
-        { scale: 1 / total, entropyCoef: 0, pixels: B * H * W, training: true },
-        dropoutRng,
-      );
-      return {
-        'losses/ce': -r.sumWlogp / total,
-        'losses/total': r.loss,
-        'policy/entropy': r.sumEntropy / (B * H * W),
-        'grad/norm': r.gradNorm,
-        'grad/clipped': r.clipped ? 1 : 0,
-        lr: r.lr,
-      };
-    }
-    let stats: tf.Tensor | undefined;
-    const tT = tf.tensor4d(T, [B, H, W, C]);
-    try {
-      const r = this.optimize(() => {
-        const { logits } = this.policy.apply(images, { training: true, rng: dropoutRng });
-        const logp = tf.logSoftmax(logits);
-        const ce = tf.neg(tf.sum(tf.mul(tT, logp))).div(total) as tf.Scalar;
-        const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)).mean();
-        stats = tf.keep(tf.stack([ce, entropy]));
-        return ce;
-      });
-      const [ce, entropy] = await stats!.data();
-      return {
-        'losses/ce': ce,
-        'losses/total': r.loss,
-        'policy/entropy': entropy,
-        'grad/norm': r.gradNorm,
-        'grad/clipped': r.clipped ? 1 : 0,
-        lr: r.lr,
-      };
-    } finally {
-      tT.dispose();
-      stats?.dispose();
-    }
+    const dropout = this.rng.fork(`dropout/${this.updates}`);
+    const r = await this.optimize(images, { weights: T, normalizer: total, dropout });
+    return {
+      'losses/ce': r.policyTerm,
+      'losses/total': r.loss,
+      'policy/entropy': r.entropy,
+      'grad/norm': r.gradNorm,
+      'grad/clipped': r.clipped ? 1 : 0,
+      lr: r.lr,
+    };
   }
 }

@@ -221,13 +221,13 @@ async function benchParallel(
   const vars = model.trainableVariables;
   const W = targets.dataSync() as Float32Array;
   const [B, H, Wd] = images.shape;
-  const spec = { scale: 1 / (B * H * Wd), entropyCoef: 0, pixels: B * H * Wd, training: true };
+  const spec = { weights: W, normalizer: B * H * Wd, dropout: dropoutRng };
   let version = 0;
   let gradMs = 0;
   let optMs = 0;
   const step = async () => {
     const t0 = performance.now();
-    const r = await pool.gradients(model, images, W, spec, version, dropoutRng);
+    const r = await pool.gradients(model, images, spec, version);
     const t1 = performance.now();
     optimizer.apply(vars, r.grads, lr);
     version++;

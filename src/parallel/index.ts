@@ -3,14 +3,17 @@ import os from 'node:os';
 
 export { DataParallel, shardRanges, type DataParallelOptions } from './pool.js';
 export {
-  pixelLossGradients,
+  pixelLoss,
+  shardLoss,
+  shardSpec,
   forwardShard,
-  type PixelLossSpec,
-  type ShardGradients,
+  type LossSpec,
+  type LossResult,
+  type ValueTerm,
+  type HeadVariables,
   type ForwardMode,
   type ForwardOptions,
-  type ValueLossSpec,
-} from './pixel-loss.js';
+} from './loss.js';
 export { policySpecOf, buildPolicy, type PolicySpec } from './spec.js';
 
 /** `FPRL_THREADS`: threads per training run asked for explicitly (`fprl run --threads`); beats the config. */

@@ -1,11 +1,12 @@
 /**
- * Data-parallel gradients on N threads: the main thread is shard 0 and N-1 worker threads
- * (src/parallel/worker.ts, each with its own tfjs backend and a replica of the policy) take the
- * others. A global batch of B images is split into contiguous shards of floor/ceil(B/N) images;
- * each shard's loss is its part of the global loss (src/parallel/pixel-loss.ts), so the batch's
- * gradient is the sum of the shards' gradients, added in shard order 0, 1, ... whatever order the
- * workers finish in: the result does not depend on timing, and N threads agree with one thread up
- * to float summation order.
+ * The executor of every policy learner's loss (src/parallel/loss.ts) and forward passes, on a pool
+ * of one thread (the default: no workers, the batch as one shard, exactly the single-thread
+ * arithmetic) or of N: the main thread is shard 0 and N-1 worker threads (src/parallel/worker.ts,
+ * each with its own tfjs backend and a replica of the policy) take the others. A global batch of
+ * B images is split into contiguous shards of floor/ceil(B/N) images; each shard's loss is its
+ * part of the global loss, so the batch's gradient is the sum of the shards' gradients, added in
+ * shard order 0, 1, ... whatever order the workers finish in: the result does not depend on
+ * timing, and N threads agree with one thread up to float summation order.
  *
  * Weights: the caller's agent applies one update on the main thread; before the next call that
  * needs them the main thread writes every variable into a SharedArrayBuffer (skipped when the
@@ -23,13 +24,14 @@ import { policySpecOf } from './spec.js';
 import { addInPlace, copyValues } from './heap.js';
 import {
   forwardShard,
-  pixelLossGradients,
+  shardLoss,
+  shardSpec,
   type ForwardMode,
   type ForwardOptions,
-  type PixelLossSpec,
-  type ShardGradients,
-  type ValueLossSpec,
-} from './pixel-loss.js';
+  type HeadVariables,
+  type LossResult,
+  type LossSpec,
+} from './loss.js';
 import type { FromWorker, GradMessage, ToWorker } from './protocol.js';
 
 /** Contiguous shards [start, count) of `batch` items over at most `threads` parts, none empty. */
@@ -128,7 +130,8 @@ export interface DataParallelOptions {
 export class DataParallel {
   private readonly sizes: number[];
   private readonly offsets: number[];
-  private readonly weights: SharedArrayBuffer;
+  /** The weights the workers load (none without workers). */
+  private readonly weights: SharedArrayBuffer | undefined;
   private version = -1;
   private nextId = 0;
   private closed = false;
@@ -137,24 +140,35 @@ export class DataParallel {
     readonly threads: number,
     private readonly workers: WorkerHandle[],
     sizes: number[],
-    weights: SharedArrayBuffer,
+    weights: SharedArrayBuffer | undefined,
   ) {
     this.sizes = sizes;
     this.offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     this.weights = weights;
   }
 
-  /** Start `threads - 1` workers with replicas of `policy`'s architecture. */
+  /** A pool of one: this thread computes everything, as one shard (every agent starts with one). */
+  static single(policy: PolicyNet): DataParallel {
+    return new DataParallel(
+      1,
+      [],
+      policy.trainableVariables.map((v) => v.size),
+      undefined,
+    );
+  }
+
+  /** Start `threads - 1` workers with replicas of `policy`'s architecture (none for 1 thread). */
   static async create(
     policy: PolicyNet,
     threads: number,
     opts: DataParallelOptions = {},
   ): Promise<DataParallel> {
-    if (!Number.isInteger(threads) || threads < 2) {
-      throw new FprlError(`data-parallel training needs at least 2 threads, got ${threads}`, {
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new FprlError(`a training pool needs a whole number of threads >= 1, got ${threads}`, {
         where: 'training.threads',
       });
     }
+    if (threads === 1) return DataParallel.single(policy);
     const spec = policySpecOf(policy);
     const sizes = policy.trainableVariables.map((v) => v.size);
     const total = sizes.reduce((a, b) => a + b, 0);
@@ -186,7 +200,7 @@ export class DataParallel {
 
   /** Write the policy's weights for the workers when `version` differs from the last written. */
   private syncWeights(policy: PolicyNet, version: number): void {
-    if (version === this.version) return;
+    if (version === this.version || !this.weights) return;
     const buf = new Float32Array(this.weights);
     policy.trainableVariables.forEach((v, i) => copyValues(v, buf, this.offsets[i]));
     this.version = version;
@@ -201,68 +215,59 @@ export class DataParallel {
   }
 
   /**
-   * Gradients of the whole batch's pixel loss (see pixel-loss.ts), summed over shards in shard
-   * order, in `policy.trainableVariables` order (caller disposes them), and the summed statistics.
-   * `version` names the policy's current weights (the caller changes it whenever they change).
-   * `rng` seeds dropout: shard i uses `rng.fork('shard-<i>')`. `value` adds the critic's term
-   * (its `targets` are the whole batch's [K*B], sample-major; each shard gets its images' part);
-   * the value head's gradients and squared errors come back summed in shard order too.
+   * The loss of `spec` (loss.ts) on the batch: gradients of the policy's variables, then the value
+   * head's (given a value term), summed over shards in shard order (caller disposes them), and the
+   * loss and statistics of the whole batch. `version` names the policy's current weights (the
+   * caller changes it whenever they change). Dropout: one shard uses `spec.dropout` itself, shard
+   * i of several `spec.dropout.fork('shard-<i>')`. `head` is the agent's value head (its values
+   * travel to the workers, which differentiate a replica).
    */
   async gradients(
     policy: PolicyNet,
     images: tf.Tensor4D,
-    weights: Float32Array,
-    loss: PixelLossSpec,
+    spec: LossSpec,
     version: number,
-    rng?: Rng,
-    value?: ValueLossSpec,
-  ): Promise<ShardGradients> {
+    head?: HeadVariables,
+  ): Promise<LossResult> {
     this.check(policy);
-    this.syncWeights(policy, version);
     const [B, H, W, ch] = images.shape;
-    const C = policy.numClasses;
     const shards = shardRanges(B, this.threads);
+    if (shards.length === 1) return shardLoss(policy, images, spec, 1, head);
+    this.syncWeights(policy, version);
     const pixels = images.dataSync() as Float32Array;
     const imgSize = H * W * ch;
-    const wSize = H * W * C;
-    const valueOf = (s: { start: number; count: number }): ValueLossSpec | undefined => {
-      if (!value) return undefined;
-      const targets = new Float32Array(value.K * s.count);
-      for (let k = 0; k < value.K; k++)
-        targets.set(value.targets.subarray(k * B + s.start, k * B + s.start + s.count), k * s.count);
-      return { ...value, targets };
-    };
+    const headValues = head && spec.value
+      ? { kernel: Float32Array.from(head.kernel.dataSync() as Float32Array), bias: head.bias.dataSync()[0] }
+      : undefined;
     const replies = shards.slice(1).map((s, i) => {
       const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
-      const wts = weights.slice(s.start * wSize, (s.start + s.count) * wSize);
+      const part = shardSpec(spec, s.start, s.count, B, H * W * policy.numClasses);
+      const weights = part.weights.slice();
       const m: GradMessage = {
         type: 'grad',
         id: this.nextId++,
         version: this.version,
         images: img,
         shape: [s.count, H, W, ch],
-        weights: wts,
-        loss,
-        rng: rng?.fork(`shard-${i + 1}`).getState(),
-        value: valueOf(s),
+        weights,
+        normalizer: part.normalizer,
+        entropyCoef: part.entropyCoef,
+        value: part.value,
+        head: headValues,
+        share: s.count / B,
+        rng: spec.dropout?.fork(`shard-${i + 1}`).getState(),
       };
-      return this.workers[i].request(m, [img.buffer, wts.buffer]);
+      return this.workers[i].request(m, [img.buffer, weights.buffer]);
     });
     // Shard 0 here, while the workers compute theirs.
     const s0 = shards[0];
-    let own: ShardGradients | undefined;
+    let own: LossResult | undefined;
     let failed: unknown;
     try {
       const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
       try {
-        own = pixelLossGradients(
-          policy,
-          x0,
-          weights.subarray(0, s0.count * wSize),
-          loss,
-          rng?.fork('shard-0'),
-          valueOf(s0),
-        );
+        const part = shardSpec(spec, 0, s0.count, B, H * W * policy.numClasses);
+        own = shardLoss(policy, x0, { ...part, dropout: spec.dropout?.fork('shard-0') }, s0.count / B, head);
       } finally {
         x0.dispose();
       }
@@ -276,26 +281,28 @@ export class DataParallel {
       throw failed ?? (bad as PromiseRejectedResult).reason;
     }
     const mine = own!;
-    let sumWlogp = mine.sumWlogp;
-    let sumEntropy = mine.sumEntropy;
-    const headGrads = mine.value ? Float32Array.from(mine.value.grads) : undefined;
-    let sumSq = mine.value?.sumSq ?? 0;
+    const nPolicy = this.sizes.length;
+    let loss = mine.loss;
+    let policyTerm = mine.policyTerm;
+    // Means over a shard's pixels (or K*b pairs) weighted by its share of the batch.
+    let entropy = (mine.entropy * s0.count) / B;
+    let valueLoss = mine.valueLoss === undefined ? undefined : (mine.valueLoss * s0.count) / B;
+    const headParts: Float32Array[] = [];
     const views = answers.map((a, i) => {
       const m = (a as PromiseFulfilledResult<FromWorker>).value;
       if (m.type !== 'grad') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
-      sumWlogp += m.sumWlogp;
-      sumEntropy += m.sumEntropy;
-      if (headGrads && m.value) {
-        // Shard order, as for the policy's gradients.
-        for (let j = 0; j < headGrads.length; j++) headGrads[j] += m.value.grads[j];
-        sumSq += m.value.sumSq;
-      }
+      const share = shards[i + 1].count / B;
+      loss += m.loss;
+      policyTerm += m.policyTerm;
+      entropy += m.entropy * share;
+      if (valueLoss !== undefined && m.valueLoss !== undefined) valueLoss += m.valueLoss * share;
+      if (m.headGrads) headParts.push(m.headGrads);
       return new Float32Array(this.workers[i].grads);
     });
     // Float32 additions in shard order ((g0 + g1) + g2) ...: in place on the wasm heap with the
     // native addon (heap.ts), else on the backend (~5x faster than a JS loop: 26.6M weights in
     // 36 ms against 185 ms). A worker's buffer is read before any worker can write it again.
-    const grads = mine.grads.map((g, v) => {
+    const grads = mine.grads.slice(0, nPolicy).map((g, v) => {
       const off = this.offsets[v];
       const shape = policy.trainableVariables[v].shape;
       let acc = g;
@@ -308,7 +315,19 @@ export class DataParallel {
       }
       return acc;
     });
-    return { grads, sumWlogp, sumEntropy, ...(headGrads ? { value: { grads: headGrads, sumSq } } : {}) };
+    // The value head's gradients [kernel D, bias 1], in shard order too.
+    for (const [h, g] of mine.grads.slice(nPolicy).entries()) {
+      let acc = g;
+      for (const part of headParts) {
+        const D = part.length - 1;
+        const values = h === 0 ? part.subarray(0, D) : part.subarray(D);
+        const next = tf.tidy(() => tf.add(acc, tf.tensor(values, acc.shape)));
+        acc.dispose();
+        acc = next;
+      }
+      grads.push(acc);
+    }
+    return { grads, loss, policyTerm, entropy, ...(valueLoss !== undefined ? { valueLoss } : {}) };
   }
 
   /**
@@ -380,6 +399,7 @@ export class DataParallel {
       );
     });
     const s0 = shards[0];
+    if (shards.length === 1) return forwardShard(policy, images, mode, opts);
     const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
     let first: { out: Int32Array; pooled?: Float32Array };
     try {

@@ -5,7 +5,7 @@
  */
 import type { RngState } from '../rng.js';
 import type { PolicySpec } from './spec.js';
-import type { ForwardMode, PixelLossSpec, ValueLossSpec } from './pixel-loss.js';
+import type { ForwardMode, ValueTerm } from './loss.js';
 
 export interface InitMessage {
   type: 'init';
@@ -31,13 +31,18 @@ interface ShardInput {
 
 export interface GradMessage extends ShardInput {
   type: 'grad';
-  /** Loss weights [b,H,W,C]. */
+  /** The shard's loss (loss.ts `LossSpec`): its weights [b,H,W,C], normaliser, entropy coefficient. */
   weights: Float32Array;
-  loss: PixelLossSpec;
+  normalizer: number;
+  entropyCoef?: number;
+  /** The critic's term for this shard's images (REINFORCE with the critic baseline). */
+  value?: ValueTerm;
+  /** The value head's kernel [D] and bias, as on the main thread (with `value`). */
+  head?: { kernel: Float32Array; bias: number };
+  /** The shard's fraction of the batch's images. */
+  share: number;
   /** Dropout stream of this shard (training only). */
   rng?: RngState;
-  /** The critic's term for this shard's images (REINFORCE with the critic baseline). */
-  value?: ValueLossSpec;
 }
 
 export interface ForwardMessage extends ShardInput {
@@ -57,10 +62,13 @@ export type FromWorker =
   | {
       type: 'grad';
       id: number;
-      sumWlogp: number;
-      sumEntropy: number;
-      /** The value head's gradients [D+1] and squared-error sum, when the message had a value term. */
-      value?: { grads: Float32Array; sumSq: number };
+      /** The shard's loss and statistics (loss.ts `LossResult`); its gradients are in the shared buffer. */
+      loss: number;
+      policyTerm: number;
+      entropy: number;
+      valueLoss?: number;
+      /** The value head's gradients [D kernel, 1 bias], when the message had a value term. */
+      headGrads?: Float32Array;
     }
   | { type: 'forward'; id: number; out: Int32Array; pooled?: Float32Array }
   | { type: 'error'; id?: number; message: string; stack?: string };

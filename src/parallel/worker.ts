@@ -11,7 +11,7 @@ import { Rng } from '../rng.js';
 import type { PolicyNet } from '../types.js';
 import { buildPolicy } from './spec.js';
 import { copyValues } from './heap.js';
-import { forwardShard, pixelLossGradients } from './pixel-loss.js';
+import { forwardShard, shardLoss, type HeadVariables } from './loss.js';
 import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
 
 const port = parentPort;
@@ -66,13 +66,31 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     }
     const rng = m.rng ? Rng.fromState(m.rng) : undefined;
-    const r = pixelLossGradients(policy!, images, m.weights, m.loss, rng, m.value);
-    const out = new Float32Array(init!.grads);
-    r.grads.forEach((g, i) => {
-      copyValues(g, out, offsets[i]);
-      g.dispose();
-    });
-    send({ type: 'grad', id: m.id, sumWlogp: r.sumWlogp, sumEntropy: r.sumEntropy, value: r.value });
+    // A replica of the value head for this call (its gradients are read back, never applied here).
+    const head: HeadVariables | undefined = m.head
+      ? tf.tidy(() => ({
+          kernel: tf.variable(tf.tensor2d(m.head!.kernel, [m.head!.kernel.length, 1]), true),
+          bias: tf.variable(tf.tensor1d([m.head!.bias]), true),
+        }))
+      : undefined;
+    try {
+      const spec = { weights: m.weights, normalizer: m.normalizer, entropyCoef: m.entropyCoef, value: m.value, dropout: rng };
+      const r = shardLoss(policy!, images, spec, m.share, head);
+      const n = policy!.trainableVariables.length;
+      const out = new Float32Array(init!.grads);
+      r.grads.slice(0, n).forEach((g, i) => copyValues(g, out, offsets[i]));
+      let headGrads: Float32Array | undefined;
+      if (head) {
+        headGrads = new Float32Array(head.kernel.size + 1);
+        headGrads.set(r.grads[n].dataSync() as Float32Array);
+        headGrads[head.kernel.size] = r.grads[n + 1].dataSync()[0];
+      }
+      r.grads.forEach((g) => g.dispose());
+      const { loss, policyTerm, entropy, valueLoss } = r;
+      send({ type: 'grad', id: m.id, loss, policyTerm, entropy, valueLoss, headGrads });
+    } finally {
+      if (head) tf.dispose([head.kernel, head.bias]);
+    }
   } finally {
     images.dispose();
   }

@@ -175,7 +175,7 @@ export async function diagnoseBaselines(opts: DiagnoseOptions): Promise<Diagnosi
         // The sampling stream restarts per batch, so every baseline draws the same labellings.
         agent.setSamplingStream(new Rng(seed, `diagnose/sampling/${i}`));
         const exp = await experience(agent, opts.env, measureSeeds[i]);
-        const { grads, advantages } = agent.policyGradient(exp);
+        const { grads, advantages } = await agent.policyGradient(exp);
         let o = 0;
         const dots = new Float64Array(nDir);
         for (const g of grads) {

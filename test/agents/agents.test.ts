@@ -235,7 +235,7 @@ describe('agents', () => {
       const agent = createAgent({ kind: 'reinforce', baseline: 'none' }, policy, {
         rng: new Rng(2),
       }) as ReinforceAgent;
-      const { grads } = agent.policyGradient(await experience(agent, e));
+      const { grads } = await agent.policyGradient(await experience(agent, e));
       grads.forEach((g) => expect(tf.tidy(() => g.abs().max().dataSync()[0])).to.be.greaterThan(0));
       tf.dispose(grads);
       agent.dispose();

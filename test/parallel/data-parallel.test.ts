@@ -170,15 +170,14 @@ describe('data-parallel training (src/parallel/)', function () {
     const policy = new LinearPolicy({ height: H, width: W }, new Rng(7, 'model'));
     const pool = await DataParallel.create(policy, 2);
     const images = tf.zeros([2, H, W, 3]) as tf.Tensor4D;
-    const spec = { scale: 1, entropyCoef: 0, pixels: 2 * H * W, training: false };
     try {
       const before = tf.memory().numTensors;
       const short = new Float32Array(H * W * C + 5); // the second image's weights are cut off
       let err: Error | undefined;
-      await pool.gradients(policy, images, short, spec, 0).catch((e: Error) => (err = e));
+      await pool.gradients(policy, images, { weights: short, normalizer: 1 }, 0).catch((e: Error) => (err = e));
       expect(err?.message).to.match(/^gradient worker 1 failed: /);
       expect(tf.memory().numTensors).to.equal(before);
-      const ok = await pool.gradients(policy, images, new Float32Array(2 * H * W * C), spec, 0);
+      const ok = await pool.gradients(policy, images, { weights: new Float32Array(2 * H * W * C), normalizer: 1 }, 0);
       expect(ok.grads).to.have.length(2);
       tf.dispose(ok.grads);
     } finally {

@@ -1,0 +1,198 @@
+/**
+ * The one loss every policy learner trains with, described in plain numbers by the agent and
+ * turned into a loss and gradients here, on one thread or on every shard of a data-parallel pool:
+ *
+ *   loss = -sum_{b,p,c} W_bpc log softmax(z_bp)_c / normalizer         (policy term)
+ *          - entropyCoef * mean_{b,p} H(pi_bp)                           (entropy bonus, optional)
+ *          + valueCoef * mean_{k,b} (V(x_b) - target_kb)^2               (critic, optional)
+ *
+ * `W` [B,H,W,C] is built by the agent from the whole batch: cross-entropy's (smoothed, weighted)
+ * one-hot targets with normalizer = their total weight, or REINFORCE's advantage-weighted
+ * one-hots already divided by K*B*H*W (normalizer 1). Every term is a sum over images, so a
+ * shard of b of the batch's B images computes its part (the means scaled by b/B) and the batch's
+ * gradient is the sum of its shards' gradients: exact up to float summation order, and bit for
+ * bit the single-thread computation when the pool has one shard (the scales are then exactly 1).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { PolicyNet } from '../types.js';
+import type { Rng } from '../rng.js';
+import { sampleFrom } from '../../agents/nets/sampling.js';
+
+/** The critic's term: valueCoef * mean over the K*B (sample, image) pairs of (V(x_b) - target_kb)^2. */
+export interface ValueTerm {
+  /** Regression targets [K*B], sample-major (k*B + b). */
+  targets: Float32Array;
+  /** Samples per image. */
+  K: number;
+  /** The term's weight in the loss. */
+  coef: number;
+}
+
+/** What an agent's loss is, in plain numbers: built once per batch, run by {@link shardLoss} on every shard. */
+export interface LossSpec {
+  /** [B,H,W,C] weights of the log-probabilities. */
+  weights: Float32Array;
+  /** The policy term is -sum(W * logp) / normalizer (1: W is already normalised). */
+  normalizer: number;
+  /** Entropy bonus coefficient; undefined: the entropy is only measured, not in the loss. */
+  entropyCoef?: number;
+  /** The critic's term (needs the agent's value head). */
+  value?: ValueTerm;
+  /** Dropout on, seeded by this stream (cross-entropy); undefined: dropout off (REINFORCE differentiates the sampled policy). */
+  dropout?: Rng;
+}
+
+/** The value head V = pooled . kernel + bias (agents/value-head.ts), as variables: the agent's own or a worker's replica. */
+export interface HeadVariables {
+  /** [D,1] */
+  kernel: tf.Variable;
+  /** [1] */
+  bias: tf.Variable;
+}
+
+/** One shard's (or the whole batch's) result. */
+export interface LossResult {
+  /** Gradients of the policy's variables, then the head's (when there is a value term); caller disposes. */
+  grads: tf.Tensor[];
+  /** The loss (the shard's part of it). */
+  loss: number;
+  /** The policy term -sum(W * logp) / normalizer (the shard's part). */
+  policyTerm: number;
+  /** Mean per-pixel entropy (nats) over the shard's pixels. */
+  entropy: number;
+  /** Mean squared error of the critic over the shard's K*b pairs (with a value term). */
+  valueLoss?: number;
+}
+
+/**
+ * The loss of `logits` [b,H,W,C] (and `pooled` [b,D] with a value term) for a shard holding the
+ * fraction `share` of the batch's images, with `spec` the shard's own (its rows of W and of the
+ * targets): the training path's arithmetic, which the estimator tests differentiate too. Returns
+ * the loss and the statistics [policy term, mean entropy, value loss] as tensors.
+ */
+export function pixelLoss(
+  logits: tf.Tensor4D,
+  pooled: tf.Tensor2D | undefined,
+  spec: LossSpec,
+  share = 1,
+  head?: HeadVariables,
+): { loss: tf.Scalar; stats: tf.Tensor1D } {
+  const [b, H, W, C] = logits.shape;
+  let valueLoss: tf.Scalar | undefined;
+  if (spec.value) {
+    if (!head || !pooled) throw new Error('pixelLoss: a value term needs the pooled features and the value head');
+    // The same ops as ValueHead.apply, then the squared errors against every sample's target.
+    const v = pooled.matMul(head.kernel).reshape([-1]).add(head.bias);
+    const targets = tf.tensor2d(spec.value.targets, [spec.value.K, b]);
+    valueLoss = tf.mean(tf.square(tf.sub(v.reshape([1, b]), targets))) as tf.Scalar;
+  }
+  const tW = tf.tensor4d(spec.weights, [b, H, W, C]);
+  const logp = tf.logSoftmax(logits);
+  let policyTerm = tf.neg(tf.sum(tf.mul(tW, logp))) as tf.Scalar;
+  if (spec.normalizer !== 1) policyTerm = tf.div(policyTerm, spec.normalizer);
+  const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)).mean() as tf.Scalar;
+  // A shard's means count for its share of the batch; with one shard the scale is exactly 1.
+  let loss = policyTerm;
+  if (spec.entropyCoef !== undefined) loss = tf.sub(loss, tf.mul(entropy, spec.entropyCoef * share));
+  if (valueLoss && spec.value) loss = tf.add(loss, tf.mul(valueLoss, spec.value.coef * share));
+  const stats = tf.stack([policyTerm, entropy, valueLoss ?? tf.scalar(0)]) as tf.Tensor1D;
+  return { loss, stats };
+}
+
+/**
+ * The spec of the shard of `count` images from image `start` out of a batch of `batch`: its rows
+ * of W (`perImage` = H*W*C values each; a view) and of the critic's targets; the whole spec when the shard is the batch.
+ */
+export function shardSpec(spec: LossSpec, start: number, count: number, batch: number, perImage: number): LossSpec {
+  if (start === 0 && count === batch) return spec;
+  const weights = spec.weights.subarray(start * perImage, (start + count) * perImage);
+  let value: ValueTerm | undefined;
+  if (spec.value) {
+    const targets = new Float32Array(spec.value.K * count);
+    for (let k = 0; k < spec.value.K; k++) {
+      const from = k * batch + start;
+      targets.set(spec.value.targets.subarray(from, from + count), k * count);
+    }
+    value = { ...spec.value, targets };
+  }
+  return { ...spec, weights, value };
+}
+
+/**
+ * Gradients of the shard's loss with respect to the policy's variables (and the head's, given a
+ * value term), the loss value and the statistics. `images` are the shard's [b,H,W,3], `spec` its
+ * own ({@link shardSpec}) and `share` its fraction of the batch's images.
+ */
+export function shardLoss(
+  policy: PolicyNet,
+  images: tf.Tensor4D,
+  spec: LossSpec,
+  share = 1,
+  head?: HeadVariables,
+): LossResult {
+  const policyVars = policy.trainableVariables;
+  const vars = head && spec.value ? [...policyVars, head.kernel, head.bias] : policyVars;
+  let stats: tf.Tensor | undefined;
+  try {
+    const { value, grads } = tf.variableGrads(() => {
+      const { logits, pooled } = policy.apply(images, { training: spec.dropout !== undefined, rng: spec.dropout });
+      const r = pixelLoss(logits, pooled, spec, share, head);
+      stats = tf.keep(r.stats);
+      return r.loss;
+    }, vars);
+    const loss = value.dataSync()[0];
+    value.dispose();
+    const [policyTerm, entropy, valueLoss] = stats!.dataSync();
+    return {
+      grads: vars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
+      loss,
+      policyTerm,
+      entropy,
+      ...(spec.value ? { valueLoss } : {}),
+    };
+  } finally {
+    stats?.dispose();
+  }
+}
+
+/**
+ * What a forward pass without gradients returns: argmax labels [b*H*W], or `sample`: k
+ * labellings [k*b*H*W] (sample-major) drawn with the given uniforms.
+ */
+export type ForwardMode = 'argmax' | 'sample';
+
+export interface ForwardOptions {
+  /** Also return the pooled features [b*D] (the critic's input). */
+  pooled?: boolean;
+  /** `sample`: the draws [k*b*H*W] of this shard's pixels (draw j of pixel i at j*b*H*W + i). */
+  uniforms?: Float64Array;
+  /** `sample`: labellings per image. */
+  samples?: number;
+}
+
+/** A shard's forward pass: `out` per the mode, and the pooled features [b*D] when asked for. */
+export function forwardShard(
+  policy: PolicyNet,
+  images: tf.Tensor4D,
+  mode: ForwardMode,
+  opts: ForwardOptions = {},
+): { out: Int32Array; pooled?: Float32Array } {
+  const [t, p] = tf.tidy(() => {
+    const { logits, pooled } = policy.apply(images, { training: false });
+    return [
+      mode === 'argmax' ? tf.argMax(logits, -1) : tf.softmax(logits),
+      opts.pooled ? pooled : tf.scalar(0),
+    ];
+  });
+  try {
+    let out: Int32Array;
+    if (mode === 'argmax') out = Int32Array.from(t.dataSync() as Int32Array);
+    else {
+      if (!opts.uniforms || !opts.samples) throw new Error('forwardShard: sample needs uniforms and samples');
+      out = sampleFrom(t.dataSync() as Float32Array, policy.numClasses, opts.samples, opts.uniforms);
+    }
+    return opts.pooled ? { out, pooled: Float32Array.from(p.dataSync() as Float32Array) } : { out };
+  } finally {
+    tf.dispose([t, p]);
+  }
+}
