@@ -179,8 +179,19 @@ export interface Agent {
 }
 
 /** A network mapping images to per-pixel logits (the Face Transformer, or a tiny test policy). */
+/** What a policy network is, in plain data: a registered kind and its config (agents/nets/registry.ts rebuilds it). */
+export interface PolicyArchitecture {
+  kind: string;
+  config: unknown;
+}
+
 export interface PolicyNet {
   readonly numClasses: number;
+  /**
+   * The network's kind and config, so that another thread can build a replica through the
+   * policy-network registry; absent: the network cannot be replicated (one thread only).
+   */
+  architecture?(): PolicyArchitecture;
   /**
    * images [B,H,W,3] -> logits [B,H,W,C]; `pooled` [B,D] (mean of final tokens) for value heads.
    * `training` turns dropout on; `rng` seeds it.

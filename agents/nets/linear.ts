@@ -4,7 +4,7 @@
  * parameters themselves, which the estimator tests use). `pooled` [B,3] is the mean colour.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PolicyNet } from '../../src/types.js';
+import type { PolicyArchitecture, PolicyNet } from '../../src/types.js';
 import type { Rng } from '../../src/rng.js';
 import { NUM_CLASSES } from '../../src/classes.js';
 import { readTensors, writeTensors, checkShapes } from '../../src/optim/tensor-io.js';
@@ -24,6 +24,11 @@ export class LinearPolicy implements PolicyNet {
   readonly kernel: tf.Variable;
   /** [H,W,C] */
   readonly bias: tf.Variable;
+
+  /** `linear` with its options: a replica is `new LinearPolicy(options, rng)`. */
+  architecture(): PolicyArchitecture {
+    return { kind: 'linear', config: this.options };
+  }
 
   constructor(
     readonly options: LinearPolicyOptions,

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FprlError } from '../../src/errors.js';
 import { Rng } from '../../src/rng.js';
-import type { PolicyNet } from '../../src/types.js';
+import type { PolicyArchitecture, PolicyNet } from '../../src/types.js';
 import { encoderBlock, type BlockShape, type BlockWeights } from './block.js';
 import {
   checkVariables,
@@ -55,11 +55,17 @@ export class FaceTransformer implements PolicyNet {
   private readonly vars: Map<string, tf.Variable>;
   private disposed = false;
 
+  /** `vit` with its config: a replica is `new FaceTransformer(config, rng)`. */
+  architecture(): PolicyArchitecture {
+    return { kind: 'vit', config: this.config };
+  }
+
   /**
    * Build a model with fresh weights drawn from `rng` (each variable from its own forked stream).
    * `weights`, by documented name, gives initial values instead (e.g. from a checkpoint; `rng`
    * then goes unused); the caller keeps ownership of those tensors.
    */
+
   constructor(config: ViTConfig, rng: Rng, weights?: tf.NamedTensorMap) {
     this.config = validateViTConfig(config);
     this.specs = paramSpecs(this.config);

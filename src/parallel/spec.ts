@@ -1,29 +1,33 @@
 /**
- * What a worker needs to build a replica of the main thread's policy: the architecture only.
- * Weights travel separately (the main thread broadcasts them before each use), so a replica's
- * own initialisation never matters; the seed below only makes it deterministic.
+ * What a worker needs to build a replica of the main thread's policy: its architecture, as the
+ * network describes itself (`PolicyNet.architecture()`), rebuilt through the policy-network
+ * registry. Weights travel separately (the main thread broadcasts them before each use), so a
+ * replica's own initialisation never matters; the seed below only makes it deterministic.
  */
-import type { PolicyNet } from '../types.js';
+import type { PolicyArchitecture, PolicyNet } from '../types.js';
 import { Rng } from '../rng.js';
 import { FprlError } from '../errors.js';
-import { FaceTransformer, type ViTConfig } from '../../agents/vit/index.js';
-import { LinearPolicy, type LinearPolicyOptions } from '../../agents/nets/linear.js';
+import { buildPolicyNet, policyNets, registerBuiltinPolicyNets } from '../../agents/nets/registry.js';
 
-export type PolicySpec =
-  { kind: 'vit'; config: ViTConfig } | { kind: 'linear'; options: LinearPolicyOptions };
+export type PolicySpec = PolicyArchitecture;
 
 /** The architecture of `policy`, or an error naming what cannot be replicated. */
 export function policySpecOf(policy: PolicyNet): PolicySpec {
-  if (policy instanceof FaceTransformer) return { kind: 'vit', config: policy.config };
-  if (policy instanceof LinearPolicy) return { kind: 'linear', options: policy.options };
-  throw new FprlError(`data-parallel training cannot replicate a ${policy.constructor.name} policy`, {
-    where: 'training.threads',
-    hint: 'the Face Transformer and LinearPolicy can be replicated; use threads 1 for other policies',
-  });
+  const arch = policy.architecture?.();
+  registerBuiltinPolicyNets();
+  if (!arch || !policyNets.has(arch.kind)) {
+    throw new FprlError(
+      `data-parallel training cannot replicate a ${arch ? `'${arch.kind}'` : policy.constructor.name} policy`,
+      {
+        where: 'training.threads',
+        hint: `a policy network is replicated when it has architecture() and its kind is registered (${policyNets.names().join(', ')}); use threads 1 for other policies`,
+      },
+    );
+  }
+  return arch;
 }
 
 /** A fresh policy of the given architecture (weights are overwritten by the first broadcast). */
 export function buildPolicy(spec: PolicySpec): PolicyNet {
-  const rng = new Rng(0, 'parallel-replica');
-  return spec.kind === 'vit' ? new FaceTransformer(spec.config, rng) : new LinearPolicy(spec.options, rng);
+  return buildPolicyNet(spec, new Rng(0, 'parallel-replica'));
 }

@@ -25,19 +25,17 @@ export const MIN_DEFAULT_PARALLEL_PIXELS = 8 * 128 * 128;
 export async function attachParallel(
   agent: Agent,
   configured: number | undefined,
-  batchSize?: number,
+  pixelsPerStep = 1,
 ): Promise<{ threads: number; detach: () => Promise<void> } | undefined> {
   const { threads, explicit } = resolveThreads(configured);
   if (threads <= 1 || !(agent instanceof PolicyAgent)) return undefined;
   if (!explicit) {
-    let spec;
     try {
-      spec = policySpecOf(agent.policy);
+      policySpecOf(agent.policy);
     } catch {
       return undefined; // a policy the workers cannot rebuild trains on one thread unless asked
     }
-    const side = spec.kind === 'vit' ? spec.config.imageSize ** 2 : spec.options.height * spec.options.width;
-    if ((batchSize ?? 1) * side < MIN_DEFAULT_PARALLEL_PIXELS) return undefined;
+    if (pixelsPerStep < MIN_DEFAULT_PARALLEL_PIXELS) return undefined;
   }
   const pool = await DataParallel.create(agent.policy, threads);
   try {

@@ -190,7 +190,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   // Data-parallel threads (src/parallel/): attached for the loop, detached whatever happens.
   let parallel: Awaited<ReturnType<typeof attachParallel>>;
   try {
-    parallel = await attachParallel(agent, config.threads, config.batchSize);
+    const [B, H, W] = env.observationSpace.shape;
+    parallel = await attachParallel(agent, config.threads, B * H * W);
     if (opts.checkpointDir && opts.resume !== false && (await hasCheckpoint(opts.checkpointDir))) {
       const meta = await loadCheckpoint(opts.checkpointDir, agent);
       step = resumedFrom = lastCheckpointStep = meta.step;

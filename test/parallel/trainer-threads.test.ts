@@ -89,11 +89,11 @@ describe('the default thread count', function () {
     const small = agentOf(16);
     const large = agentOf(128);
     try {
-      expect(await attachParallel(small, undefined, 8)).to.equal(undefined);
-      const big = await attachParallel(large, undefined, 8);
+      expect(await attachParallel(small, undefined, 8 * 16 * 16)).to.equal(undefined);
+      const big = await attachParallel(large, undefined, 8 * 128 * 128);
       expect(big?.threads).to.equal(2);
       await big?.detach();
-      const asked = await attachParallel(small, 2, 8);
+      const asked = await attachParallel(small, 2, 8 * 16 * 16);
       expect(asked?.threads).to.equal(2);
       await asked?.detach();
     } finally {
