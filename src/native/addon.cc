@@ -1,6 +1,7 @@
 // fprl_native: the optional native addon (built by `npm install` through node-gyp, binding.gyp).
 //   kernels.cc  matMul, exp and sums for the wasm backend's kernels (src/wasm/)
 //   bandit.cc   the hot loops of a REINFORCE step: sampling, advantages, policy weights, class counts
+//   conv.cc     im2col and col2im for the wasm backend's convolutions (src/wasm/conv-kernel.ts)
 // Everything is single-threaded and deterministic; src/native/index.ts loads it and says why not
 // when it cannot.
 #include "napi-util.h"
@@ -29,6 +30,7 @@ napi_value KeepLargeBlocks(napi_env env, napi_callback_info) {
 NAPI_MODULE_INIT() {
   fprl::registerKernels(env, exports);
   fprl::registerBandit(env, exports);
+  fprl::registerConv(env, exports);
   fprl::setFunction(env, exports, "keepLargeBlocks", KeepLargeBlocks);
   napi_value supported, isa;
   napi_get_boolean(env, fprl::cpuSupported(), &supported);

@@ -98,6 +98,14 @@ export interface NativeAddon {
     l2: boolean,
     decoupled: boolean,
   ): void;
+  /**
+   * The convolutions' data movement (conv.cc; src/wasm/im2col.ts has the geometry and the same
+   * loops in TypeScript, bit for bit). Optional: an addon built before conv.cc lacks them, and the
+   * TypeScript loops run then.
+   */
+  im2col?(x: Float32Array, cols: Float32Array, geometry: Int32Array, p0: number, rows: number): void;
+  /** Adds the patches back into dx (the input gradient). */
+  col2im?(cols: Float32Array, dx: Float32Array, geometry: Int32Array, p0: number, rows: number): void;
   /** dst[i] += src[i] (float32), in place. */
   addInto(dst: Float32Array, src: Float32Array): void;
   /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */

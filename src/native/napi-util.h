@@ -75,6 +75,7 @@ inline void setFunction(napi_env env, napi_value exports, const char* name, napi
 // Registration of each file's functions on the addon's exports.
 void registerKernels(napi_env env, napi_value exports);
 void registerBandit(napi_env env, napi_value exports);
+void registerConv(napi_env env, napi_value exports);
 bool cpuSupported();
 
 }  // namespace fprl
