@@ -17,6 +17,7 @@ import { fastSliceConfig, fastSplitVConfig } from './slice-kernel.js';
 import { fastTransposeConfig } from './transpose-kernel.js';
 import { fastExpConfig } from './exp-kernel.js';
 import { registerFusedAdam } from './adam-kernel.js';
+import { registerConvKernels } from './conv-kernel.js';
 
 /** The kernels replaced on the wasm backend. */
 export const FAST_WASM_KERNELS = [
@@ -75,6 +76,7 @@ export function registerWasmKernels(): string[] {
     if (tf.engine().backendName === 'wasm') fast.setupFunc?.(tf.backend());
     replaced.push(name);
   }
+  replaced.push(...registerConvKernels(() => enabled));
   return replaced;
 }
 
