@@ -5,7 +5,6 @@
  * the ignore label are left out. The targets are built in JS as a dense [B,H,W,C] tensor and
  * multiplied with log-probabilities: no gather, so it trains on the wasm backend.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { Experience, LossInfo, PolicyNet } from '../src/types.js';
 import { FprlError } from '../src/errors.js';
 import type { AgentConfig } from './config.js';

@@ -18,7 +18,6 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { PolicyNet } from '../types.js';
-import type { Rng } from '../rng.js';
 import { FprlError } from '../errors.js';
 import { policySpecOf } from './spec.js';
 import { addInPlace, copyValues } from './heap.js';
