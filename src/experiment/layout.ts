@@ -1,5 +1,5 @@
 /**
- * Where a sweep writes (DESIGN.md, "Outputs of a run"):
+ * Where a sweep writes (docs/ARCHITECTURE.md, "Output, resume, lock"):
  * ```
  * runs/<experiment>-<time>/
  *   config.json, environment.json, .lock

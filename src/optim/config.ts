@@ -130,7 +130,7 @@ const validateTraining: SchemaCheck<TrainingConfig> = compileSchema<TrainingConf
  */
 export function resolveTrainingConfig(partial: unknown = {}, where = 'training'): TrainingConfig {
   const cfg = structuredClone(partial ?? {}) as TrainingConfig;
-  validateTraining(cfg, where, 'see docs/arch-agents.md for every field and its default');
+  validateTraining(cfg, where, 'every field, its default and what it does: experiments/schema.json (docs/ARCHITECTURE.md, "Configuration")');
   if (cfg.steps !== undefined && cfg.epochs !== undefined) {
     throw new FprlError('give either `steps` or `epochs`, not both', {
       where: `${where}.steps`,

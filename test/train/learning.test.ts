@@ -18,7 +18,7 @@ import type { RewardSpec } from '../../src/types.js';
  * 150 steps. The REINFORCE settings are the ones that learn in this budget: rloo with k = 4,
  * per-pixel `difference` credit from the Dice reward (with background, so background pixels
  * get credit too), normalised advantages, entropy 0.01, Adam 3e-3. Image-level credit shares
- * one advantage among 1024 pixels and learns far more slowly (see docs/arch-agents.md).
+ * one advantage among 1024 pixels and learns far more slowly (see docs/ARCHITECTURE.md, "ReinforceAgent: the estimator").
  */
 const SIZE = 32;
 const VIT = resolveViTConfig({
