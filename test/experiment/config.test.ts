@@ -274,6 +274,16 @@ describe('experiment config', () => {
         [/\/dataset\/augment\/scale: scale must be \[min, max\] with 0 < min <= max/],
       ],
       [
+        'a hue turn of more than half a turn',
+        (c) => (c.dataset.augment = { colorJitter: { hue: 0.7 } }),
+        [/\/dataset\/augment\/colorJitter\/hue: must be <= 0.5/],
+      ],
+      [
+        'a zoom range that is not a pair',
+        (c) => (c.dataset.augment = { scale: [0.9] }),
+        [/\/dataset\/augment\/scale: must have at least 2 items/],
+      ],
+      [
         'an unknown augmentation option',
         (c) => (c.dataset.augment = { mirror: 1 }),
         [/\/dataset\/augment\/mirror: unknown key 'mirror'/],
