@@ -56,7 +56,10 @@ export interface FaceParsingEnvOptions extends Omit<BanditEnvOptions, 'height' |
   dataset: Dataset;
   /** Seeds sampling order and augmentation until a reset({ seed }) replaces it. */
   rng: Rng;
-  /** Training augmentation (flips swap left/right labels); default none. */
+  /**
+   * Training augmentation (flip with the left/right label swap, scale, rotation, shift, colour
+   * jitter; src/data/augment.ts); default none. `{}` is DEFAULT_AUGMENT.
+   */
   augment?: AugmentOptions | false;
 }
 

@@ -28,6 +28,8 @@ export {
   resolveAugment,
   augmentSample,
   flipSample,
+  warpSample,
+  type WarpParams,
 } from './augment.js';
 export {
   readLabelPng,

@@ -9,6 +9,7 @@
  */
 import { agentConfigProperties, type AgentConfig } from '../../agents/config.js';
 import { PRESETS } from '../../agents/vit/config.js';
+import { DEFAULT_AUGMENT as AUG } from '../data/index.js';
 import { trainingConfigSchema, type TrainingConfig } from '../optim/config.js';
 
 /** Names that become folder names: letters, digits, `.`, `_`, `-`; not starting with a dot. */
@@ -28,49 +29,73 @@ export function withoutDefaults<T>(schema: T): T {
 /** JSON pointers of the fields where `${ENV_VAR}` is expanded (`*`: any one key or index). */
 export const PATH_FIELDS = ['/dataset/root', '/dataset/cache', '/rewardModules/*'] as const;
 
-/** Training augmentation (src/data/augment.ts): false, true (the defaults), or options. */
+/**
+ * Training augmentation (src/data/augment.ts): false (the default), true (the defaults below),
+ * or options; a field left out of the object takes its default (as `true` has them all), so
+ * `{ rotate: 0 }` is every default but rotation. The defaults are DEFAULT_AUGMENT's, so the
+ * library (makeEnv, BatchSampler) and experiment files agree.
+ */
 export const augmentSchema = {
   type: ['boolean', 'object'],
   additionalProperties: false,
   default: false,
   description:
-    'Augmentation of training batches (never of evaluation): false, true for the defaults ' +
-    '(flip 0.5, scale [0.9, 1.1], rotate 10, shift 0.05, colour jitter 0.15), or options overriding them.',
+    'Augmentation of training batches (never of evaluation), seeded per sample and epoch: false, ' +
+    `true for the defaults (flip ${AUG.flip}, scale [${AUG.scale.join(', ')}], rotate ${AUG.rotate}, ` +
+    `shift ${AUG.shift}, colour jitter ${AUG.brightness}, hue ${AUG.hue}), or options overriding them.`,
   properties: {
     flip: {
       type: 'number',
       minimum: 0,
       maximum: 1,
-      description: 'Probability of a horizontal flip (left/right labels swap).',
+      default: AUG.flip,
+      description: 'Probability of a horizontal flip (left/right brows and eyes swap); 0 turns it off.',
     },
     scale: {
       type: 'array',
       items: { type: 'number', exclusiveMinimum: 0 },
       minItems: 2,
       maxItems: 2,
-      description: 'Zoom range [min, max]; [1, 1] turns it off.',
+      default: [...AUG.scale],
+      description: 'Zoom range [min, max] about the centre, 0 < min <= max; [1, 1] turns it off.',
     },
-    rotate: { type: 'number', minimum: 0, maximum: 180, description: 'Largest rotation in degrees.' },
+    rotate: {
+      type: 'number',
+      minimum: 0,
+      maximum: 180,
+      default: AUG.rotate,
+      description: 'Largest rotation in degrees (uniform in +-rotate); 0 turns it off.',
+    },
     shift: {
       type: 'number',
       minimum: 0,
       maximum: 1,
-      description: 'Largest shift per axis, as a fraction of the side.',
+      default: AUG.shift,
+      description:
+        'Largest shift per axis as a fraction of the side (with scale: a random crop); 0 turns it off.',
     },
     colorJitter: {
       type: ['boolean', 'object'],
       additionalProperties: false,
-      description: 'Colour jitter strengths in [0, 1]; false turns it off.',
+      default: {},
+      description:
+        'Colour jitter on the normalised image, clamped to [-1, 1]; false turns it off. Strengths: ' +
+        'brightness (added, as a fraction of the 0..255 range), contrast and saturation (factors in 1 +- value), ' +
+        'hue (a turn about the grey axis by up to +-hue of a full turn).',
       properties: {
-        brightness: { type: 'number', minimum: 0, maximum: 1 },
-        contrast: { type: 'number', minimum: 0, maximum: 1 },
-        saturation: { type: 'number', minimum: 0, maximum: 1 },
+        brightness: { type: 'number', minimum: 0, maximum: 1, default: AUG.brightness },
+        contrast: { type: 'number', minimum: 0, maximum: 1, default: AUG.contrast },
+        saturation: { type: 'number', minimum: 0, maximum: 1, default: AUG.saturation },
+        hue: { type: 'number', minimum: 0, maximum: 0.5, default: AUG.hue },
       },
     },
     outOfFrame: {
       type: 'string',
       enum: ['ignore', 'background'],
-      description: 'Label of pixels the warp brings in from outside the image.',
+      default: 'ignore',
+      description:
+        "Label of pixels the warp brings in from outside the image: 'ignore' (255: not scored) or " +
+        "'background' (0). Their image value is 0, mid grey.",
     },
   },
 } as const;
@@ -322,7 +347,7 @@ export type AugmentConfig =
       scale?: [number, number];
       rotate?: number;
       shift?: number;
-      colorJitter?: boolean | { brightness?: number; contrast?: number; saturation?: number };
+      colorJitter?: boolean | { brightness?: number; contrast?: number; saturation?: number; hue?: number };
       outOfFrame?: 'ignore' | 'background';
     };
 

@@ -1,9 +1,22 @@
 import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import { FLIP_PERMUTATION, IGNORE_INDEX } from '../../src/classes.js';
-import { augmentSample, flipSample, resolveAugment } from '../../src/data/index.js';
+import {
+  augmentSample,
+  BatchSampler,
+  flipSample,
+  resolveAugment,
+  SyntheticFaces,
+  warpSample,
+  type AugmentOptions,
+  type ArrayBatch,
+} from '../../src/data/index.js';
 import { FprlError } from '../../src/errors.js';
 import { Rng } from '../../src/rng.js';
-import type { Sample } from '../../src/types.js';
+import { evaluate } from '../../src/train/evaluate.js';
+import type { Agent, Sample } from '../../src/types.js';
+import { useBackend } from '../helpers/backend.js';
 
 /** 8x8: left brow and left eye on the image left, right brow and right eye on the right. */
 function faceSample(): Sample {
@@ -22,6 +35,42 @@ function faceSample(): Sample {
 }
 
 const OFF = { flip: 0, scale: [1, 1] as [number, number], rotate: 0, shift: 0, colorJitter: false as const };
+
+/** Every transform on and strong, hue and out-of-frame background included. */
+const STRONG: AugmentOptions = {
+  flip: 0.5,
+  scale: [0.7, 1.3],
+  rotate: 25,
+  shift: 0.15,
+  colorJitter: { brightness: 0.3, contrast: 0.3, saturation: 0.3, hue: 0.1 },
+  outOfFrame: 'background',
+};
+
+/** H x W with labels drawn from every class (and a few ignore pixels) and random pixels. */
+function randomSample(H: number, W: number, seed: number): Sample {
+  const rng = new Rng(seed, 'random-sample');
+  const label = new Uint8Array(H * W);
+  for (let i = 0; i < label.length; i++) label[i] = rng.next() < 0.05 ? IGNORE_INDEX : rng.int(0, 11);
+  const image = new Float32Array(H * W * 3);
+  for (let i = 0; i < image.length; i++) image[i] = rng.uniform(-1, 1);
+  return { id: `r${seed}`, image, label, height: H, width: W };
+}
+
+const bits = (a: Float32Array | Uint8Array | Int32Array): Buffer =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+function sameSample(a: Sample, b: Sample): boolean {
+  return bits(a.image).equals(bits(b.image)) && bits(a.label).equals(bits(b.label));
+}
+
+function hashBatch(b: ArrayBatch): string {
+  return createHash('sha256')
+    .update(bits(b.images))
+    .update(bits(b.labels))
+    .update(b.ids.join(','))
+    .digest('hex')
+    .slice(0, 16);
+}
 
 describe('data: augmentation', () => {
   it('flips horizontally and swaps left and right brows and eyes', () => {
@@ -109,5 +158,222 @@ describe('data: augmentation', () => {
     } catch (e) {
       expect((e as FprlError).where).to.equal('augment.rotate');
     }
+  });
+
+  it('is the identity, bit for bit, with every transform at strength 0, and each strength alone changes the sample', () => {
+    const s = randomSample(12, 10, 1);
+    const zero = {
+      ...OFF,
+      colorJitter: { brightness: 0, contrast: 0, saturation: 0, hue: 0 },
+    };
+    const one: Record<string, AugmentOptions> = {
+      flip: { ...zero, flip: 1 },
+      scale: { ...zero, scale: [1.2, 1.2] },
+      rotate: { ...zero, rotate: 20 },
+      shift: { ...zero, shift: 0.2 },
+      brightness: { ...zero, colorJitter: { ...zero.colorJitter, brightness: 0.3 } },
+      contrast: { ...zero, colorJitter: { ...zero.colorJitter, contrast: 0.3 } },
+      saturation: { ...zero, colorJitter: { ...zero.colorJitter, saturation: 0.3 } },
+      hue: { ...zero, colorJitter: { ...zero.colorJitter, hue: 0.2 } },
+    };
+    for (let seed = 0; seed < 5; seed++) {
+      for (const opts of [zero, OFF]) {
+        const a = augmentSample(s, resolveAugment(opts), new Rng(seed));
+        expect(sameSample(a, s)).to.equal(true);
+        expect(a.image).to.not.equal(s.image); // a copy, never the input
+      }
+      for (const [name, opts] of Object.entries(one)) {
+        expect(sameSample(augmentSample(s, resolveAugment(opts), new Rng(seed)), s), name).to.equal(false);
+      }
+    }
+    const still = { flip: false, scale: 1, angle: 0, tx: 0, ty: 0 };
+    expect(sameSample(warpSample(s, still), s)).to.equal(true);
+    expect(sameSample(warpSample(s, { ...still, flip: true }), flipSample(s))).to.equal(true);
+  });
+
+  it('rotates a known pixel to where the angle says: positive angles turn clockwise on screen', () => {
+    const H = 32;
+    const W = 32;
+    const s: Sample = {
+      id: 'dot',
+      height: H,
+      width: W,
+      image: new Float32Array(H * W * 3),
+      label: new Uint8Array(H * W),
+    };
+    const mark = (x: number, y: number) => {
+      s.label[y * W + x] = 6;
+      s.image.fill(1, (y * W + x) * 3, (y * W + x) * 3 + 3);
+    };
+    mark(26, 15); // 10.5 px right of the centre (16, 16), on the row through it
+    const still = { flip: false, scale: 1, angle: 0, tx: 0, ty: 0 };
+    // A quarter turn clockwise: right of the centre goes below it, (26, 15) -> (16, 26).
+    const q = warpSample(s, { ...still, angle: Math.PI / 2 }, 0);
+    expect(
+      Array.from(q.label).flatMap((v, i) => (v === 6 ? [[i % W, Math.floor(i / W)]] : [])),
+    ).to.deep.equal([[16, 26]]);
+    expect(q.image[(26 * W + 16) * 3]).to.be.closeTo(1, 1e-6);
+    // Half a turn: (x, y) -> (W-1-x, H-1-y), image and label.
+    const h = warpSample(s, { ...still, angle: Math.PI }, 0);
+    expect(h.label[16 * W + 5]).to.equal(6);
+    expect(h.image[(16 * W + 5) * 3 + 2]).to.be.closeTo(1, 1e-6);
+    // 30 degrees: the marked pixel's centre, (10.5, -0.5) from the image centre, turns to
+    // (10.5 cos 30 + 0.5 sin 30, 10.5 sin 30 - 0.5 cos 30) = (9.34, 4.82): pixel (25, 20).
+    const t = warpSample(s, { ...still, angle: Math.PI / 6 }, 0);
+    const [c30, s30] = [Math.cos(Math.PI / 6), Math.sin(Math.PI / 6)];
+    const want = [Math.floor(16 + 10.5 * c30 + 0.5 * s30), Math.floor(16 + 10.5 * s30 - 0.5 * c30)];
+    expect(want).to.deep.equal([25, 20]);
+    expect(
+      Array.from(t.label).flatMap((v, i) => (v === 6 ? [[i % W, Math.floor(i / W)]] : [])),
+    ).to.deep.equal([want]);
+    // Scale 2 magnifies about the centre, then the shift moves the result: the pixel (20, 15),
+    // centre (20.5, 15.5), 4.5 px right of and 0.5 above the image centre, becomes the 2x2 block
+    // around 16 + 9 - 3 = 22, 16 - 1 + 2 = 17.
+    s.label.fill(0);
+    mark(20, 15);
+    const z = warpSample(s, { ...still, scale: 2, tx: -3, ty: 2 }, 0);
+    expect(
+      Array.from(z.label).flatMap((v, i) => (v === 6 ? [[i % W, Math.floor(i / W)]] : [])),
+    ).to.deep.equal([
+      [21, 16],
+      [22, 16],
+      [21, 17],
+      [22, 17],
+    ]);
+  });
+
+  it('never blends labels: every output label is in the input (flip partners when flipped) or the out-of-frame label', () => {
+    for (let k = 0; k < 4; k++) {
+      const s = randomSample(24, 20, k);
+      const present = new Set(s.label);
+      const partners = new Set([...present].map((v) => FLIP_PERMUTATION[v] ?? v));
+      for (let seed = 0; seed < 10; seed++) {
+        const opts = resolveAugment({ ...STRONG, flip: 0 });
+        const a = augmentSample(s, opts, new Rng(seed, `k${k}`));
+        for (const v of a.label) expect(present.has(v) || v === 0, `label ${v}`).to.equal(true);
+        const f = augmentSample(s, resolveAugment({ ...STRONG, flip: 1 }), new Rng(seed, `k${k}`));
+        for (const v of f.label) expect(partners.has(v) || v === 0, `flipped label ${v}`).to.equal(true);
+        for (const v of [...a.label, ...f.label]) expect(v <= 10 || v === IGNORE_INDEX).to.equal(true);
+        for (const v of [...a.image, ...f.image]) expect(v >= -1 && v <= 1).to.equal(true);
+      }
+    }
+  });
+
+  it('turns hue about the grey axis: a third of a turn sends red to green and leaves greys grey', () => {
+    const s: Sample = {
+      id: 'rg',
+      height: 1,
+      width: 2,
+      image: Float32Array.from([0.8, -0.8, -0.8, 0.3, 0.3, 0.3]),
+      label: new Uint8Array(2),
+    };
+    const opts = resolveAugment({
+      ...OFF,
+      colorJitter: { brightness: 0, contrast: 0, saturation: 0, hue: 1 / 3 },
+    });
+    // The draw u in [-1, 1) scales the turn: find a seed whose draw is close to +1.
+    let seed = 0;
+    while (new Rng(seed).fill(new Float64Array(9))[8] < 0.999) seed++;
+    const a = augmentSample(s, opts, new Rng(seed));
+    expect(Array.from(a.image.subarray(0, 3)).map((v) => +v.toFixed(2))).to.deep.equal([-0.8, 0.8, -0.8]);
+    for (let c = 3; c < 6; c++) expect(a.image[c]).to.be.closeTo(0.3, 1e-6);
+  });
+
+  it('rejects out-of-range and malformed options naming the field', () => {
+    const where = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).to.be.instanceOf(FprlError);
+        return (e as FprlError).where;
+      }
+      return undefined;
+    };
+    expect(where(() => resolveAugment({ colorJitter: { hue: 0.7 } }))).to.equal('augment.colorJitter.hue');
+    expect(where(() => resolveAugment({ scale: [0, 1] }))).to.equal('augment.scale');
+    expect(where(() => resolveAugment({ scale: 1 as unknown as [number, number] }))).to.equal(
+      'augment.scale',
+    );
+    expect(where(() => resolveAugment({ shift: -0.1 }))).to.equal('augment.shift');
+    expect(where(() => resolveAugment({ outOfFrame: 'edge' as 'ignore' }))).to.equal('augment.outOfFrame');
+  });
+
+  describe('in the batch sampler', () => {
+    before(() => useBackend('cpu'));
+    const ds = new SyntheticFaces({ size: 24, count: 8, seed: 2 });
+    const batches = async (seed: number, augment: AugmentOptions | false, n = 2): Promise<ArrayBatch[]> => {
+      const s = new BatchSampler(ds, { batchSize: 4, rng: new Rng(seed), shuffle: false, augment });
+      const out: ArrayBatch[] = [];
+      for (let i = 0; i < n; i++) out.push(await s.nextArrays());
+      return out;
+    };
+
+    it('gives the same batches for the same seed and other ones for another seed (same order, other draws)', async () => {
+      const [a, b, c] = [await batches(1, STRONG), await batches(1, STRONG), await batches(2, STRONG)];
+      expect(a.map(hashBatch)).to.deep.equal(b.map(hashBatch));
+      expect(c.map((x) => x.ids)).to.deep.equal(a.map((x) => x.ids)); // no shuffle: only augmentation differs
+      expect(bits(c[0].images).equals(bits(a[0].images))).to.equal(false);
+    });
+
+    it('resumes exactly: a sampler restored from a saved state draws the same augmented batches', async () => {
+      const make = (seed: number) =>
+        new BatchSampler(ds, {
+          batchSize: 3,
+          rng: new Rng(seed),
+          shuffle: true,
+          augment: STRONG,
+          dropLast: true,
+        });
+      const a = make(5);
+      for (let i = 0; i < 3; i++) await a.nextArrays(); // into the second epoch
+      const b = make(6);
+      b.setState(JSON.parse(JSON.stringify(a.getState())));
+      for (let i = 0; i < 4; i++)
+        expect(hashBatch(await b.nextArrays())).to.equal(hashBatch(await a.nextArrays()));
+    });
+
+    it('keeps the batches of the flip-only and default options of before (hashes pinned)', async () => {
+      // Pinned on the code before issue 14 part 4 (SyntheticFaces 32 px, 16 faces, seed 7).
+      const faces = new SyntheticFaces({ size: 32, count: 16, seed: 0 });
+      const pinned: [AugmentOptions | false, string][] = [
+        [false, '260a56846925bbc9,6c27d120194a9baa'],
+        [{}, '70896a2d58ba9837,efde855f55fb6c09'],
+        [{ ...OFF, flip: 0.5 }, 'a91cf3539d959b9e,bfead1a466f05330'],
+      ];
+      for (const [augment, expected] of pinned) {
+        const s = new BatchSampler(faces, { batchSize: 4, rng: new Rng(7), shuffle: true, augment });
+        const got = [hashBatch(await s.nextArrays()), hashBatch(await s.nextArrays())];
+        expect(got.join(','), JSON.stringify(augment)).to.equal(expected);
+      }
+    });
+
+    it('is off for evaluation: evaluate() shows the agent the dataset images untouched', async () => {
+      const seen: Float32Array[] = [];
+      const agent: Agent = {
+        name: 'recorder',
+        async act(obs) {
+          seen.push(obs.images.dataSync() as Float32Array);
+          const [B, H, W] = obs.images.shape;
+          return { labels: new Int32Array(B * H * W), samples: 1 };
+        },
+        learn: () => Promise.reject(new Error('not trained')),
+        save: () => Promise.resolve(),
+        load: () => Promise.resolve(),
+        dispose: () => undefined,
+      };
+      const before = tf.memory().numTensors;
+      await evaluate(agent, ds, { batchSize: 4 });
+      expect(tf.memory().numTensors).to.equal(before);
+      const raw = await Promise.all(Array.from({ length: ds.length }, (_, i) => ds.get(i)));
+      const expected = new Float32Array(raw.length * raw[0].image.length);
+      raw.forEach((r, i) => expected.set(r.image, i * r.image.length));
+      const got = new Float32Array(expected.length);
+      got.set(seen[0], 0);
+      got.set(seen[1], seen[0].length);
+      expect(bits(got).equals(bits(expected))).to.equal(true);
+      // ... while a training sampler over the same set, augmenting, shows other pixels.
+      const [train] = await batches(1, STRONG, 1);
+      expect(bits(train.images).equals(bits(expected.subarray(0, train.images.length)))).to.equal(false);
+    });
   });
 });

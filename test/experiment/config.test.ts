@@ -3,7 +3,11 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { BatchSampler, SyntheticFaces } from '../../src/data/index.js';
+import { augmentOf } from '../../src/experiment/datasets.js';
 import { loadExperiment, resolveExperiment, trainingOf } from '../../src/experiment/load.js';
+import { Rng } from '../../src/rng.js';
 import { editorSchema } from '../../src/experiment/schema.js';
 import { SCHEMA_FILE } from '../../src/experiment/write-schema.js';
 import { FprlError } from '../../src/errors.js';
@@ -69,6 +73,36 @@ describe('experiment config', () => {
         );
       });
     }
+
+    it('give the same training batches as before seeded augmentation grew options (hashes pinned)', async () => {
+      // Pinned on the code before issue 14 part 4: `augment: true` (lapa, celebamask) keeps the
+      // defaults it had, and an experiment without `augment` keeps unaugmented batches.
+      const pinned: Record<string, string> = {
+        off: '260a56846925bbc9,6c27d120194a9baa',
+        defaults: '70896a2d58ba9837,efde855f55fb6c09',
+      };
+      const env = { LAPA_DIR: tmp, FACE_DATA: tmp };
+      const ds = new SyntheticFaces({ size: 32, count: 16, seed: 0 });
+      for (const file of files) {
+        const { config } = await loadExperiment(path.join(EXPERIMENTS, file), { env });
+        const augment = augmentOf(config.dataset);
+        const s = new BatchSampler(ds, { batchSize: 4, rng: new Rng(7), shuffle: true, augment });
+        const hashes: string[] = [];
+        for (let i = 0; i < 2; i++) {
+          const b = await s.nextArrays();
+          hashes.push(
+            createHash('sha256')
+              .update(Buffer.from(b.images.buffer))
+              .update(Buffer.from(b.labels.buffer))
+              .update(b.ids.join(','))
+              .digest('hex')
+              .slice(0, 16),
+          );
+        }
+        const expected = config.dataset.augment ? pinned.defaults : pinned.off;
+        expect(hashes.join(','), file).to.equal(expected);
+      }
+    });
 
     it('experiments/schema.json is generated from the current schema (npm run schema)', () => {
       expect(JSON.parse(fs.readFileSync(SCHEMA_FILE, 'utf8')), 'stale: run `npm run schema`').to.deep.equal(
@@ -238,6 +272,16 @@ describe('experiment config', () => {
         'augmentation with a zoom range upside down',
         (c) => (c.dataset.augment = { scale: [1.2, 0.8] }),
         [/\/dataset\/augment\/scale: scale must be \[min, max\] with 0 < min <= max/],
+      ],
+      [
+        'a hue turn of more than half a turn',
+        (c) => (c.dataset.augment = { colorJitter: { hue: 0.7 } }),
+        [/\/dataset\/augment\/colorJitter\/hue: must be <= 0.5/],
+      ],
+      [
+        'a zoom range that is not a pair',
+        (c) => (c.dataset.augment = { scale: [0.9] }),
+        [/\/dataset\/augment\/scale: must have at least 2 items/],
       ],
       [
         'an unknown augmentation option',
