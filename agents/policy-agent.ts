@@ -29,7 +29,7 @@ import type { DataParallel } from '../src/parallel/pool.js';
 import type { PixelLossSpec, ValueLossSpec } from '../src/parallel/pixel-loss.js';
 
 export abstract class PolicyAgent implements FprlAgent {
-  abstract readonly kind: 'supervised' | 'reinforce';
+  abstract readonly kind: string;
   abstract readonly needs: AgentNeeds;
   readonly name: string;
   readonly numClasses: number;

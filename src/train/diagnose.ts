@@ -24,7 +24,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { Env, PolicyNet } from '../types.js';
 import { Rng } from '../rng.js';
 import { FprlError } from '../errors.js';
-import { BASELINES, resolveAgentConfig, type AgentConfig, type BaselineKind } from '../../agents/config.js';
+import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
+import { resolveAgentConfig } from '../../agents/registry.js';
 import { ReinforceAgent, type RlExperience } from '../../agents/reinforce.js';
 
 export interface DiagnoseOptions {
@@ -154,7 +155,7 @@ export async function diagnoseBaselines(opts: DiagnoseOptions): Promise<Diagnosi
   let samples = 0;
   let credit = 'image';
   for (const baseline of baselines) {
-    const config = resolveAgentConfig(
+    const config = resolveAgentConfig<AgentConfig>(
       { ...opts.agent, kind: 'reinforce', baseline, normalizeAdvantage: false },
       'agent',
       opts.policy.numClasses,
