@@ -137,6 +137,7 @@ export async function executeRun(
       checkpointDir: paths.checkpoints,
       trainSize: trainSet.length,
       runConfig: record,
+      threads: job.threads,
     });
 
     const evaluation = await evaluate(agent, evalSet, {
