@@ -45,7 +45,6 @@ const ajv = new Ajv({
 let compiled: { kinds: readonly AgentDefinition[]; validate: ValidateFunction } | undefined;
 const pluginValidators = new WeakMap<object, ValidateFunction>();
 const importedModules = new WeakMap<Registry<RewardPlugin>, Set<string>>();
-const importedAgentModules = new WeakMap<AgentRegistry, Set<string>>();
 
 function experimentValidator(kinds: readonly AgentDefinition[]): ValidateFunction {
   if (!compiled || compiled.kinds.length !== kinds.length || compiled.kinds.some((k, i) => k !== kinds[i])) {
@@ -170,7 +169,6 @@ export async function resolveExperiment(
         hint: isFprlError(e) ? e.hint : undefined,
       });
     }
-    seen.add(m);
   }
 
   if (opts.seeds) config.seeds = [...opts.seeds];
@@ -192,12 +190,12 @@ export async function resolveExperiment(
   return { config, vit: vit! };
 }
 
-/** Import each agent module once per registry; errors name the module's entry in the file. */
+/**
+ * Import the agent modules (again: importing is idempotent, and a kind unregistered since is
+ * registered anew); errors name the module's entry in the file.
+ */
 async function importAgentModules(files: string[], agents: AgentRegistry, where: string): Promise<void> {
-  const seen = importedAgentModules.get(agents) ?? new Set<string>();
-  importedAgentModules.set(agents, seen);
   for (const [i, m] of files.entries()) {
-    if (seen.has(m)) continue;
     try {
       await importAgents(m, agents);
     } catch (e) {
@@ -207,7 +205,6 @@ async function importAgentModules(files: string[], agents: AgentRegistry, where:
         cause: e,
       });
     }
-    seen.add(m);
   }
 }
 
