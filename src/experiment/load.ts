@@ -11,6 +11,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AgentDefinition, AgentKindConfig, AgentRewardInfo } from '../../agents/define.js';
 import { importAgents } from '../../agents/load.js';
+import { BUILTIN_AGENT_KINDS } from '../../agents/kinds/index.js';
 import {
   agentRegistry,
   registerBuiltinAgents,
@@ -146,7 +147,7 @@ export async function resolveExperiment(
     doc.agentModules = (agentModules as string[]).map((m) => path.resolve(baseDir, m));
     await importAgentModules(doc.agentModules as string[], agents, where);
   }
-  const validate = experimentValidator(agents.list());
+  const validate = experimentValidator(schemaOrder(agents.list()));
   if (!validate(doc)) throw configError(describeAjvErrors(validate.errors), where, schemaHint(doc, agents));
   const config = doc as unknown as ExperimentConfig;
 
@@ -169,6 +170,7 @@ export async function resolveExperiment(
         hint: isFprlError(e) ? e.hint : undefined,
       });
     }
+    seen.add(m);
   }
 
   if (opts.seeds) config.seeds = [...opts.seeds];
@@ -206,6 +208,15 @@ async function importAgentModules(files: string[], agents: AgentRegistry, where:
       });
     }
   }
+}
+
+/** The kinds in the order the schema lists them: the built-ins as shipped, then the others by name. */
+function schemaOrder(kinds: AgentDefinition[]): AgentDefinition[] {
+  const rank = (d: AgentDefinition) => {
+    const i = BUILTIN_AGENT_KINDS.indexOf(d);
+    return i < 0 ? BUILTIN_AGENT_KINDS.length : i;
+  };
+  return [...kinds].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
 /** The hint of a refused config: an unknown agent kind gets the registered kinds and how to add one. */

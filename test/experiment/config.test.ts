@@ -159,7 +159,7 @@ describe('experiment config', () => {
       [
         'an unknown agent kind',
         (c) => (c.agents[1].kind = 'ppo'),
-        [/\/agents\/1\/kind: must be one of 'majority', 'random', 'reinforce', 'supervised' \(got 'ppo'\)/],
+        [/\/agents\/1\/kind: must be one of 'supervised', 'reinforce'/],
       ],
       [
         'an unknown baseline',
