@@ -8,7 +8,7 @@ import type { Agent } from '../src/types.js';
 import type { Rng, RngState } from '../src/rng.js';
 import type { TrainingConfig } from '../src/optim/config.js';
 import { FprlError } from '../src/errors.js';
-import type { AgentConfig, AgentKind } from './config.js';
+import type { AgentConfig } from './config.js';
 
 /** What an agent factory gets besides its config and policy. */
 export interface AgentContext {
@@ -40,7 +40,8 @@ export interface AgentNeeds {
 
 /** An agent of this folder: an {@link Agent} plus what the trainer needs to drive and checkpoint it. */
 export interface FprlAgent extends Agent {
-  readonly kind: AgentKind;
+  /** The registered kind that made it (agent.json records it; load refuses another kind's file). */
+  readonly kind: string;
   readonly config: AgentConfig;
   readonly needs: AgentNeeds;
   /** Learning updates applied so far (restored by load). */
@@ -61,7 +62,7 @@ export function isFprlAgent(a: Agent): a is FprlAgent {
 /** The JSON part of a saved agent. */
 export interface AgentFile {
   format: 'fprl-agent/1';
-  kind: AgentKind;
+  kind: string;
   name: string;
   config: AgentConfig;
   updates: number;
@@ -76,7 +77,7 @@ export async function writeAgentFile(dir: string, file: AgentFile): Promise<void
 }
 
 /** Read `agent.json` and check it was written by an agent of `kind`. */
-export async function readAgentFile(dir: string, kind: AgentKind): Promise<AgentFile> {
+export async function readAgentFile(dir: string, kind: string): Promise<AgentFile> {
   const p = path.join(dir, 'agent.json');
   let file: AgentFile;
   try {

@@ -1,22 +1,20 @@
 /**
- * The agent configuration and its ajv schema fragment (the experiments schema embeds
- * `agentConfigProperties` in its agent entries). Defaults live in the schema: fields that do not
- * apply to a kind are ignored by it (e.g. `baseline` for `supervised`).
+ * The config record of the built-in agent kinds (agents/kinds/): the four share one record and
+ * one set of fields, so that saved runs' config.json and agent.json keep their shape; each field
+ * says which kinds read it, and a kind ignores the others. A kind of your own declares only its
+ * own fields (see agents/define.ts).
  */
-import { FprlError } from '../src/errors.js';
-import { compileSchema, type SchemaCheck } from '../src/validate.js';
+import type { AgentCheckContext, AgentProblem } from './define.js';
 
-export const AGENT_KINDS = ['supervised', 'reinforce', 'random', 'majority'] as const;
-export type AgentKind = (typeof AGENT_KINDS)[number];
 export const BASELINES = ['none', 'ema', 'self-critical', 'rloo', 'critic'] as const;
 export type BaselineKind = (typeof BASELINES)[number];
 export const CREDITS = ['image', 'pixel', 'difference'] as const;
 export type CreditKind = (typeof CREDITS)[number];
 
 export interface AgentConfig {
-  /** Which learner: cross-entropy, REINFORCE, or a reference agent. */
-  kind: AgentKind;
-  /** REINFORCE: what is subtracted from the reward (see docs/arch-agents.md). */
+  /** Which learner: a registered agent kind (`supervised`, `reinforce`, `random`, `majority`, ...). */
+  kind: string;
+  /** REINFORCE: what is subtracted from the reward (see docs/ARCHITECTURE.md). */
   baseline: BaselineKind;
   /** REINFORCE: one advantage per image (`image`) or per pixel from the reward plugin's credit. */
   credit: CreditKind;
@@ -45,9 +43,8 @@ export interface AgentConfig {
   countBatches: number;
 }
 
-/** The properties of an agent entry; embed them in a larger schema (experiments add `name`, `rewards`, ...). */
-export const agentConfigProperties = {
-  kind: { type: 'string', enum: [...AGENT_KINDS] },
+/** The fields of the built-in kinds' config (ajv properties; `kind` and the entry fields are added by the schema). */
+export const builtinAgentProperties = {
   baseline: { type: 'string', enum: [...BASELINES], default: 'rloo' },
   credit: { type: 'string', enum: [...CREDITS], default: 'image' },
   samples: { type: 'integer', minimum: 1, maximum: 64, default: 4 },
@@ -64,37 +61,18 @@ export const agentConfigProperties = {
   countBatches: { type: 'integer', minimum: 1, default: 50 },
 } as const;
 
-/** JSON schema of {@link AgentConfig} (ajv with `useDefaults`). */
-export const agentConfigSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['kind'],
-  properties: agentConfigProperties,
-} as const;
-
-const validateAgent: SchemaCheck<AgentConfig> = compileSchema<AgentConfig>(agentConfigSchema);
-
 /**
- * Validate a (partial) agent config, fill defaults, and check the rules a schema cannot say
- * (rloo needs k >= 2, class weights need one weight per class). `where` prefixes JSON paths.
+ * The rule of the built-in record that a schema cannot say: class weights need one weight
+ * per class.
  */
-export function resolveAgentConfig(partial: unknown, where = 'agent', numClasses = 11): AgentConfig {
-  const cfg = structuredClone(partial ?? {}) as AgentConfig;
-  validateAgent(cfg, where, `kinds: ${AGENT_KINDS.join(', ')}; see docs/arch-agents.md for every field`);
-  if (cfg.kind === 'reinforce' && cfg.baseline === 'rloo' && cfg.samples < 2) {
-    throw new FprlError(`baseline 'rloo' needs at least 2 samples per image, got ${cfg.samples}`, {
-      where: `${where}.samples`,
-      hint: 'set samples to 2 or more (4 is a good start), or choose another baseline',
+export function checkBuiltinConfig(cfg: AgentConfig, ctx: AgentCheckContext): AgentProblem[] {
+  const problems: AgentProblem[] = [];
+  if (cfg.classWeights && cfg.classWeights.length !== ctx.numClasses) {
+    problems.push({
+      path: '/classWeights',
+      message: `classWeights has ${cfg.classWeights.length} entries, there are ${ctx.numClasses} classes`,
+      hint: 'give one weight per class, in class order (background first)',
     });
   }
-  if (cfg.classWeights && cfg.classWeights.length !== numClasses) {
-    throw new FprlError(
-      `classWeights has ${cfg.classWeights.length} entries, there are ${numClasses} classes`,
-      {
-        where: `${where}.classWeights`,
-        hint: 'give one weight per class, in class order (background first)',
-      },
-    );
-  }
-  return cfg;
+  return problems;
 }

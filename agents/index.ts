@@ -1,7 +1,17 @@
-/** Agents: supervised cross-entropy, REINFORCE with baselines, and reference agents. */
+/** Agents: supervised cross-entropy, REINFORCE with baselines, reference agents, and the open registry of kinds. */
 export * from './config.js';
 export * from './base.js';
 export * from './registry.js';
+export * from './define.js';
+export { importAgents } from './load.js';
+export {
+  BUILTIN_AGENT_KINDS,
+  supervisedKind,
+  reinforceKind,
+  randomKind,
+  majorityKind,
+  checkReinforceConfig,
+} from './kinds/index.js';
 export { PolicyAgent } from './policy-agent.js';
 export { SupervisedAgent } from './supervised.js';
 export { ReinforceAgent, type RlExperience } from './reinforce.js';

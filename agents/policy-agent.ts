@@ -28,7 +28,7 @@ import { DataParallel } from '../src/parallel/pool.js';
 import type { HeadVariables, LossSpec } from '../src/parallel/loss.js';
 
 export abstract class PolicyAgent implements FprlAgent {
-  abstract readonly kind: 'supervised' | 'reinforce';
+  abstract readonly kind: string;
   abstract readonly needs: AgentNeeds;
   readonly name: string;
   readonly numClasses: number;

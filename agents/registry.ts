@@ -1,57 +1,77 @@
 /**
- * `agentRegistry`: kind -> factory `(config, policy, ctx) => Agent`. Built-ins are added by
- * an explicit `registerBuiltinAgents()` (idempotent); `createAgent` validates the config
- * (filling defaults) and registers the built-ins first.
+ * `agentRegistry`: kind -> definition (agents/define.ts): its config schema, whether it has a
+ * policy network, its rules and its factory `(config, policy, ctx) => Agent`. The built-ins
+ * (agents/kinds/) are added by an explicit `registerBuiltinAgents()` (idempotent); a user's kinds
+ * by `agentRegistry.register(defineAgent(...))` or an experiment's `agentModules`.
  */
 import type { Agent, PolicyNet } from '../src/types.js';
 import { Registry } from '../src/registry.js';
 import { FprlError } from '../src/errors.js';
-import { resolveAgentConfig, type AgentConfig } from './config.js';
+import { formatAjvErrors } from '../src/validate.js';
+import { NUM_CLASSES } from '../src/classes.js';
 import type { AgentContext } from './base.js';
-import { SupervisedAgent } from './supervised.js';
-import { ReinforceAgent } from './reinforce.js';
-import { MajorityAgent, RandomAgent } from './reference.js';
+import type { AgentDefinition, AgentFactoryArgs, AgentKindConfig } from './define.js';
+import { BUILTIN_AGENT_KINDS } from './kinds/index.js';
 
-export type AgentFactoryArgs = [config: AgentConfig, policy: PolicyNet | undefined, ctx: AgentContext];
-export const agentRegistry = new Registry<Agent, AgentFactoryArgs>('agent');
+export type AgentRegistry = Registry<Agent, AgentFactoryArgs, AgentDefinition>;
+export const agentRegistry: AgentRegistry = new Registry<Agent, AgentFactoryArgs, AgentDefinition>('agent');
 
-function needPolicy(kind: string, policy: PolicyNet | undefined): PolicyNet {
-  if (!policy) {
-    throw new FprlError(`a '${kind}' agent needs a policy network`, {
-      where: `agent kind '${kind}'`,
-      hint: 'create the Face Transformer (agents/vit) and pass it to the factory',
-    });
-  }
-  return policy;
+export function registerBuiltinAgents(registry: AgentRegistry = agentRegistry): void {
+  for (const def of BUILTIN_AGENT_KINDS) if (!registry.has(def.name)) registry.register(def);
 }
 
-export function registerBuiltinAgents(): void {
-  const entries = [
-    {
-      name: 'supervised',
-      description: 'per-pixel cross-entropy against the ground truth (class weights, label smoothing)',
-      create: (c: AgentConfig, p: PolicyNet | undefined, ctx: AgentContext) =>
-        new SupervisedAgent(c, needPolicy('supervised', p), ctx),
-    },
-    {
-      name: 'reinforce',
-      description:
-        'REINFORCE with a baseline (none, ema, self-critical, rloo, critic) and image or pixel credit',
-      create: (c: AgentConfig, p: PolicyNet | undefined, ctx: AgentContext) =>
-        new ReinforceAgent(c, needPolicy('reinforce', p), ctx),
-    },
-    {
-      name: 'random',
-      description: 'uniform random label per pixel (seeded): the floor',
-      create: (c: AgentConfig, _p: PolicyNet | undefined, ctx: AgentContext) => new RandomAgent(c, ctx),
-    },
-    {
-      name: 'majority',
-      description: "each pixel position's most frequent training class",
-      create: (c: AgentConfig, _p: PolicyNet | undefined, ctx: AgentContext) => new MajorityAgent(c, ctx),
-    },
-  ];
-  for (const e of entries) if (!agentRegistry.has(e.name)) agentRegistry.register(e);
+/** The hint of an unknown kind: what is registered and how to add one. */
+export function unknownKindHint(registry: AgentRegistry = agentRegistry): string {
+  return (
+    `registered agent kinds: ${registry.names().join(', ') || '(none)'}; ` +
+    'add your own with "agentModules" in the experiment (README: Write your own agent)'
+  );
+}
+
+/** The registered definition of `kind`, or an FprlError that lists the registered kinds. */
+export function agentKind(
+  kind: unknown,
+  where = 'agent',
+  registry: AgentRegistry = agentRegistry,
+): AgentDefinition {
+  if (registry === agentRegistry) registerBuiltinAgents();
+  if (typeof kind !== 'string' || !registry.has(kind)) {
+    throw new FprlError(
+      typeof kind === 'string' ? `unknown agent kind '${kind}'` : 'the agent config has no kind',
+      { where: `${where}.kind`, hint: unknownKindHint(registry) },
+    );
+  }
+  return registry.get(kind);
+}
+
+/**
+ * Validate a (partial) agent config against its kind's schema, fill defaults, and check the
+ * kind's rules (rloo needs k >= 2, class weights need one weight per class). `where` prefixes
+ * the paths in errors.
+ */
+export function resolveAgentConfig<C extends { kind: string } = AgentKindConfig>(
+  partial: unknown,
+  where = 'agent',
+  numClasses: number = NUM_CLASSES,
+  registry: AgentRegistry = agentRegistry,
+): C {
+  const def = agentKind((partial as { kind?: unknown } | undefined)?.kind, where, registry);
+  const cfg = structuredClone(partial) as AgentKindConfig;
+  if (!def.validate(cfg)) {
+    const lines = formatAjvErrors(def.validate.errors, where);
+    throw new FprlError(`invalid configuration:\n  ${lines.join('\n  ')}`, {
+      where,
+      hint: `fields of a '${def.name}' agent: ${Object.keys(def.kind.properties).join(', ') || '(none)'}; experiments/schema.json describes each`,
+    });
+  }
+  const problem = def.kind.check?.(cfg, { numClasses })[0];
+  if (problem) {
+    const at = where.startsWith('/')
+      ? `${where}${problem.path}`
+      : `${where}${problem.path.replace(/\//g, '.')}`;
+    throw new FprlError(problem.message, { where: at, hint: problem.hint });
+  }
+  return cfg as unknown as C;
 }
 
 /**
@@ -63,9 +83,9 @@ export function createAgent(
   policy: PolicyNet | undefined,
   ctx: AgentContext,
   where = 'agent',
+  registry: AgentRegistry = agentRegistry,
 ): Agent {
-  registerBuiltinAgents();
-  const numClasses = policy?.numClasses ?? ctx.numClasses ?? 11;
-  const resolved = resolveAgentConfig(config, where, numClasses);
-  return agentRegistry.create(resolved.kind, resolved, policy, { ...ctx, numClasses });
+  const numClasses: number = policy?.numClasses ?? ctx.numClasses ?? NUM_CLASSES;
+  const resolved = resolveAgentConfig<AgentKindConfig>(config, where, numClasses, registry);
+  return registry.create(resolved.kind, resolved, policy, { ...ctx, numClasses });
 }

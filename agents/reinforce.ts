@@ -45,7 +45,7 @@ interface Prepared {
 }
 
 export class ReinforceAgent extends PolicyAgent {
-  readonly kind = 'reinforce' as const;
+  readonly kind: string = 'reinforce';
   readonly needs: AgentNeeds;
   /** Moving average of the signal (`ema` baseline); undefined before the first batch. */
   ema: number | undefined;

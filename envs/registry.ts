@@ -31,6 +31,11 @@ export interface MakeEnvOptions extends Partial<Omit<FaceParsingEnvOptions, 'id'
   /** Folder datasets: decoded-sample cache directory, or false. */
   cache?: string | false;
   onWarning?: (msg: string) => void;
+  /**
+   * A dataset the caller already opened (e.g. a sweep's split, shared by its runs): the env
+   * serves it instead of opening one, and the dataset options above are not used.
+   */
+  dataset?: Dataset;
 }
 
 /** Environment ids -> async factories. Built-ins arrive with {@link registerBuiltinEnvs}. */
@@ -69,12 +74,13 @@ function folderEnv(
     create: async (o: MakeEnvOptions) =>
       envFrom(
         name,
-        await open(rootOf(name, o), o.split ?? 'train', {
-          size: o.size ?? 256,
-          skipBad: o.skipBad,
-          cache: o.cache,
-          onWarning: o.onWarning,
-        }),
+        o.dataset ??
+          (await open(rootOf(name, o), o.split ?? 'train', {
+            size: o.size ?? 256,
+            skipBad: o.skipBad,
+            cache: o.cache,
+            onWarning: o.onWarning,
+          })),
         o,
       ),
   };
@@ -89,13 +95,14 @@ export function registerBuiltinEnvs(registry = envRegistry): void {
       create: async (o: MakeEnvOptions) =>
         envFrom(
           'SyntheticFaces-v0',
-          new SyntheticFaces({
-            size: o.size ?? 64,
-            count: o.count ?? 256,
-            seed: o.dataSeed ?? 0,
-            split: o.split ?? 'train',
-            difficulty: o.difficulty,
-          }),
+          o.dataset ??
+            new SyntheticFaces({
+              size: o.size ?? 64,
+              count: o.count ?? 256,
+              seed: o.dataSeed ?? 0,
+              split: o.split ?? 'train',
+              difficulty: o.difficulty,
+            }),
           o,
         ),
     },

@@ -9,14 +9,15 @@ export interface RegistryEntry<T, A extends unknown[]> {
 
 /**
  * Name -> factory. Registration is explicit (never a side effect of importing a file);
- * unknown and duplicate names are clear errors that list what is available.
+ * unknown and duplicate names are clear errors that list what is available. `E` is the entry
+ * type, for registries whose entries say more than a factory (an agent kind's config schema).
  */
-export class Registry<T, A extends unknown[] = []> {
-  private readonly entries = new Map<string, RegistryEntry<T, A>>();
+export class Registry<T, A extends unknown[] = [], E extends RegistryEntry<T, A> = RegistryEntry<T, A>> {
+  private readonly entries = new Map<string, E>();
 
   constructor(readonly kind: string) {}
 
-  register(entry: RegistryEntry<T, A>, opts: { replace?: boolean } = {}): void {
+  register(entry: E, opts: { replace?: boolean } = {}): void {
     if (this.entries.has(entry.name) && !opts.replace) {
       throw new FprlError(`a ${this.kind} named '${entry.name}' is already registered`, {
         where: `${this.kind} '${entry.name}'`,
@@ -30,7 +31,7 @@ export class Registry<T, A extends unknown[] = []> {
     return this.entries.has(name);
   }
 
-  get(name: string): RegistryEntry<T, A> {
+  get(name: string): E {
     const entry = this.entries.get(name);
     if (!entry) {
       throw new FprlError(`unknown ${this.kind} '${name}'`, {
@@ -49,7 +50,7 @@ export class Registry<T, A extends unknown[] = []> {
     return [...this.entries.keys()].sort();
   }
 
-  list(): RegistryEntry<T, A>[] {
+  list(): E[] {
     return this.names().map((n) => this.entries.get(n)!);
   }
 

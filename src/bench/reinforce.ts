@@ -7,15 +7,13 @@
  * weights, forward + backward, Adam). The cross-entropy step is data + learn of the supervised agent.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
-import { createAgent } from '../../agents/registry.js';
+import { resolveViTConfig } from '../../agents/vit/index.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
 import { policyWeights } from '../../agents/advantage.js';
 import { sampleFrom } from '../../agents/nets/sampling.js';
-import { FaceParsingEnv } from '../../envs/index.js';
-import { registerBuiltinRewards } from '../../rewards/index.js';
-import { SyntheticFaces } from '../data/index.js';
+import type { FaceParsingEnv } from '../../envs/index.js';
+import { buildAgent, buildEnv } from '../train/build.js';
 import { EventBus } from '../bus.js';
 import { Rng } from '../rng.js';
 import { DataParallel, shardRanges, shardUniforms } from '../parallel/pool.js';
@@ -67,12 +65,12 @@ export interface ReinforceBenchResult {
   cores: number;
 }
 
-function makeEnv(size: number, batch: number, seed: number): FaceParsingEnv {
-  registerBuiltinRewards();
-  return new FaceParsingEnv({
-    id: 'SyntheticFaces-v0',
+function makeEnv(size: number, batch: number, seed: number): Promise<FaceParsingEnv> {
+  return buildEnv('SyntheticFaces-v0', {
+    size,
     // Enough distinct faces that no timed step repeats an image.
-    dataset: new SyntheticFaces({ size, count: 256, seed }),
+    count: 256,
+    dataSeed: seed,
     batchSize: batch,
     rng: new Rng(seed, 'bench-env'),
     bus: new EventBus(),
@@ -103,12 +101,14 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
   const training = { optimizer: { name: 'adam', lr: 1e-3 } } as never;
   const now = () => performance.now();
 
-  const rl = createAgent(
-    { kind: 'reinforce', baseline: 'rloo', credit: 'difference', samples: K },
-    new FaceTransformer(config, new Rng(seed, 'bench-model')),
-    { rng: new Rng(seed, 'bench-agent'), training },
-  ) as ReinforceAgent;
-  const env = makeEnv(config.imageSize, opts.batch, seed);
+  const streams = { model: new Rng(seed, 'bench-model'), agent: new Rng(seed, 'bench-agent') };
+  const rl = buildAgent({
+    config: { kind: 'reinforce', baseline: 'rloo', credit: 'difference', samples: K },
+    vit: config,
+    streams,
+    training,
+  }) as ReinforceAgent;
+  const env = await makeEnv(config.imageSize, opts.batch, seed);
   const sum: ReinforcePhases = { data: 0, forward: 0, sampling: 0, reward: 0, learnJs: 0, learn: 0 };
   try {
     await withPool(rl, threads, async () => {
@@ -158,11 +158,13 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
     env.close();
   }
 
-  const ce = createAgent({ kind: 'supervised' }, new FaceTransformer(config, new Rng(seed, 'bench-model')), {
-    rng: new Rng(seed, 'bench-agent'),
+  const ce = buildAgent({
+    config: { kind: 'supervised' },
+    vit: config,
+    streams: { model: new Rng(seed, 'bench-model'), agent: new Rng(seed, 'bench-agent') },
     training,
   }) as PolicyAgent;
-  const ceEnv = makeEnv(config.imageSize, opts.batch, seed);
+  const ceEnv = await makeEnv(config.imageSize, opts.batch, seed);
   const ceSum = { data: 0, learn: 0 };
   try {
     await withPool(ce, threads, async () => {

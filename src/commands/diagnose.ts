@@ -13,10 +13,9 @@ import { Rng } from '../rng.js';
 import { EventBus } from '../bus.js';
 import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
-import { makeEnv, registerBuiltinEnvs } from '../../envs/index.js';
-import { registerBuiltinRewards } from '../../rewards/index.js';
 import { loadPolicyFromCheckpoint } from '../train/checkpoint.js';
 import { diagnoseBaselines, formatDiagnosis, type Diagnosis } from '../train/diagnose.js';
+import { buildEnv } from '../train/build.js';
 
 export interface DiagnoseCommandOptions {
   /** A JSON file with a reinforce agent config, or the JSON itself. */
@@ -117,10 +116,8 @@ export async function diagnoseCommand(
   const vit = resolveViTConfig(preset.trim().startsWith('{') ? JSON.parse(preset) : preset);
   const seed = o.seed ?? 0;
   const policy = new FaceTransformer(vit, new Rng(seed, 'diagnose/model'));
-  registerBuiltinRewards();
-  registerBuiltinEnvs();
   const bus = new EventBus();
-  const env = await makeEnv(o.data ? 'FaceParsing-v0' : 'SyntheticFaces-v0', {
+  const env = await buildEnv(o.data ? 'FaceParsing-v0' : 'SyntheticFaces-v0', {
     root: o.data,
     size: vit.imageSize,
     batchSize: o.batchSize ?? 8,

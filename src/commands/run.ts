@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { initBackend } from '../backend.js';
 import os from 'node:os';
 import { FprlError } from '../errors.js';
-import { THREADS_DEFAULT_ENV_VAR, THREADS_ENV_VAR, defaultThreads } from '../parallel/index.js';
+import { defaultThreads } from '../parallel/index.js';
+import type { ThreadChoice } from '../train/parallel.js';
 import { executeRun } from '../experiment/run-one.js';
 import { runSweep, type SweepOptions, type SweepOutcome } from '../experiment/runner.js';
 import { WORKER_COMMAND } from '../experiment/protocol.js';
@@ -44,7 +45,7 @@ export function parsePositiveInt(flag: string, min = 1): (text: string) => numbe
   };
 }
 
-interface RunFlags {
+export interface RunFlags {
   out?: string;
   resume?: string;
   seeds?: number[];
@@ -72,6 +73,7 @@ export function runCommand(
     seeds: flags.seeds,
     workers: flags.workers,
     backend: flags.backend,
+    ...(flags.threads !== undefined ? { threads: { forced: flags.threads, fallback: 1 } } : {}),
     steps: flags.steps,
     retryFailed: flags.retryFailed,
     progress: flags.quiet ? 'none' : (flags.progress ?? 'auto'),
@@ -80,19 +82,23 @@ export function runCommand(
   });
 }
 
+/** `FPRL_THREADS`: the user's override of the threads per run, as --threads (read here only, once). */
+export const THREADS_ENV_VAR = 'FPRL_THREADS';
+
 /**
- * Threads per run, through the environment (forked worker processes inherit it): an explicit
- * --threads beats the config's training.threads; otherwise the default is the cores left per
- * concurrent run, so threads x processes never oversubscribes the cores.
+ * Threads per run, chosen once at the command line and passed down with every run (worker
+ * processes get it in their jobs): --threads (or FPRL_THREADS) beats the config's
+ * training.threads; otherwise the default is the cores left per concurrent run, so threads x
+ * processes never oversubscribes the cores.
  */
-function setRunThreads(flags: RunFlags): void {
-  if (flags.threads !== undefined) {
-    process.env[THREADS_ENV_VAR] = String(flags.threads);
-    return;
-  }
+export function runThreads(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): ThreadChoice {
   const cores = os.availableParallelism();
   const processes = flags.workers === 'auto' ? cores : (flags.workers ?? 1);
-  process.env[THREADS_DEFAULT_ENV_VAR] = String(defaultThreads(processes, cores));
+  const fallback = defaultThreads(processes, cores);
+  if (flags.threads !== undefined) return { forced: flags.threads, fallback };
+  const raw = env[THREADS_ENV_VAR];
+  if (raw === undefined || raw === '') return { fallback };
+  return { forced: parsePositiveInt(THREADS_ENV_VAR)(raw), fallback };
 }
 
 export function register(program: Command): void {
@@ -128,9 +134,8 @@ export function register(program: Command): void {
           hint: 'auto, bars or lines',
         });
       }
-      // Only the CLI sets the process-wide thread defaults (in-process callers keep 1 thread).
-      setRunThreads(flags);
-      const outcome = await runCommand(experiment, flags);
+      // Only the CLI chooses the thread defaults (in-process callers keep 1 thread unless they pass one).
+      const outcome = await runCommand(experiment, flags, undefined, { threads: runThreads(flags) });
       const failed = outcome.summary.failed.length;
       if (failed > 0) {
         // The sweep carried on and wrote its summary; the exit status still says it is incomplete.

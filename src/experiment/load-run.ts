@@ -1,19 +1,19 @@
 /**
  * Rebuilding a finished (or checkpointed) run's agent for `fprl eval` and `fprl predict`.
  * A run's checkpoint records the resolved experiment and the agent's name (see run-one.ts),
- * so the checkpoint alone is enough; the sweep's config.json is the fallback.
+ * so the checkpoint alone is enough; the sweep's config.json is the fallback. Reloading the
+ * experiment imports its `agentModules` again, so a run of a user's agent kind reloads too.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createAgent } from '../../agents/registry.js';
 import { FprlError } from '../errors.js';
-import { Rng } from '../rng.js';
 import { loadCheckpoint, readCheckpointMeta } from '../train/checkpoint.js';
+import { buildAgent, runStreams } from '../train/build.js';
 import type { Agent } from '../types.js';
 import { RUN_FILES } from './layout.js';
 import { agentConfigOf, resolveExperiment, trainingOf, type ResolvedExperiment } from './load.js';
 import { readJsonFile } from './results.js';
-import { policyFor, type RunConfigRecord } from './run-one.js';
+import type { RunConfigRecord } from './run-one.js';
 import type { AgentEntry } from './schema.js';
 
 export interface LoadedRun {
@@ -69,13 +69,14 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     throw new FprlError(`the run's experiment has no agent '${record.agent}'`, { where: ckpt, hint: HINT });
   }
   const seed = record.seed ?? 0;
-  const rng = new Rng(seed, 'run');
-  const agent = createAgent(
-    agentConfigOf(entry),
-    policyFor(entry.kind, exp, rng.fork('model')),
-    { rng: rng.fork('agent'), training: trainingOf(exp.config, entry), name: entry.name },
-    `/agents/${index}`,
-  );
+  const agent = buildAgent({
+    config: agentConfigOf(entry),
+    vit: exp.vit,
+    streams: runStreams(seed),
+    training: trainingOf(exp.config, entry),
+    name: entry.name,
+    where: `/agents/${index}`,
+  });
   try {
     await loadCheckpoint(ckpt, agent);
   } catch (e) {

@@ -1,14 +1,24 @@
 /**
  * Loading an experiment: read the JSON (syntax errors with line and column), expand
- * `${ENV_VAR}`s, validate against the schema (defaults filled in), then check what a schema
- * cannot: reward plugins and their options against the reward registry, agent rules (rloo
- * needs k >= 2...), `initFrom` links, the model's sizes. Every problem found is listed in one
+ * `${ENV_VAR}`s, import the `agentModules` (their kinds join the schema), validate against the
+ * schema (defaults filled in), then check what a schema cannot: reward plugins and their options
+ * against the reward registry, each agent kind's rules (rloo needs k >= 2...), `initFrom` links,
+ * the model's sizes. Every problem found is listed in one
  * error, each with its JSON path and what is allowed.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { resolveAgentConfig, type AgentConfig } from '../../agents/config.js';
+import type { AgentDefinition, AgentKindConfig, AgentRewardInfo } from '../../agents/define.js';
+import { importAgents } from '../../agents/load.js';
+import { BUILTIN_AGENT_KINDS } from '../../agents/kinds/index.js';
+import {
+  agentRegistry,
+  registerBuiltinAgents,
+  unknownKindHint,
+  type AgentRegistry,
+} from '../../agents/registry.js';
+import { NUM_CLASSES } from '../classes.js';
 import { resolveViTConfig, type ViTConfig } from '../../agents/vit/config.js';
 import { FprlError, isFprlError } from '../errors.js';
 import type { Registry } from '../registry.js';
@@ -32,9 +42,18 @@ const ajv = new Ajv({
   discriminator: true,
   strict: false,
 });
-let validateSchema: ValidateFunction | undefined;
+/** The compiled experiment schema for one list of agent kinds (recompiled when the kinds change). */
+let compiled: { kinds: readonly AgentDefinition[]; validate: ValidateFunction } | undefined;
 const pluginValidators = new WeakMap<object, ValidateFunction>();
 const importedModules = new WeakMap<Registry<RewardPlugin>, Set<string>>();
+
+function experimentValidator(kinds: readonly AgentDefinition[]): ValidateFunction {
+  if (!compiled || compiled.kinds.length !== kinds.length || compiled.kinds.some((k, i) => k !== kinds[i])) {
+    const { $id: _id, ...schema } = experimentSchema(kinds);
+    compiled = { kinds, validate: ajv.compile(schema) };
+  }
+  return compiled.validate;
+}
 
 export interface LoadOptions {
   /** Variables for `${NAME}` (default: process.env). */
@@ -43,6 +62,8 @@ export interface LoadOptions {
   baseDir?: string;
   /** Reward registry to check plugins against (default: the global one, built-ins registered). */
   rewards?: Registry<RewardPlugin>;
+  /** Agent registry whose kinds the agents may name (default: the global one, built-ins registered). */
+  agents?: AgentRegistry;
   /** Replace the config's seeds (`--seeds`). */
   seeds?: number[];
   /** Train every agent this many steps (`--steps`, for quick tries). */
@@ -111,14 +132,23 @@ export async function resolveExperiment(
   const baseDir = opts.baseDir ?? process.cwd();
   const registry = opts.rewards ?? rewardRegistry;
   if (registry === rewardRegistry) registerBuiltinRewards();
+  const agents = opts.agents ?? agentRegistry;
+  if (agents === agentRegistry) registerBuiltinAgents();
 
   const doc = expandEnvVars(structuredClone(raw), opts.env ?? process.env, where, PATH_FIELDS) as Record<
     string,
     unknown
   >;
   if (doc && typeof doc === 'object' && typeof doc.model === 'string') doc.model = { preset: doc.model };
-  validateSchema ??= ajv.compile(experimentSchema);
-  if (!validateSchema(doc)) throw configError(describeAjvErrors(validateSchema.errors), where);
+  // Agent kinds first: the schema of the agent entries is assembled from the registered kinds.
+  // A malformed agentModules is left to the schema to report.
+  const agentModules = doc?.agentModules;
+  if (Array.isArray(agentModules) && agentModules.every((m) => typeof m === 'string' && m !== '')) {
+    doc.agentModules = (agentModules as string[]).map((m) => path.resolve(baseDir, m));
+    await importAgentModules(doc.agentModules as string[], agents, where);
+  }
+  const validate = experimentValidator(schemaOrder(agents.list()));
+  if (!validate(doc)) throw configError(describeAjvErrors(validate.errors), where, schemaHint(doc, agents));
   const config = doc as unknown as ExperimentConfig;
 
   // Paths: absolute, relative to the experiment file.
@@ -154,12 +184,51 @@ export async function resolveExperiment(
     issues.push(issueFrom(e, '', '/dataset/augment', 'augment'));
   }
   issues.push(...checkAgentGraph(config.agents));
-  config.agents.forEach((a, i) => checkAgent(config, a, i, registry, issues));
+  config.agents.forEach((a, i) => checkAgent(config, a, i, registry, agents, issues));
   if ((opts.checkPaths ?? true) && config.dataset.kind !== 'synthetic' && !existsSync(config.dataset.root)) {
     issues.push({ path: '/dataset/root', message: `folder ${config.dataset.root} does not exist` });
   }
   if (issues.length) throw configError(issues, where);
   return { config, vit: vit! };
+}
+
+/**
+ * Import the agent modules (again: importing is idempotent, and a kind unregistered since is
+ * registered anew); errors name the module's entry in the file.
+ */
+async function importAgentModules(files: string[], agents: AgentRegistry, where: string): Promise<void> {
+  for (const [i, m] of files.entries()) {
+    try {
+      await importAgents(m, agents);
+    } catch (e) {
+      throw new FprlError(isFprlError(e) ? `${e.where ? `${e.where}: ` : ''}${e.message}` : String(e), {
+        where: `${where}: /agentModules/${i}`,
+        hint: isFprlError(e) ? e.hint : undefined,
+        cause: e,
+      });
+    }
+  }
+}
+
+/** The kinds in the order the schema lists them: the built-ins as shipped, then the others by name. */
+function schemaOrder(kinds: AgentDefinition[]): AgentDefinition[] {
+  const rank = (d: AgentDefinition) => {
+    const i = BUILTIN_AGENT_KINDS.indexOf(d);
+    return i < 0 ? BUILTIN_AGENT_KINDS.length : i;
+  };
+  return [...kinds].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+}
+
+/** The hint of a refused config: an unknown agent kind gets the registered kinds and how to add one. */
+function schemaHint(doc: Record<string, unknown>, agents: AgentRegistry): string | undefined {
+  const list = Array.isArray(doc?.agents) ? (doc.agents as unknown[]) : [];
+  const unknown = list.some((a) => {
+    const kind = (a as { kind?: unknown } | null)?.kind;
+    return typeof kind === 'string' && !agents.has(kind);
+  });
+  return unknown
+    ? `${unknownKindHint(agents)}; experiments/schema.json describes every field of the built-in kinds`
+    : undefined;
 }
 
 /** `--steps N`: every agent trains N steps (epochs and per-agent lengths are dropped). */
@@ -208,20 +277,29 @@ function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): ViTConfig 
   }
 }
 
-const POLICY_KINDS = new Set(['supervised', 'reinforce']);
-
 function checkAgent(
   config: ExperimentConfig,
   a: AgentEntry,
   i: number,
   registry: Registry<RewardPlugin>,
+  agents: AgentRegistry,
   issues: ConfigIssue[],
 ): void {
   const at = `/agents/${i}`;
+  const kind = agents.get(a.kind); // the schema admitted only registered kinds
+  const rewards: AgentRewardInfo[] = a.rewards.map((r, index) => ({
+    index,
+    plugin: r.plugin,
+    weight: r.weight,
+    credit: registry.has(r.plugin) ? (registry.create(r.plugin).credit ?? []) : undefined,
+  }));
   try {
-    resolveAgentConfig(agentConfigOf(a), at);
+    for (const p of kind.kind.check?.(agentConfigOf(a), { numClasses: NUM_CLASSES, rewards }) ?? []) {
+      issues.push({ path: `${at}${p.path}`, message: p.hint ? `${p.message} (${p.hint})` : p.message });
+    }
   } catch (e) {
-    issues.push(issueFrom(e, '', at, at));
+    const msg = isFprlError(e) ? e.message : String((e as Error)?.message ?? e);
+    issues.push({ path: at, message: `the '${a.kind}' kind's check failed: ${msg}` });
   }
   try {
     trainingOf(config, a);
@@ -230,24 +308,23 @@ function checkAgent(
   }
   if (a.initFrom !== undefined) {
     const src = config.agents.find((b) => b.name === a.initFrom);
-    if (src && !POLICY_KINDS.has(src.kind)) {
+    const withPolicy = agents
+      .list()
+      .filter((d) => d.policy)
+      .map((d) => d.name)
+      .join(', ');
+    if (src && agents.has(src.kind) && !agents.get(src.kind).policy) {
       issues.push({
         path: `${at}/initFrom`,
-        message: `'${src.name}' is a ${src.kind} agent, which has no policy network to start from; name a supervised or reinforce agent`,
+        message: `'${src.name}' is a ${src.kind} agent, which has no policy network to start from; name an agent of a kind with one (${withPolicy})`,
       });
     }
-    if (!POLICY_KINDS.has(a.kind)) {
+    if (!kind.policy) {
       issues.push({
         path: `${at}/initFrom`,
         message: `a ${a.kind} agent has no policy network to initialise; remove initFrom`,
       });
     }
-  }
-  if (a.kind === 'reinforce' && a.rewards.length === 0) {
-    issues.push({
-      path: `${at}/rewards`,
-      message: 'a reinforce agent learns from rewards: give at least one, e.g. [{ "plugin": "dice" }]',
-    });
   }
   const names = new Map<string, number>();
   a.rewards.forEach((r, j) => {
@@ -287,26 +364,13 @@ function checkAgent(
       const msg = isFprlError(e) ? `${e.where ? `${e.where}: ` : ''}${e.message}` : String(e);
       issues.push({ path: `${rp}/options`, message: `${msg} (reward plugin '${plugin.name}')` });
     }
-    if (
-      a.kind === 'reinforce' &&
-      a.credit !== 'image' &&
-      r.weight !== 0 &&
-      !plugin.credit?.includes(a.credit)
-    ) {
-      issues.push({
-        path: `${rp}/plugin`,
-        message:
-          `reward plugin '${plugin.name}' gives no '${a.credit}' credit (it gives: ${plugin.credit?.join(', ') || 'none'}), ` +
-          `which /agents/${i}/credit asks for; choose credit 'image' or another reward`,
-      });
-    }
   });
 }
 
 /** The agent-config part of an agent entry (what `resolveAgentConfig` and agent factories take). */
-export function agentConfigOf(a: AgentEntry): AgentConfig {
+export function agentConfigOf(a: AgentEntry): AgentKindConfig {
   const { name: _n, description: _d, rewards: _r, initFrom: _i, training: _t, ...cfg } = a;
-  return cfg as AgentConfig;
+  return cfg;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -6,6 +6,7 @@
  * (result.json above all) are the real result: `done` only says that they are written.
  */
 import type { BusEvent } from '../bus.js';
+import type { ThreadChoice } from '../train/parallel.js';
 import type { RunSpec } from './plan.js';
 import type { RunOutcome } from './scheduler.js';
 
@@ -18,6 +19,8 @@ export interface RunJob {
   /** The sweep folder; the resolved config is read from its config.json. */
   sweepDir: string;
   run: RunSpec;
+  /** Data-parallel threads the sweep chose (`--threads`, the cores per worker); default one. */
+  threads?: ThreadChoice;
 }
 
 export type ToWorker = { type: 'run'; job: RunJob } | { type: 'exit' };

@@ -9,19 +9,16 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FaceTransformer } from '../../agents/vit/index.js';
-import { createAgent } from '../../agents/registry.js';
-import { FaceParsingEnv } from '../../envs/face-parsing.js';
 import { EventBus } from '../bus.js';
 import { isFprlError } from '../errors.js';
-import { Rng } from '../rng.js';
 import { JsonlSink, TensorBoardSink, curvesFromLog, readMetricsLog } from '../sinks/index.js';
 import { predictionGridSize, renderPredictionGrid } from '../report/pictures.js';
 import type { RunResult } from '../report/types.js';
 import { train } from '../train/trainer.js';
 import { evaluate, evaluationMetrics, type EvaluationResult } from '../train/evaluate.js';
 import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
-import type { Agent, PolicyNet } from '../types.js';
+import { buildAgent, buildEnv, runStreams } from '../train/build.js';
+import type { Agent } from '../types.js';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic.js';
 import { augmentOf, envIdOf, openSplit } from './datasets.js';
 import { runDir, runPaths } from './layout.js';
@@ -52,11 +49,6 @@ export interface RunHooks {
   emit?: (e: ForwardedEvent) => void;
   /** Data warnings (skipped files...), one line each. */
   warn?: (text: string) => void;
-}
-
-/** Policy network of an agent kind (reference agents have none). */
-export function policyFor(kind: string, exp: ResolvedExperiment, rng: Rng): PolicyNet | undefined {
-  return kind === 'supervised' || kind === 'reinforce' ? new FaceTransformer(exp.vit, rng) : undefined;
 }
 
 /** Carry out one run; resolves with its outcome once result.json is written. */
@@ -108,26 +100,26 @@ export async function executeRun(
     const evalSplit = config.evaluation.split;
     const evalSet = evalSplit === 'val' ? valSet : await openSplit(config.dataset, evalSplit, warn);
 
-    // Paired streams: every agent of a seed starts from the same weights and sees the same
-    // batches, so differences between agents are not differences of luck.
-    const root = new Rng(run.seed, 'run');
-    const env = new FaceParsingEnv({
-      id: envIdOf(config.dataset),
+    // Paired streams: every agent of a seed starts from the same weights and sees the same batches.
+    const streams = runStreams(run.seed);
+    const env = await buildEnv(envIdOf(config.dataset), {
       dataset: trainSet,
       batchSize: training.batchSize,
-      rng: root.fork('env'),
+      rng: streams.env,
       bus,
       augment: augmentOf(config.dataset),
       ...(entry.rewards.length ? { rewards: rewardSpecsOf(entry) } : {}),
     });
     close = () => env.close();
-    const totalSteps = training.steps ?? undefined;
-    agent = createAgent(
-      agentConfigOf(entry),
-      policyFor(entry.kind, exp, root.fork('model')),
-      { rng: root.fork('agent'), training, totalSteps, name: entry.name },
-      `/agents/${entryIndex}`,
-    );
+    agent = buildAgent({
+      config: agentConfigOf(entry),
+      vit: exp.vit,
+      streams,
+      training,
+      totalSteps: training.steps ?? undefined,
+      name: entry.name,
+      where: `/agents/${entryIndex}`,
+    });
     if (run.initFrom && !(await hasCheckpoint(paths.checkpoints))) {
       const [srcAgent, srcSeed] = run.initFrom.split('/seed-');
       await initFromCheckpoint(agent, runPaths(runDir(sweepDir, srcAgent, Number(srcSeed))).checkpoints);
@@ -145,6 +137,7 @@ export async function executeRun(
       checkpointDir: paths.checkpoints,
       trainSize: trainSet.length,
       runConfig: record,
+      threads: job.threads,
     });
 
     const evaluation = await evaluate(agent, evalSet, {

@@ -29,6 +29,7 @@ import { planSweep, type RunSpec } from './plan.js';
 import type { ForwardedEvent } from './protocol.js';
 import { collectResults, readJsonFile, readRunResult } from './results.js';
 import { executeRun } from './run-one.js';
+import type { ThreadChoice } from '../train/parallel.js';
 import { schedule, type Executor, type RunOutcome } from './scheduler.js';
 import { WorkerExecutor } from './worker-pool.js';
 
@@ -48,6 +49,8 @@ export interface SweepOptions {
   workers?: number | 'auto';
   /** Backend choice (default: FPRL_BACKEND or auto). */
   backend?: string;
+  /** Data-parallel threads of each run (default: one, unless the config's training.threads says). */
+  threads?: ThreadChoice;
   /** Train every agent this many steps (quick tries). */
   steps?: number;
   /** Run again the runs that failed in an earlier session (default: keep their result). */
@@ -208,13 +211,23 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
       const choice = backendChoiceOf(backend);
       for (let i = 0; i < processes; i++) {
         executors.push(
-          new WorkerExecutor({ sweepDir: dir, backend: choice, onEvent: forward, onWarning: warn }),
+          new WorkerExecutor({
+            sweepDir: dir,
+            backend: choice,
+            threads: opts.threads,
+            onEvent: forward,
+            onWarning: warn,
+          }),
         );
       }
     } else {
       executors.push({
         execute: (run: RunSpec) =>
-          executeRun({ sweepDir: dir, run }, { emit: forward, warn: (t) => warn(run.id, t) }, exp),
+          executeRun(
+            { sweepDir: dir, run, threads: opts.threads },
+            { emit: forward, warn: (t) => warn(run.id, t) },
+            exp,
+          ),
       });
     }
     await schedule(plan, executors, {

@@ -1,13 +1,15 @@
 /**
  * The experiment config: one JSON file naming a dataset, a model, the training loop, a list
  * of agents (each with its rewards, optionally fine-tuning another agent's final checkpoint),
- * seeds and the evaluation. This ajv schema is the single source of truth: defaults live here,
+ * seeds and the evaluation. This ajv schema is the single source of truth: defaults live here
+ * (an agent entry's kind fields: in its kind's definition, agents/kinds/ or `agentModules`),
  * `additionalProperties: false` everywhere (a typo is an error, not an ignored key), and
  * experiments/schema.json is generated from it for editors (`npm run schema`).
  * Rules a schema cannot say (reward plugins and their options, initFrom links, patch sizes)
  * are checked by `loadExperiment` with the same path-and-allowed-values messages.
  */
-import { agentConfigProperties, type AgentConfig } from '../../agents/config.js';
+import type { AgentDefinition } from '../../agents/define.js';
+import { BUILTIN_AGENT_KINDS } from '../../agents/kinds/index.js';
 import { PRESETS } from '../../agents/vit/config.js';
 import { DEFAULT_AUGMENT as AUG } from '../data/index.js';
 import { trainingConfigSchema, type TrainingConfig } from '../optim/config.js';
@@ -27,7 +29,12 @@ export function withoutDefaults<T>(schema: T): T {
 }
 
 /** JSON pointers of the fields where `${ENV_VAR}` is expanded (`*`: any one key or index). */
-export const PATH_FIELDS = ['/dataset/root', '/dataset/cache', '/rewardModules/*'] as const;
+export const PATH_FIELDS = [
+  '/dataset/root',
+  '/dataset/cache',
+  '/rewardModules/*',
+  '/agentModules/*',
+] as const;
 
 /**
  * Training augmentation (src/data/augment.ts): false (the default), true (the defaults below),
@@ -236,31 +243,51 @@ export const trainingOverrideSchema = {
   description: "Overrides of the experiment's training section for this agent (deep-merged).",
 } as const;
 
-export const agentEntrySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'kind'],
-  properties: {
-    name: {
-      type: 'string',
-      pattern: NAME_PATTERN,
-      description: 'Unique name; also the folder of its runs.',
+/** The fields of an agent entry in a branch of its kind: name, description, kind, the kind's own fields, rewards, initFrom, training. */
+function agentKindEntrySchema(def: AgentDefinition): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    description: `${def.name}: ${def.description}`,
+    required: ['name', 'kind', ...(def.kind.required ?? [])],
+    properties: {
+      name: {
+        type: 'string',
+        pattern: NAME_PATTERN,
+        description: 'Unique name; also the folder of its runs.',
+      },
+      description: { type: 'string' },
+      kind: { const: def.name },
+      ...def.kind.properties,
+      rewards: {
+        type: 'array',
+        items: rewardEntrySchema,
+        default: [],
+        description: 'Reward components (REINFORCE learns from their weighted sum; others log them).',
+      },
+      initFrom: {
+        type: 'string',
+        description: "Start from the final checkpoint of this agent's run with the same seed (fine-tuning).",
+      },
+      training: trainingOverrideSchema,
     },
-    description: { type: 'string' },
-    ...agentConfigProperties,
-    rewards: {
-      type: 'array',
-      items: rewardEntrySchema,
-      default: [],
-      description: 'Reward components (REINFORCE learns from their weighted sum; others log them).',
-    },
-    initFrom: {
-      type: 'string',
-      description: "Start from the final checkpoint of this agent's run with the same seed (fine-tuning).",
-    },
-    training: trainingOverrideSchema,
-  },
-} as const;
+  };
+}
+
+/**
+ * An agent entry: one branch per registered kind, chosen by `kind` (each branch holds that
+ * kind's fields and defaults only).
+ */
+export function agentEntrySchema(
+  kinds: readonly AgentDefinition[] = BUILTIN_AGENT_KINDS,
+): Record<string, unknown> {
+  return {
+    type: 'object',
+    required: ['kind'],
+    discriminator: { propertyName: 'kind' },
+    oneOf: kinds.map(agentKindEntrySchema),
+  };
+}
 
 export const EVAL_METRICS = ['meanF1', 'mIoU', 'pixelAccuracy', 'meanDice'] as const;
 
@@ -300,42 +327,51 @@ export const evaluationSchema = {
   },
 } as const;
 
-export const experimentSchema = {
-  $id: 'https://face-parsing-rl/experiment.schema.json',
-  title: 'face-parsing-rl experiment',
-  type: 'object',
-  additionalProperties: false,
-  required: ['name', 'dataset', 'agents'],
-  properties: {
-    $schema: { type: 'string', description: 'Path of this schema, for editors.' },
-    name: {
-      type: 'string',
-      pattern: NAME_PATTERN,
-      description: 'Names the output folder runs/<name>-<time>.',
+/** The experiment schema with the agent kinds `kinds` (default: the built-ins). */
+export function experimentSchema(kinds: readonly AgentDefinition[] = BUILTIN_AGENT_KINDS) {
+  return {
+    $id: 'https://face-parsing-rl/experiment.schema.json',
+    title: 'face-parsing-rl experiment',
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'dataset', 'agents'],
+    properties: {
+      $schema: { type: 'string', description: 'Path of this schema, for editors.' },
+      name: {
+        type: 'string',
+        pattern: NAME_PATTERN,
+        description: 'Names the output folder runs/<name>-<time>.',
+      },
+      description: { type: 'string' },
+      rewardModules: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        default: [],
+        description:
+          'Modules exporting defineReward(...) plugins, imported before validation (relative to the experiment file; may use ${ENV_VAR}).',
+      },
+      agentModules: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        description:
+          'Modules exporting defineAgent(...) kinds, imported before the agents are validated (relative to the experiment file; may use ${ENV_VAR}).',
+      },
+      dataset: datasetSchema,
+      model: modelSchema,
+      training: { ...trainingConfigSchema, default: {} },
+      agents: { type: 'array', minItems: 1, items: agentEntrySchema(kinds) },
+      seeds: {
+        type: 'array',
+        items: { type: 'integer', minimum: 0 },
+        minItems: 1,
+        uniqueItems: true,
+        default: [0, 1, 2],
+        description: 'One run per agent and seed; summaries give mean and 95% CI over seeds.',
+      },
+      evaluation: evaluationSchema,
     },
-    description: { type: 'string' },
-    rewardModules: {
-      type: 'array',
-      items: { type: 'string', minLength: 1 },
-      default: [],
-      description:
-        'Modules exporting defineReward(...) plugins, imported before validation (relative to the experiment file; may use ${ENV_VAR}).',
-    },
-    dataset: datasetSchema,
-    model: modelSchema,
-    training: { ...trainingConfigSchema, default: {} },
-    agents: { type: 'array', minItems: 1, items: agentEntrySchema },
-    seeds: {
-      type: 'array',
-      items: { type: 'integer', minimum: 0 },
-      minItems: 1,
-      uniqueItems: true,
-      default: [0, 1, 2],
-      description: 'One run per agent and seed; summaries give mean and 95% CI over seeds.',
-    },
-    evaluation: evaluationSchema,
-  },
-} as const;
+  } as const;
+}
 
 // ---------------------------------------------------------------- types of a validated config
 
@@ -395,13 +431,17 @@ export interface RewardEntry {
   options: Record<string, unknown>;
 }
 
-export type AgentEntry = AgentConfig & {
+/** An agent entry: the fields every entry has, plus its kind's own fields (defaults filled in). */
+export interface AgentEntry {
   name: string;
+  /** A registered agent kind. */
+  kind: string;
   description?: string;
   rewards: RewardEntry[];
   initFrom?: string;
   training?: Partial<TrainingConfig>;
-};
+  [field: string]: unknown;
+}
 
 export type EvalMetric = (typeof EVAL_METRICS)[number];
 
@@ -419,6 +459,8 @@ export interface ExperimentConfig {
   name: string;
   description?: string;
   rewardModules: string[];
+  /** Absent unless given (so configs without agent modules keep their shape). */
+  agentModules?: string[];
   dataset: DatasetConfig;
   model: ModelConfig;
   training: TrainingConfig;
@@ -431,8 +473,10 @@ export interface ExperimentConfig {
  * The schema file for editors: the same schema, where `model` may also be a preset name
  * (the loader turns a string into `{ preset }` before validating).
  */
-export function editorSchema(): Record<string, unknown> {
-  const s = structuredClone(experimentSchema) as unknown as {
+export function editorSchema(
+  kinds: readonly AgentDefinition[] = BUILTIN_AGENT_KINDS,
+): Record<string, unknown> {
+  const s = structuredClone(experimentSchema(kinds)) as unknown as {
     properties: Record<string, unknown>;
     [k: string]: unknown;
   };

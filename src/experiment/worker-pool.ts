@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { ThreadChoice } from '../train/parallel.js';
 import type { RunSpec } from './plan.js';
 import {
   WORKER_COMMAND,
@@ -46,6 +47,8 @@ export interface WorkerOptions {
   sweepDir: string;
   /** Backend choice passed to the worker (`--backend`), the one the sweep resolved. */
   backend: string;
+  /** Data-parallel threads of each run, sent with every job. */
+  threads?: ThreadChoice;
   /** Progress events of the worker's current run. */
   onEvent: (e: ForwardedEvent) => void;
   /** Data warnings of a run (skipped files...). */
@@ -107,7 +110,7 @@ export class WorkerExecutor implements Executor {
     if (!this.child || !this.ready) await this.start();
     else await this.ready;
     const child = this.child!;
-    const job: RunJob = { sweepDir: this.opts.sweepDir, run };
+    const job: RunJob = { sweepDir: this.opts.sweepDir, run, threads: this.opts.threads };
     return new Promise<RunOutcome>((resolve, reject) => {
       this.current = { runId: run.id, resolve, reject };
       child.send({ type: 'run', job } satisfies ToWorker);

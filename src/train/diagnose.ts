@@ -24,8 +24,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { Env, PolicyNet } from '../types.js';
 import { Rng } from '../rng.js';
 import { FprlError } from '../errors.js';
-import { BASELINES, resolveAgentConfig, type AgentConfig, type BaselineKind } from '../../agents/config.js';
-import { ReinforceAgent, type RlExperience } from '../../agents/reinforce.js';
+import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
+import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
+import { buildAgent } from './build.js';
 
 export interface DiagnoseOptions {
   env: Env;
@@ -154,16 +155,13 @@ export async function diagnoseBaselines(opts: DiagnoseOptions): Promise<Diagnosi
   let samples = 0;
   let credit = 'image';
   for (const baseline of baselines) {
-    const config = resolveAgentConfig(
-      { ...opts.agent, kind: 'reinforce', baseline, normalizeAdvantage: false },
-      'agent',
-      opts.policy.numClasses,
-    );
-    samples = config.samples;
-    credit = config.credit;
-    const agent = new ReinforceAgent(config, borrowed(opts.policy), {
-      rng: new Rng(seed, 'diagnose/sampling'),
-    });
+    const agent = buildAgent({
+      config: { ...opts.agent, kind: 'reinforce', baseline, normalizeAdvantage: false },
+      policy: borrowed(opts.policy),
+      streams: { agent: new Rng(seed, 'diagnose/sampling') },
+    }) as ReinforceAgent;
+    samples = agent.config.samples;
+    credit = agent.config.credit;
     try {
       await warmUp(agent, opts.env, opts.policy, warmSeeds);
       const sum = new Float64Array(D);

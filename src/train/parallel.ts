@@ -5,7 +5,6 @@
 import type { Agent } from '../types.js';
 import { PolicyAgent } from '../../agents/policy-agent.js';
 import { DataParallel } from '../parallel/pool.js';
-import { resolveThreads } from '../parallel/index.js';
 import { policySpecOf } from '../parallel/spec.js';
 
 /**
@@ -17,8 +16,31 @@ import { policySpecOf } from '../parallel/spec.js';
 export const MIN_DEFAULT_PARALLEL_PIXELS = 8 * 128 * 128;
 
 /**
- * Attach a pool of `threads` (resolved by {@link resolveThreads} from `configured` and the
- * environment) to `agent`. Returns undefined when one thread is all it gets: threads 1, an agent
+ * The thread count a caller chose for training runs: `forced` (`fprl run --threads`, or the
+ * FPRL_THREADS override the CLI reads) beats a config's `training.threads`; `fallback` applies
+ * when neither says (`fprl run`: the cores left per concurrent run). Passed down as an argument:
+ * the library never reads the environment for it.
+ */
+export interface ThreadChoice {
+  forced?: number;
+  fallback: number;
+}
+
+/** One thread unless asked: what in-process callers (tests, the library) get by default. */
+export const ONE_THREAD: ThreadChoice = { fallback: 1 };
+
+/** Threads for one run: forced, else the config's, else the fallback; `explicit` when the user asked. */
+export function threadsFor(
+  configured: number | undefined,
+  choice: ThreadChoice = ONE_THREAD,
+): { threads: number; explicit: boolean } {
+  if (choice.forced !== undefined) return { threads: choice.forced, explicit: true };
+  if (configured !== undefined) return { threads: configured, explicit: true };
+  return { threads: choice.fallback, explicit: false };
+}
+
+/**
+ * Attach a pool of `threads` (from `configured` and `choice`, see {@link threadsFor}) to `agent`. Returns undefined when one thread is all it gets: threads 1, an agent
  * without a policy network, or (when the thread count was only a default) a policy the workers
  * cannot rebuild or steps of fewer than {@link MIN_DEFAULT_PARALLEL_PIXELS} pixels.
  */
@@ -26,8 +48,9 @@ export async function attachParallel(
   agent: Agent,
   configured: number | undefined,
   pixelsPerStep = 1,
+  choice: ThreadChoice = ONE_THREAD,
 ): Promise<{ threads: number; detach: () => Promise<void> } | undefined> {
-  const { threads, explicit } = resolveThreads(configured);
+  const { threads, explicit } = threadsFor(configured, choice);
   if (threads <= 1 || !(agent instanceof PolicyAgent)) return undefined;
   if (!explicit) {
     try {

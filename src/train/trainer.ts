@@ -17,7 +17,7 @@ import type { RlExperience } from '../../agents/reinforce.js';
 import { totalSteps as plannedSteps, type TrainingConfig } from '../optim/config.js';
 import { hasCheckpoint, loadCheckpoint, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { evaluate, evaluationMetrics, type EvaluationResult } from './evaluate.js';
-import { attachParallel } from './parallel.js';
+import { attachParallel, type ThreadChoice } from './parallel.js';
 
 /** An env that can hand out and restore its sampler state (exact resume of the data order). */
 export interface StatefulEnv extends Env {
@@ -53,6 +53,8 @@ export interface TrainOptions {
   /** Pictures returned from the final evaluation. */
   pictures?: number;
   numClasses?: number;
+  /** Data-parallel threads beyond the config's `threads` (src/train/parallel.ts); default one thread. */
+  threads?: ThreadChoice;
 }
 
 export interface TrainResult {
@@ -191,7 +193,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let parallel: Awaited<ReturnType<typeof attachParallel>>;
   try {
     const [B, H, W] = env.observationSpace.shape;
-    parallel = await attachParallel(agent, config.threads, B * H * W);
+    parallel = await attachParallel(agent, config.threads, B * H * W, opts.threads);
     if (opts.checkpointDir && opts.resume !== false && (await hasCheckpoint(opts.checkpointDir))) {
       const meta = await loadCheckpoint(opts.checkpointDir, agent);
       step = resumedFrom = lastCheckpointStep = meta.step;

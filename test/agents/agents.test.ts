@@ -19,6 +19,7 @@ import {
   resolveAgentConfig,
   type FprlAgent,
   type RlExperience,
+  type AgentConfig,
 } from '../../agents/index.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { TinyEnv, accuracy, colourWorld, correctness, macroF1 } from './fakes.js';
@@ -142,7 +143,7 @@ describe('agents', () => {
     function fixed(config: object, logits: number[][]): { agent: SupervisedAgent; images: tf.Tensor4D } {
       const policy = new LinearPolicy({ height: 1, width: 2, numClasses: C }, new Rng(0));
       policy.bias.assign(tf.tensor3d(logits.flat(), [1, 2, C]));
-      const cfg = resolveAgentConfig({ kind: 'supervised', ...config }, 'agent', C);
+      const cfg = resolveAgentConfig<AgentConfig>({ kind: 'supervised', ...config }, 'agent', C);
       return { agent: new SupervisedAgent(cfg, policy, { rng: new Rng(0) }), images: tf.zeros([1, 1, 2, 3]) };
     }
     const logp = (z: number[], c: number) => z[c] - Math.log(z.reduce((s, v) => s + Math.exp(v), 0));
@@ -307,8 +308,14 @@ describe('agents', () => {
   describe('reference agents', () => {
     it('random: uniform labels from the seeded stream, the same for the same seed', async () => {
       const images = tf.zeros([2, 8, 8, 3]) as tf.Tensor4D;
-      const a = new RandomAgent(resolveAgentConfig({ kind: 'random' }), { rng: new Rng(5), numClasses: 11 });
-      const b = new RandomAgent(resolveAgentConfig({ kind: 'random' }), { rng: new Rng(5), numClasses: 11 });
+      const a = new RandomAgent(resolveAgentConfig<AgentConfig>({ kind: 'random' }), {
+        rng: new Rng(5),
+        numClasses: 11,
+      });
+      const b = new RandomAgent(resolveAgentConfig<AgentConfig>({ kind: 'random' }), {
+        rng: new Rng(5),
+        numClasses: 11,
+      });
       const la = (await a.act({ images, ids: [] }, 'greedy')).labels;
       expect(Array.from(la)).to.deep.equal(Array.from((await b.act({ images, ids: [] }, 'greedy')).labels));
       const counts = new Array(11).fill(0);
@@ -320,9 +327,12 @@ describe('agents', () => {
 
     it("majority: each position's most frequent training class, counted over countBatches batches", async () => {
       const images = tf.zeros([2, 1, 3, 3]) as tf.Tensor4D;
-      const agent = new MajorityAgent(resolveAgentConfig({ kind: 'majority', countBatches: 2 }), {
-        rng: new Rng(0),
-      });
+      const agent = new MajorityAgent(
+        resolveAgentConfig<AgentConfig>({ kind: 'majority', countBatches: 2 }),
+        {
+          rng: new Rng(0),
+        },
+      );
       expect(Array.from((await agent.act({ images, ids: [] }, 'greedy')).labels)).to.deep.equal([
         0, 0, 0, 0, 0, 0,
       ]);

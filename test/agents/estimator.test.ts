@@ -4,7 +4,8 @@ import { useBackend } from '../helpers/backend.js';
 import { Rng } from '../../src/rng.js';
 import { LinearPolicy } from '../../agents/nets/linear.js';
 import { ReinforceAgent, type RlExperience } from '../../agents/reinforce.js';
-import { resolveAgentConfig, type BaselineKind, type CreditKind } from '../../agents/config.js';
+import type { AgentConfig, BaselineKind, CreditKind } from '../../agents/config.js';
+import { resolveAgentConfig } from '../../agents/registry.js';
 import { policyWeights, type Advantages } from '../../agents/advantage.js';
 import { TinyEnv, correctness, macroF1, type PixelCredit } from './fakes.js';
 import { exactGradient, softmaxRows } from './exact.js';
@@ -58,7 +59,7 @@ interface Setup {
 function setup(baseline: BaselineKind, credit: CreditKind, seed: number, m = M): Setup {
   const policy = new LinearPolicy({ height: H, width: W, numClasses: C }, new Rng(0));
   policy.bias.assign(tf.tensor3d(Z.flat(), [H, W, C]));
-  const config = resolveAgentConfig(
+  const config = resolveAgentConfig<AgentConfig>(
     { kind: 'reinforce', baseline, credit, samples: K, entropyCoef: 0, normalizeAdvantage: false },
     'agent',
     C,

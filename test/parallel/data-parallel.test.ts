@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend.js';
 import { Rng } from '../../src/rng.js';
-import { DataParallel, shardRanges, defaultThreads, resolveThreads } from '../../src/parallel/index.js';
+import { DataParallel, shardRanges, defaultThreads } from '../../src/parallel/index.js';
+import { threadsFor } from '../../src/train/parallel.js';
 import { createAgent } from '../../agents/registry.js';
 import { LinearPolicy } from '../../agents/nets/linear.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
@@ -138,13 +139,10 @@ describe('data-parallel training (src/parallel/)', function () {
     expect(defaultThreads(2, 2)).to.equal(1);
     expect(defaultThreads(1, 2)).to.equal(2);
     expect(defaultThreads(3, 2)).to.equal(1);
-    expect(resolveThreads(undefined, {})).to.deep.equal({ threads: 1, explicit: false });
-    expect(resolveThreads(undefined, { FPRL_THREADS_DEFAULT: '2' })).to.deep.equal({
-      threads: 2,
-      explicit: false,
-    });
-    expect(resolveThreads(3, { FPRL_THREADS_DEFAULT: '2' })).to.deep.equal({ threads: 3, explicit: true });
-    expect(resolveThreads(3, { FPRL_THREADS: '2' })).to.deep.equal({ threads: 2, explicit: true });
+    expect(threadsFor(undefined)).to.deep.equal({ threads: 1, explicit: false });
+    expect(threadsFor(undefined, { fallback: 2 })).to.deep.equal({ threads: 2, explicit: false });
+    expect(threadsFor(3, { fallback: 2 })).to.deep.equal({ threads: 3, explicit: true });
+    expect(threadsFor(3, { forced: 2, fallback: 1 })).to.deep.equal({ threads: 2, explicit: true });
   });
 
   it('trains the supervised agent on 2 threads to the weights of 1 thread (odd batch), bit-identically twice', async () => {

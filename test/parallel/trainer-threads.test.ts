@@ -9,7 +9,10 @@ import { createAgent } from '../../agents/registry.js';
 import { LinearPolicy } from '../../agents/nets/linear.js';
 import { train } from '../../src/train/trainer.js';
 import { resolveTrainingConfig } from '../../src/optim/config.js';
-import { attachParallel } from '../../src/train/parallel.js';
+import os from 'node:os';
+import { attachParallel, threadsFor } from '../../src/train/parallel.js';
+import { runThreads } from '../../src/commands/run.js';
+import { FprlError } from '../../src/errors.js';
 
 /** Train REINFORCE (rloo, difference credit, Dice) for 3 steps of 4 images on `threads` threads. */
 async function run(
@@ -72,33 +75,43 @@ describe('the trainer with training.threads', function () {
 describe('the default thread count', function () {
   this.timeout(30_000);
   before(() => useBackend('cpu'));
-  const saved = { ...process.env };
-  afterEach(() => {
-    delete process.env.FPRL_THREADS_DEFAULT;
-    delete process.env.FPRL_THREADS;
-    Object.assign(process.env, saved);
-  });
-
   function agentOf(size: number) {
     const policy = new LinearPolicy({ height: size, width: size }, new Rng(2, 'model'));
     return createAgent({ kind: 'supervised' }, policy, { rng: new Rng(3, 'agent') });
   }
 
   it('applies only from 8 x 128 x 128 pixels per step; an explicit count always applies', async () => {
-    process.env.FPRL_THREADS_DEFAULT = '2';
+    const choice = { fallback: 2 };
     const small = agentOf(16);
     const large = agentOf(128);
     try {
-      expect(await attachParallel(small, undefined, 8 * 16 * 16)).to.equal(undefined);
-      const big = await attachParallel(large, undefined, 8 * 128 * 128);
+      expect(await attachParallel(small, undefined, 8 * 16 * 16, choice)).to.equal(undefined);
+      const big = await attachParallel(large, undefined, 8 * 128 * 128, choice);
       expect(big?.threads).to.equal(2);
       await big?.detach();
-      const asked = await attachParallel(small, 2, 8 * 16 * 16);
+      const asked = await attachParallel(small, 2, 8 * 16 * 16, choice);
       expect(asked?.threads).to.equal(2);
       await asked?.detach();
+      const forced = await attachParallel(small, undefined, 8 * 16 * 16, { forced: 2, fallback: 1 });
+      expect(forced?.threads).to.equal(2);
+      await forced?.detach();
     } finally {
       small.dispose();
       large.dispose();
     }
+  });
+
+  it('is chosen once by fprl run: --threads, else FPRL_THREADS, beats the config; else the cores per worker', () => {
+    const cores = os.availableParallelism();
+    expect(runThreads({ threads: 3, workers: 1 }, { FPRL_THREADS: '2' })).to.deep.equal({
+      forced: 3,
+      fallback: cores,
+    });
+    expect(runThreads({ workers: 1 }, { FPRL_THREADS: '2' })).to.deep.equal({ forced: 2, fallback: cores });
+    expect(runThreads({ workers: 'auto' }, {})).to.deep.equal({ fallback: 1 });
+    expect(() => runThreads({}, { FPRL_THREADS: 'two' })).to.throw(FprlError, /FPRL_THREADS|integer/);
+    expect(threadsFor(4, { forced: 2, fallback: 1 })).to.deep.equal({ threads: 2, explicit: true });
+    expect(threadsFor(4)).to.deep.equal({ threads: 4, explicit: true });
+    expect(threadsFor(undefined)).to.deep.equal({ threads: 1, explicit: false });
   });
 });

@@ -1,0 +1,94 @@
+/**
+ * One way to build an env and an agent from a config. `fprl run` (src/experiment/run-one.ts),
+ * `fprl eval` and `predict` (src/experiment/load-run.ts), `fprl diagnose` and the benches all
+ * come here: an env is made through the env registry, an agent through the agent registry with
+ * the policy network its kind asks for (agents/define.ts `policy`), from named seed streams.
+ */
+import { FaceTransformer, type ViTConfig } from '../../agents/vit/index.js';
+import { agentKind, agentRegistry, createAgent, type AgentRegistry } from '../../agents/registry.js';
+import { makeEnv, registerBuiltinEnvs, type MakeEnvOptions } from '../../envs/registry.js';
+import type { FaceParsingEnv } from '../../envs/face-parsing.js';
+import { registerBuiltinRewards } from '../../rewards/registry.js';
+import type { TrainingConfig } from '../optim/config.js';
+import { FprlError } from '../errors.js';
+import { Rng } from '../rng.js';
+import type { Agent, PolicyNet } from '../types.js';
+
+/** The streams of a run's env, initial weights and agent. */
+export interface RunStreams {
+  env: Rng;
+  model: Rng;
+  agent: Rng;
+}
+
+/**
+ * The paired streams of the run with `seed`: every agent of a seed starts from the same weights
+ * and sees the same batches, so differences between agents are not differences of luck. Forks
+ * are derived from their labels, so the order they are taken in does not matter.
+ */
+export function runStreams(seed: number): RunStreams {
+  const root = new Rng(seed, 'run');
+  return { env: root.fork('env'), model: root.fork('model'), agent: root.fork('agent') };
+}
+
+/** A registered env (built-in envs and rewards registered first): `buildEnv('SyntheticFaces-v0', opts)`. */
+export async function buildEnv(id: string, opts: MakeEnvOptions): Promise<FaceParsingEnv> {
+  registerBuiltinEnvs();
+  registerBuiltinRewards();
+  return makeEnv(id, opts);
+}
+
+export interface AgentBuild {
+  /** The agent's config: a registered `kind` and that kind's fields (validated here, defaults filled). */
+  config: unknown;
+  /** Sizes of the Face Transformer given to a kind with a policy network (ignored when `policy` is given). */
+  vit?: ViTConfig;
+  /** A policy network to use instead of a new Face Transformer (benches, tests); the agent owns it. */
+  policy?: PolicyNet;
+  /** `agent`: the agent's own stream; `model`: the new policy's initial weights (needed when one is made). */
+  streams: { agent: Rng; model?: Rng };
+  training?: TrainingConfig;
+  /** Planned optimiser steps (schedules). */
+  totalSteps?: number;
+  /** Display name. */
+  name?: string;
+  /** Where the config is in the user's file (`/agents/2`), for errors. */
+  where?: string;
+  registry?: AgentRegistry;
+}
+
+/**
+ * The agent a config describes. A kind with a policy network gets `policy`, or a new Face
+ * Transformer of `vit` drawn from `streams.model`; a kind without one gets none.
+ */
+export function buildAgent(b: AgentBuild): Agent {
+  const registry = b.registry ?? agentRegistry;
+  const where = b.where ?? 'agent';
+  const kind = agentKind((b.config as { kind?: unknown } | undefined)?.kind, where, registry);
+  let policy = b.policy;
+  const made = kind.policy && !policy;
+  if (made) {
+    if (!b.vit || !b.streams.model) {
+      throw new FprlError(
+        `a '${kind.name}' agent needs a policy network: give one, or its sizes and stream`,
+        {
+          where,
+          hint: "pass policy, or vit (the Face Transformer's config) and streams.model",
+        },
+      );
+    }
+    policy = new FaceTransformer(b.vit, b.streams.model);
+  }
+  try {
+    return createAgent(
+      b.config,
+      kind.policy ? policy : undefined,
+      { rng: b.streams.agent, training: b.training, totalSteps: b.totalSteps, name: b.name },
+      where,
+      registry,
+    );
+  } catch (e) {
+    if (made) policy?.dispose(); // a refused config leaves no weights behind
+    throw e;
+  }
+}
