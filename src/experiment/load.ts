@@ -5,7 +5,6 @@
  * needs k >= 2...), `initFrom` links, the model's sizes. Every problem found is listed in one
  * error, each with its JSON path and what is allowed.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { resolveAgentConfig, type AgentConfig } from '../../agents/config.js';
@@ -14,26 +13,18 @@ import { FprlError, isFprlError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import type { RewardPlugin, RewardSpec } from '../types.js';
 import { importRewards } from '../../rewards/load.js';
+import { optionsValidator } from '../../rewards/define.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
 import { resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
 import { resolveAugment } from '../data/index.js';
 import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';
 import { jsonErrorOffset, lineColumn } from './json-position.js';
-import { configError, describeAjvErrors, type ConfigIssue } from './issues.js';
+import { describeAjvErrors, validatorFor, type ConfigIssue } from '../validate.js';
+import { configError } from './issues.js';
 import { checkAgentGraph } from './plan.js';
 import { experimentSchema, PATH_FIELDS, type AgentEntry, type ExperimentConfig } from './schema.js';
 
-/** Verbose: errors carry the offending value and the parent schema (for "allowed keys: ..."). */
-const ajv = new Ajv({
-  allErrors: true,
-  useDefaults: true,
-  verbose: true,
-  discriminator: true,
-  strict: false,
-});
-let validateSchema: ValidateFunction | undefined;
-const pluginValidators = new WeakMap<object, ValidateFunction>();
 const importedModules = new WeakMap<Registry<RewardPlugin>, Set<string>>();
 
 export interface LoadOptions {
@@ -117,7 +108,7 @@ export async function resolveExperiment(
     unknown
   >;
   if (doc && typeof doc === 'object' && typeof doc.model === 'string') doc.model = { preset: doc.model };
-  validateSchema ??= ajv.compile(experimentSchema);
+  const validateSchema = validatorFor(experimentSchema);
   if (!validateSchema(doc)) throw configError(describeAjvErrors(validateSchema.errors), where);
   const config = doc as unknown as ExperimentConfig;
 
@@ -267,11 +258,7 @@ function checkAgent(
       return;
     }
     const plugin = registry.create(r.plugin);
-    let validate = pluginValidators.get(plugin.optionsSchema);
-    if (!validate) {
-      validate = ajv.compile(plugin.optionsSchema);
-      pluginValidators.set(plugin.optionsSchema, validate);
-    }
+    const validate = optionsValidator(plugin);
     if (!validate(r.options)) {
       for (const issue of describeAjvErrors(validate.errors, `${rp}/options`)) {
         issues.push({

@@ -230,7 +230,7 @@ describe('envs: the bandit template (BanditEnv)', () => {
     [
       'bad options',
       [{ name: 'x', plugin: 'f1', weight: 1, options: { average: 'mean' } }],
-      /options\/average must be one of/,
+      /\/options\/average: must be one of 'macro'/,
       "reward component 'x' (plugin 'f1')",
     ],
     [
