@@ -31,6 +31,14 @@ function testRegistry(): Registry<RewardPlugin> {
   r.register(constant('throws', () => { throw new Error('boom'); })); // prettier-ignore
   r.register(constant('nan', () => NaN));
   r.register(constant('too-big', () => 2));
+  r.register(constant('infinite', () => Infinity, [-Infinity, Infinity]));
+  r.register(
+    defineReward({
+      ...constant('short-credit', () => 0.5).plugin,
+      credit: ['pixel'],
+      pixelCredit: () => new Float32Array(3),
+    }),
+  );
   r.register(constant('not-a-number', () => '0.5'));
   r.register(constant('hangs', () => new Promise(() => {})));
   r.register(constant('rejects', () => Promise.reject(new Error('remote scorer down'))));
@@ -137,6 +145,11 @@ describe('envs: the bandit template (BanditEnv)', () => {
       /returned 2 for image 0 \(tiny-0\), outside its declared range \[0, 1\]/,
     ],
     ['returns something other than a number', 'not-a-number', /returned string "0.5" for image 0/],
+    [
+      'returns Infinity, even inside an unbounded declared range',
+      'infinite',
+      /returned Infinity for image 0 \(tiny-0\), not a finite number/,
+    ],
     ['rejects its Promise', 'rejects', /failed asynchronously: remote scorer down/],
     ['errors its Observable', 'observable-error', /failed asynchronously: worker crashed/],
     [
@@ -175,6 +188,22 @@ describe('envs: the bandit template (BanditEnv)', () => {
       }
     });
   }
+
+  it('rejects the step, naming the component and plugin, when pixel credit has the wrong size', async () => {
+    const env = make([{ name: 'bad', plugin: 'short-credit', weight: 1 }]);
+    try {
+      await env.reset({ seed: 0 });
+      const err = await env.step(new Int32Array(24), { pixelCredit: 'pixel' }).then(
+        () => expect.fail('the step should reject'),
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(FprlError);
+      expect((err as FprlError).where).to.equal("reward component 'bad' (plugin 'short-credit')");
+      expect((err as FprlError).message).to.match(/pixelCredit returned 3 values for an image of 12 pixels/);
+    } finally {
+      env.close();
+    }
+  });
 
   it('ignores an answer that arrives after the timeout, without crashing', async () => {
     const watch = watchEscapes();
