@@ -19,20 +19,15 @@ export function describeValue(v: unknown): string {
 }
 
 /**
- * `v` when it is a finite number inside `range`; else an FprlError naming `where` (the component
- * or part) and `at` (the image).
+ * `v` when it is a number inside `range`; else an FprlError naming `where` (the component or
+ * part) and `at` (the image). An infinite value inside an unbounded range passes: the trainer
+ * stops the run on it, naming the agent and the step (src/train).
  */
 export function checkValue(v: unknown, range: readonly [number, number], where: string, at: string): number {
   if (typeof v !== 'number' || Number.isNaN(v)) {
     throw new FprlError(`returned ${describeValue(v)} for ${at}, not a number`, {
       where,
       hint: 'compute must return a number (guard 0/0 cases explicitly)',
-    });
-  }
-  if (!Number.isFinite(v)) {
-    throw new FprlError(`returned ${v} for ${at}, not a finite number`, {
-      where,
-      hint: 'a reward must be finite: clip it, or guard the division that overflows',
     });
   }
   if (!inRange(v, range)) {

@@ -31,7 +31,6 @@ function testRegistry(): Registry<RewardPlugin> {
   r.register(constant('throws', () => { throw new Error('boom'); })); // prettier-ignore
   r.register(constant('nan', () => NaN));
   r.register(constant('too-big', () => 2));
-  r.register(constant('infinite', () => Infinity, [-Infinity, Infinity]));
   r.register(
     defineReward({
       ...constant('short-credit', () => 0.5).plugin,
@@ -145,11 +144,6 @@ describe('envs: the bandit template (BanditEnv)', () => {
       /returned 2 for image 0 \(tiny-0\), outside its declared range \[0, 1\]/,
     ],
     ['returns something other than a number', 'not-a-number', /returned string "0.5" for image 0/],
-    [
-      'returns Infinity, even inside an unbounded declared range',
-      'infinite',
-      /returned Infinity for image 0 \(tiny-0\), not a finite number/,
-    ],
     ['rejects its Promise', 'rejects', /failed asynchronously: remote scorer down/],
     ['errors its Observable', 'observable-error', /failed asynchronously: worker crashed/],
     [
