@@ -8,6 +8,7 @@ import type { Agent } from '../src/types.js';
 import type { Rng, RngState } from '../src/rng.js';
 import type { TrainingConfig } from '../src/optim/config.js';
 import { FprlError } from '../src/errors.js';
+import { writeFileAtomic } from '../src/atomic.js';
 import type { AgentConfig } from './config.js';
 
 /** What an agent factory gets besides its config and policy. */
@@ -72,8 +73,7 @@ export interface AgentFile {
 }
 
 export async function writeAgentFile(dir: string, file: AgentFile): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, 'agent.json'), `${JSON.stringify(file, null, 1)}\n`);
+  await writeFileAtomic(path.join(dir, 'agent.json'), `${JSON.stringify(file, null, 1)}\n`);
 }
 
 /** Read `agent.json` and check it was written by an agent of `kind`. */

@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { PolicyNet } from '../src/types.js';
 import { FprlError } from '../src/errors.js';
+import { writeFileAtomic } from '../src/atomic.js';
 import { checkShapes, readTensors, writeTensors, type TensorSpec } from '../src/optim/tensor-io.js';
 
 interface PersistentPolicy extends PolicyNet {
@@ -47,7 +48,7 @@ export async function savePolicyWeights(policy: PolicyNet, dir: string): Promise
       policy.trainableVariables.map((v) => ({ name: v.name, tensor: v })),
     );
   }
-  await fs.writeFile(path.join(dir, 'variables.json'), `${JSON.stringify(variableSpecs(policy), null, 1)}\n`);
+  await writeFileAtomic(path.join(dir, 'variables.json'), `${JSON.stringify(variableSpecs(policy), null, 1)}\n`);
 }
 
 /** Load weights saved by {@link savePolicyWeights} into `policy`; same architecture and sizes required. */

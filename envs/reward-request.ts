@@ -17,8 +17,9 @@ export function nextRequestId(): number {
 
 /**
  * Publish an `env:action` and wait for every expected component's `reward` event. The first
- * `reward:error`, a malformed answer, or silence past `timeoutMs` rejects, naming the
- * component(s); the listeners are removed on every outcome and late answers are ignored.
+ * `reward:error` (a plugin that threw or answered a bad value, see rewards/answer-check.ts) or
+ * silence past `timeoutMs` rejects, naming the component(s); the listeners are removed on every
+ * outcome and late answers are ignored.
  * The listeners themselves never throw (RxJS would rethrow asynchronously and crash the
  * process): every failure is routed to the returned Promise.
  */
@@ -42,37 +43,16 @@ export function requestRewards(
       if (error === undefined) resolve(answers);
       else reject(error);
     };
-    const hw = event.height * event.width;
     subs.add(
       bus
         .on('reward')
         .pipe(filter((r) => r.requestId === event.requestId))
         .subscribe((r) => {
-          try {
-            // Answers from listeners the env did not configure (e.g. a logger echoing) are not ours.
-            if (!wanted.has(r.component) || answers.has(r.component)) return;
-            const where = `reward component '${r.component}' (plugin '${r.plugin}')`;
-            if (!(r.values instanceof Float32Array) || r.values.length !== event.count) {
-              throw new FprlError(`answered ${r.values?.length ?? 'no'} values for ${event.count} images`, {
-                where,
-              });
-            }
-            if (
-              event.pixelCredit &&
-              (!(r.pixel instanceof Float32Array) || r.pixel.length !== event.count * hw)
-            ) {
-              throw new FprlError(
-                `answered no per-pixel '${event.pixelCredit}' credit of ${event.count * hw} values`,
-                {
-                  where,
-                },
-              );
-            }
-            answers.set(r.component, { values: r.values, pixel: r.pixel });
-            if (answers.size === wanted.size) finish();
-          } catch (e) {
-            finish(e);
-          }
+          // Answers from listeners the env did not configure (e.g. a logger echoing) are not ours.
+          // Their values and credit were checked where the plugin is known (rewards/answer-check.ts).
+          if (!wanted.has(r.component) || answers.has(r.component)) return;
+          answers.set(r.component, { values: r.values, pixel: r.pixel });
+          if (answers.size === wanted.size) finish();
         }),
     );
     subs.add(

@@ -6,7 +6,8 @@ import type { Registry } from '../src/registry.js';
 import type { RewardContext, RewardPlugin, RewardSpec } from '../src/types.js';
 import { rangeOf, resolveOptions } from './define.js';
 import { rewardRegistry } from './registry.js';
-import { describeValue, inRange, settleAll } from './settle.js';
+import { checkCredit, checkValue, describeValue } from './answer-check.js';
+import { settleAll } from './settle.js';
 
 /** A reward component resolved and validated for one env. */
 export interface AttachedComponent {
@@ -173,26 +174,10 @@ function scoreAction(c: AttachedComponent, e: BusEvent<'env:action'>): Scored | 
       throw asComponentError(error, c, `threw on image ${i} (${e.ids[i % e.ids.length] ?? '?'})`);
     }
   });
-  const check = (values: number[]): Scored => {
+  const check = (values: unknown[]): Scored => {
     const out = new Float32Array(e.count);
     values.forEach((v, i) => {
-      const at = `image ${i} (${e.ids[i % e.ids.length] ?? '?'})`;
-      if (typeof v !== 'number' || Number.isNaN(v)) {
-        throw new FprlError(`returned ${describeValue(v)} for ${at}, not a number`, {
-          where: c.where,
-          hint: 'compute must return a number (guard 0/0 cases explicitly)',
-        });
-      }
-      if (!inRange(v, c.range)) {
-        throw new FprlError(
-          `returned ${v} for ${at}, outside its declared range [${c.range[0]}, ${c.range[1]}]`,
-          {
-            where: c.where,
-            hint: 'fix the computation or declare the true range in the plugin',
-          },
-        );
-      }
-      out[i] = v;
+      out[i] = checkValue(v, c.range, c.where, `image ${i} (${e.ids[i % e.ids.length] ?? '?'})`);
     });
     return { values: out, pixel };
   };
@@ -222,17 +207,7 @@ function creditOf(
   const out = new Float32Array(e.count * hw);
   for (let i = 0; i < e.count; i++) {
     const [pred, target] = image(i);
-    const credit = c.plugin.pixelCredit(pred, target, ctx, c.options, kind);
-    if (!(credit instanceof Float32Array) || credit.length !== hw) {
-      throw new FprlError(
-        `pixelCredit returned ${credit?.length ?? 'no'} values for an image of ${hw} pixels`,
-        {
-          where: c.where,
-          hint: 'return a Float32Array of H*W values',
-        },
-      );
-    }
-    out.set(credit, i * hw);
+    out.set(checkCredit(c.plugin.pixelCredit(pred, target, ctx, c.options, kind), hw, c.where), i * hw);
   }
   return out;
 }

@@ -2,7 +2,8 @@ import { FprlError } from '../src/errors.js';
 import type { Registry } from '../src/registry.js';
 import type { RewardPlugin } from '../src/types.js';
 import { rangeOf, resolveOptions } from './define.js';
-import { describeValue, inRange, settleAll } from './settle.js';
+import { checkCredit, checkValue } from './answer-check.js';
+import { settleAll } from './settle.js';
 
 export interface CompositeOptions {
   parts: { plugin: string; weight: number; options?: Record<string, unknown> }[];
@@ -88,16 +89,11 @@ export function compositeReward(registry: Registry<RewardPlugin>): RewardPlugin<
     },
     compute(pred, target, ctx, opts) {
       const parts = partsOf(opts);
-      const combine = (values: number[]): number => {
+      const combine = (values: unknown[]): number => {
         let sum = 0;
-        values.forEach((v, i) => {
+        values.forEach((value, i) => {
           const p = parts[i];
-          if (typeof v !== 'number' || !inRange(v, p.range)) {
-            throw new FprlError(
-              `returned ${describeValue(v)}, outside its declared range [${p.range[0]}, ${p.range[1]}]`,
-              { where: p.where },
-            );
-          }
+          const v = checkValue(value, p.range, p.where, 'this image');
           if (p.weight !== 0) sum += p.weight * v;
         });
         return sum;
@@ -114,7 +110,11 @@ export function compositeReward(registry: Registry<RewardPlugin>): RewardPlugin<
             hint: 'drop the pixel credit or this part',
           });
         }
-        const credit = p.plugin.pixelCredit(pred, target, ctx, p.options, kind);
+        const credit = checkCredit(
+          p.plugin.pixelCredit(pred, target, ctx, p.options, kind),
+          out.length,
+          p.where,
+        );
         for (let i = 0; i < out.length; i++) out[i] += p.weight * credit[i];
       }
       return out;

@@ -1,5 +1,6 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { FprlError } from '../src/errors.js';
+import { formatAjvErrors, validatorFor } from '../src/validate.js';
 import type { RegistryEntry } from '../src/registry.js';
 import type { PixelCreditKind, RewardPlugin } from '../src/types.js';
 
@@ -10,15 +11,6 @@ export interface RewardDefinition<Opts = unknown> extends RegistryEntry<RewardPl
   readonly plugin: RewardPlugin<Opts>;
   readonly [DEFINITION]: true;
 }
-
-/**
- * One ajv for every plugin schema. `useDefaults` fills defaults into the options (defaults
- * live in the schema, not in the code); `strict` makes a typo in a schema keyword an error
- * when the reward is defined, not a silently ignored rule; `logger: false` because library
- * code never prints.
- */
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, logger: false });
-const validators = new WeakMap<object, ValidateFunction>();
 
 const NAME = /^[A-Za-z0-9][\w.@/-]*$/;
 const CREDIT_KINDS: readonly PixelCreditKind[] = ['pixel', 'difference'];
@@ -75,23 +67,20 @@ export function isRewardDefinition(x: unknown): x is RewardDefinition {
   return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[DEFINITION] === true;
 }
 
-/** The compiled options validator of a plugin (cached per schema object). */
+/**
+ * The compiled options validator of a plugin (src/validate.ts: defaults filled in, every problem
+ * listed; a typo in a schema keyword fails here, when the reward is defined).
+ */
 export function optionsValidator(plugin: RewardPlugin): ValidateFunction {
-  const schema = plugin.optionsSchema as object;
-  let v = validators.get(schema);
-  if (!v) {
-    try {
-      v = ajv.compile(schema);
-    } catch (e) {
-      throw new FprlError(`optionsSchema is not a valid JSON schema: ${(e as Error).message}`, {
-        where: `reward plugin '${plugin.name}'`,
-        hint: 'write a JSON Schema (draft-07) object schema: { type: "object", properties: {...} }',
-        cause: e,
-      });
-    }
-    validators.set(schema, v);
+  try {
+    return validatorFor(plugin.optionsSchema as object);
+  } catch (e) {
+    throw new FprlError(`optionsSchema is not a valid JSON schema: ${(e as Error).message}`, {
+      where: `reward plugin '${plugin.name}'`,
+      hint: 'write a JSON Schema (draft-07) object schema: { type: "object", properties: {...} }',
+      cause: e,
+    });
   }
-  return v;
 }
 
 /**
@@ -103,10 +92,8 @@ export function resolveOptions<Opts>(plugin: RewardPlugin<Opts>, options: unknow
   const validate = optionsValidator(plugin as RewardPlugin);
   const copy = options === undefined ? {} : structuredClone(options);
   if (!validate(copy)) {
-    const problems = (validate.errors ?? []).map(
-      (e) => `options${e.instancePath || ''} ${describeAjvError(e)}`,
-    );
-    throw new FprlError(`invalid options for plugin '${plugin.name}': ${problems.join('; ')}`, {
+    const problems = formatAjvErrors(validate.errors, '/options');
+    throw new FprlError(`invalid options for plugin '${plugin.name}':\n  ${problems.join('\n  ')}`, {
       where,
       hint: `options of '${plugin.name}': ${describeOptions(plugin as RewardPlugin) || '(none)'}`,
     });
@@ -123,14 +110,6 @@ export function resolveOptions<Opts>(plugin: RewardPlugin<Opts>, options: unknow
     });
   }
   return copy as Opts;
-}
-
-function describeAjvError(e: ErrorObject): string {
-  const p = e.params as Record<string, unknown>;
-  if (e.keyword === 'additionalProperties') return `has unknown option '${String(p.additionalProperty)}'`;
-  if (e.keyword === 'enum')
-    return `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  return e.message ?? e.keyword;
 }
 
 /** One option of a plugin's schema, for `fprl rewards list` and error hints. */

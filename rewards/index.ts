@@ -10,4 +10,5 @@ export { pixelAccuracyReward, type PixelAccuracyOptions } from './pixel-accuracy
 export { boundaryF1Reward, type BoundaryF1Options } from './boundary-f1.js';
 export { compositeReward, type CompositeOptions } from './composite.js';
 export type { ClassOptions, Average, Absent } from './options.js';
-export { countClasses, differenceCredit, correctnessCredit, type ClassCounts } from './class-counts.js';
+export { differenceCredit, correctnessCredit } from './credit.js';
+export { averageScore, type AverageOptions } from './average.js';

@@ -1,11 +1,7 @@
 import type { PixelCreditKind, RewardContext, RewardPlugin } from '../src/types.js';
-import {
-  averageScore,
-  correctnessCredit,
-  countClasses,
-  differenceCredit,
-  type Overlap,
-} from './class-counts.js';
+import { countClasses, type ClassCounts, type Overlap } from '../src/metrics/index.js';
+import { averageScore } from './average.js';
+import { correctnessCredit, differenceCredit } from './credit.js';
 import { CLASS_OPTION_PROPERTIES, ignoreOf, scoredClasses, type ClassOptions } from './options.js';
 
 /** Options of f1, dice and iou. `smooth` (dice only; 0 elsewhere) is added to numerator and denominator. */
@@ -36,7 +32,7 @@ function overlapReward(
   const scorer = (ctx: RewardContext, opts: OverlapOptions) => {
     const classes = scoredClasses(opts, ctx, name);
     const o = { kind, average: opts.average, absent: opts.absent, smooth: opts.smooth ?? 0 };
-    return (counts: Parameters<typeof averageScore>[0]) => averageScore(counts, classes, o);
+    return (counts: ClassCounts) => averageScore(counts, classes, o);
   };
   return {
     name,
@@ -45,12 +41,15 @@ function overlapReward(
     range: [0, 1],
     credit: ['pixel', 'difference'],
     compute(pred, target, ctx, opts) {
-      return scorer(ctx, opts)(countClasses(pred, target, ctx.numClasses, ignoreOf(opts, ctx), name));
+      return scorer(
+        ctx,
+        opts,
+      )(countClasses(pred, target, ctx.numClasses, ignoreOf(opts, ctx), pluginWhere(name)));
     },
     pixelCredit(pred, target, ctx, opts, creditKind: PixelCreditKind) {
       const ignore = ignoreOf(opts, ctx);
       if (creditKind === 'pixel') return correctnessCredit(pred, target, ignore);
-      const counts = countClasses(pred, target, ctx.numClasses, ignore, name);
+      const counts = countClasses(pred, target, ctx.numClasses, ignore, pluginWhere(name));
       return differenceCredit(pred, target, counts, ctx.numClasses, ignore, scorer(ctx, opts));
     },
   };
@@ -69,3 +68,5 @@ export const iouReward = (): RewardPlugin<OverlapOptions> =>
     'IoU (Jaccard) per class, TP / (predicted + true - TP), averaged over classes',
     false,
   );
+
+const pluginWhere = (name: string): string => `reward plugin '${name}'`;

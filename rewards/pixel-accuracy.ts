@@ -1,5 +1,5 @@
 import type { RewardPlugin } from '../src/types.js';
-import { correctnessCredit } from './class-counts.js';
+import { correctnessCredit } from './credit.js';
 import { CLASS_OPTION_PROPERTIES, emptyScore, ignoreOf } from './options.js';
 
 export interface PixelAccuracyOptions {

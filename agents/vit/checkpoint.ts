@@ -2,12 +2,13 @@
  * Face Transformer weights on disk in the tfjs layout: `model.json` (weightsManifest + config)
  * and `weights.bin` (float32 little-endian, variables concatenated in manifest order), so
  * `tf.io.loadWeights`, tensorflowjs' Python `read_weights` or a few lines of numpy can read them.
- * Both files are written atomically (temp file + rename; weights.bin first, model.json last).
+ * Both files are written atomically (src/atomic.ts; weights.bin first, model.json last).
  */
 import * as tf from '@tensorflow/tfjs';
 import { crc32c } from '@aws-crypto/crc32c';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../src/atomic.js';
 import { FprlError } from '../../src/errors.js';
 import { validateViTConfig, type ViTConfig } from './config.js';
 import { sizeOf, type ParamSpec } from './params.js';
@@ -34,24 +35,6 @@ export interface RawCheckpoint {
   config: ViTConfig;
   specs: tf.io.WeightsManifestEntry[];
   data: ArrayBuffer;
-}
-
-let tmpCounter = 0;
-
-/** Write `bytes` to `file` atomically: a crash leaves the old file or the new one, never half of one. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${tmpCounter++}`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw new FprlError(`could not write ${path.basename(file)}: ${(e as Error).message}`, {
-      where: file,
-      hint: 'check that the directory is writable and the disk has space; the previous file is unchanged',
-      cause: e,
-    });
-  }
 }
 
 /** Save named float32 tensors and the config to `dir` (created if needed). */

@@ -28,7 +28,8 @@ export {
   type ResolvedExperiment,
 } from './load.js';
 export { expandEnvVars } from './env-vars.js';
-export { configError, describeAjvErrors, type ConfigIssue } from './issues.js';
+export { configError } from './issues.js';
+export { describeAjvErrors, type ConfigIssue } from '../validate.js';
 export { planSweep, checkAgentGraph, orderAgents, runId, type RunSpec, type PlannedAgent } from './plan.js';
 export { schedule, type Executor, type RunOutcome, type RunStatus } from './scheduler.js';
 export { runSweep, resolveWorkers, type SweepOptions, type SweepOutcome } from './runner.js';

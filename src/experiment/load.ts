@@ -6,7 +6,7 @@
  * the model's sizes. Every problem found is listed in one
  * error, each with its JSON path and what is allowed.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AgentDefinition, AgentKindConfig, AgentRewardInfo } from '../../agents/define.js';
@@ -24,33 +24,26 @@ import { FprlError, isFprlError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import type { RewardPlugin, RewardSpec } from '../types.js';
 import { importRewards } from '../../rewards/load.js';
+import { optionsValidator } from '../../rewards/define.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
 import { resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
 import { resolveAugment } from '../data/index.js';
 import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';
 import { jsonErrorOffset, lineColumn } from './json-position.js';
-import { configError, describeAjvErrors, type ConfigIssue } from './issues.js';
+import { describeAjvErrors, validatorFor, type ConfigIssue } from '../validate.js';
+import { configError } from './issues.js';
 import { checkAgentGraph } from './plan.js';
 import { experimentSchema, PATH_FIELDS, type AgentEntry, type ExperimentConfig } from './schema.js';
 
-/** Verbose: errors carry the offending value and the parent schema (for "allowed keys: ..."). */
-const ajv = new Ajv({
-  allErrors: true,
-  useDefaults: true,
-  verbose: true,
-  discriminator: true,
-  strict: false,
-});
 /** The compiled experiment schema for one list of agent kinds (recompiled when the kinds change). */
 let compiled: { kinds: readonly AgentDefinition[]; validate: ValidateFunction } | undefined;
-const pluginValidators = new WeakMap<object, ValidateFunction>();
 const importedModules = new WeakMap<Registry<RewardPlugin>, Set<string>>();
 
 function experimentValidator(kinds: readonly AgentDefinition[]): ValidateFunction {
   if (!compiled || compiled.kinds.length !== kinds.length || compiled.kinds.some((k, i) => k !== kinds[i])) {
     const { $id: _id, ...schema } = experimentSchema(kinds);
-    compiled = { kinds, validate: ajv.compile(schema) };
+    compiled = { kinds, validate: validatorFor(schema) };
   }
   return compiled.validate;
 }
@@ -344,11 +337,7 @@ function checkAgent(
       return;
     }
     const plugin = registry.create(r.plugin);
-    let validate = pluginValidators.get(plugin.optionsSchema);
-    if (!validate) {
-      validate = ajv.compile(plugin.optionsSchema);
-      pluginValidators.set(plugin.optionsSchema, validate);
-    }
+    const validate = optionsValidator(plugin);
     if (!validate(r.options)) {
       for (const issue of describeAjvErrors(validate.errors, `${rp}/options`)) {
         issues.push({

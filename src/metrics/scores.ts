@@ -1,3 +1,6 @@
+import { classCounts } from './class-counts.js';
+import { overlap } from './overlap.js';
+
 /** Scores of one class over a split. */
 export interface ClassScores {
   /** TP / predicted pixels; NaN when the class was never predicted. */
@@ -46,32 +49,26 @@ export function scoresFromCounts(
   C: number,
   classNames: readonly string[],
 ): Scores {
-  const predicted = new Float64Array(C);
-  const support = new Float64Array(C);
+  const { tp, predicted, truth: support } = classCounts(counts, C);
+  // Integer sums: exact in any order.
   let correct = 0;
   let total = 0;
-  for (let t = 0; t < C; t++) {
-    for (let p = 0; p < C; p++) {
-      const n = counts[t * C + p];
-      support[t] += n;
-      predicted[p] += n;
-      total += n;
-    }
-    correct += counts[t * C + t];
+  for (let c = 0; c < C; c++) {
+    correct += tp[c];
+    total += support[c];
   }
   const perClass: Record<string, ClassScores> = {};
   const f1 = new Float64Array(C);
   const iou = new Float64Array(C);
   const absent: string[] = [];
   for (let c = 0; c < C; c++) {
-    const tp = counts[c * C + c];
-    const both = predicted[c] + support[c];
-    f1[c] = ratio(2 * tp, both);
-    iou[c] = ratio(tp, both - tp);
-    if (both === 0) absent.push(classNames[c]);
+    // 0/0 = NaN for a class absent from both: left out of the means.
+    f1[c] = overlap('f1', tp[c], predicted[c], support[c]);
+    iou[c] = overlap('iou', tp[c], predicted[c], support[c]);
+    if (predicted[c] + support[c] === 0) absent.push(classNames[c]);
     perClass[classNames[c]] = {
-      precision: ratio(tp, predicted[c]),
-      recall: ratio(tp, support[c]),
+      precision: ratio(tp[c], predicted[c]),
+      recall: ratio(tp[c], support[c]),
       f1: f1[c],
       iou: iou[c],
       support: support[c],

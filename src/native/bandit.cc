@@ -1,6 +1,6 @@
-// The hot loops of a REINFORCE step over K x B x H x W pixels, for agents/sampling.ts,
-// agents/advantage.ts and rewards/class-counts.ts. Each one is the JS loop beside it (which stays
-// the reference and the fallback) rewritten with the same arithmetic in the same order: float32
+// The hot loops of a REINFORCE step over K x B x H x W pixels, for agents/nets/sampling.ts,
+// agents/advantage.ts, rewards/credit.ts and src/metrics/count.ts. Each one is the JS loop beside
+// it (which stays the reference and the fallback) rewritten with the same arithmetic in the same order: float32
 // values widened to double where JS numbers are doubles, rounded to float32 where JS stores into a
 // Float32Array, no fused multiply-add (binding.gyp: -ffp-contract=off). So results are bit for bit
 // those of the JS code (test/native/bandit.test.ts), and a run does not depend on whether the
@@ -168,9 +168,10 @@ void normalize(float* adv, size_t K, size_t n, const uint8_t* mask, double mean,
   }
 }
 
-// The confusion matrix of one image, M[p*C + t] += 1 per pixel whose target is not `ignore`.
-// Returns the index of the first pixel with a label outside [0, C), or -1. Four interleaved
-// integer tables, so runs of equal labels do not wait on one counter; counts are exact either way.
+// src/metrics/count.ts's countConfusionJs: M[t*C + p] += 1 per pixel whose target is not `ignore`.
+// Returns the index of the first pixel with a label outside [0, C), or -1 (M then holds partial
+// counts, which the caller discards). Four interleaved integer tables, so runs of equal labels do
+// not wait on one counter; counts are exact either way.
 double confusion(const int32_t* pred, const int32_t* target, size_t n, size_t C, double ignore, double* M) {
   constexpr size_t kTables = 4;
   uint32_t local[kTables][256];
@@ -181,7 +182,7 @@ double confusion(const int32_t* pred, const int32_t* target, size_t n, size_t C,
       if (static_cast<double>(t) == ignore) continue;
       const int32_t p = pred[i];
       if (static_cast<uint32_t>(p) >= C || static_cast<uint32_t>(t) >= C) return static_cast<double>(i);
-      M[static_cast<size_t>(p) * C + static_cast<size_t>(t)] += 1;
+      M[static_cast<size_t>(t) * C + static_cast<size_t>(p)] += 1;
     }
     return -1;
   }
@@ -195,7 +196,7 @@ double confusion(const int32_t* pred, const int32_t* target, size_t n, size_t C,
       bad = static_cast<double>(i);
       break;
     }
-    local[i & (kTables - 1)][static_cast<size_t>(p) * C + static_cast<size_t>(t)]++;
+    local[i & (kTables - 1)][static_cast<size_t>(t) * C + static_cast<size_t>(p)]++;
   }
   for (size_t c = 0; c < cells; c++)
     M[c] += static_cast<double>(local[0][c]) + local[1][c] + local[2][c] + local[3][c];

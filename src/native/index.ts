@@ -39,7 +39,8 @@ export interface NativeAddon {
   /** x viewed as [pre, R, post]: out[p, j] = scale * sum over r of x[p, r, j] (fixed order). */
   sum(x: Float32Array, out: Float32Array, pre: number, R: number, post: number, scale: number): void;
   // The hot loops of a REINFORCE step (bandit.cc): the same arithmetic as the JS beside each
-  // caller, bit for bit (agents/sampling.ts, agents/advantage.ts, rewards/class-counts.ts).
+  // caller, bit for bit (agents/nets/sampling.ts, agents/advantage.ts, rewards/credit.ts,
+  // src/metrics/count.ts).
   sample(probs: Float32Array, u: Float64Array, C: number, k: number, out: Int32Array): void;
   policyWeights(
     actions: Int32Array,
@@ -83,7 +84,7 @@ export interface NativeAddon {
     out: Float32Array,
     from: number,
   ): number;
-  /** Adds the image's confusion counts into out[p*C + t]; returns the first pixel with a bad label, or -1. */
+  /** Adds confusion counts into out[t*C + p]; returns the first pixel with a bad label (out then partial), or -1. */
   confusion(pred: Int32Array, target: Int32Array, C: number, ignore: number, out: Float64Array): number;
   /** One Adam step (src/wasm/adam-kernel.ts): w, g, m, v in; w', m', v' out. */
   adam(

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FprlError } from '../errors.js';
+import { writeFileAtomic } from '../atomic.js';
 
 export interface TensorSpec {
   name: string;
@@ -30,9 +31,9 @@ export async function writeTensors(
     format: 'fprl-tensors/1',
     weightsManifest: [{ paths: [`${base}.bin`], weights: specs }],
   };
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, `${base}.bin`), new Uint8Array(data as ArrayBuffer));
-  await fs.writeFile(path.join(dir, `${base}.json`), `${JSON.stringify(file, null, 1)}\n`);
+  // The manifest last: a folder with the .json has its .bin complete.
+  await writeFileAtomic(path.join(dir, `${base}.bin`), new Uint8Array(data as ArrayBuffer));
+  await writeFileAtomic(path.join(dir, `${base}.json`), `${JSON.stringify(file, null, 1)}\n`);
 }
 
 /** The specs of a tensor file, without reading the bytes. */

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../atomic.js';
 
 const require = createRequire(import.meta.url);
 export const WASM_THREADS_ENV_VAR = 'FPRL_WASM_THREADS';
@@ -62,11 +63,7 @@ function workerScript(): string {
   const patched = source.replace(load, `importScripts(${JSON.stringify(mainScript)});`);
   const hash = createHash('sha256').update(patched).digest('hex').slice(0, 16);
   const file = path.join(os.tmpdir(), `fprl-tfjs-wasm-pthread-${hash}.cjs`);
-  if (!fs.existsSync(file)) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, patched);
-    fs.renameSync(tmp, file);
-  }
+  if (!fs.existsSync(file)) writeFileAtomicSync(file, patched);
   return file;
 }
 

@@ -103,8 +103,8 @@ describe('agents', () => {
         expect.fail('should throw');
       } catch (e) {
         const msg = (e as FprlError).message;
-        expect(msg).to.contain("agents[1]: unknown key 'bogus'");
-        expect(msg).to.match(/agents\[1\]\.baseline: must be equal to one of the allowed values \(none, ema/);
+        expect(msg).to.contain("agents[1].bogus: unknown key 'bogus'; allowed keys: kind,");
+        expect(msg).to.match(/agents\[1\]\.baseline: must be one of 'none', 'ema', .* \(got 'mean'\)/);
         expect(msg).to.contain('agents[1].samples: must be >= 1');
       }
     });

@@ -293,7 +293,7 @@ describe('data: LaPa folder reader', () => {
       const ds = await open();
       expect(ds.cacheHit).to.equal(false);
       expect((await open()).cacheHit).to.equal(true);
-      expect((await fs.readdir(cache)).filter((f) => f.endsWith('.tmp'))).to.have.length(0);
+      expect((await fs.readdir(cache)).filter((f) => /\.tmp-/.test(f))).to.have.length(0);
     });
   });
 });

@@ -31,6 +31,13 @@ function testRegistry(): Registry<RewardPlugin> {
   r.register(constant('throws', () => { throw new Error('boom'); })); // prettier-ignore
   r.register(constant('nan', () => NaN));
   r.register(constant('too-big', () => 2));
+  r.register(
+    defineReward({
+      ...constant('short-credit', () => 0.5).plugin,
+      credit: ['pixel'],
+      pixelCredit: () => new Float32Array(3),
+    }),
+  );
   r.register(constant('not-a-number', () => '0.5'));
   r.register(constant('hangs', () => new Promise(() => {})));
   r.register(constant('rejects', () => Promise.reject(new Error('remote scorer down'))));
@@ -176,6 +183,22 @@ describe('envs: the bandit template (BanditEnv)', () => {
     });
   }
 
+  it('rejects the step, naming the component and plugin, when pixel credit has the wrong size', async () => {
+    const env = make([{ name: 'bad', plugin: 'short-credit', weight: 1 }]);
+    try {
+      await env.reset({ seed: 0 });
+      const err = await env.step(new Int32Array(24), { pixelCredit: 'pixel' }).then(
+        () => expect.fail('the step should reject'),
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(FprlError);
+      expect((err as FprlError).where).to.equal("reward component 'bad' (plugin 'short-credit')");
+      expect((err as FprlError).message).to.match(/pixelCredit returned 3 values for an image of 12 pixels/);
+    } finally {
+      env.close();
+    }
+  });
+
   it('ignores an answer that arrives after the timeout, without crashing', async () => {
     const watch = watchEscapes();
     const env = make([{ name: 'late', plugin: 'late', weight: 1 }], { rewardTimeoutMs: 20 });
@@ -230,7 +253,7 @@ describe('envs: the bandit template (BanditEnv)', () => {
     [
       'bad options',
       [{ name: 'x', plugin: 'f1', weight: 1, options: { average: 'mean' } }],
-      /options\/average must be one of/,
+      /\/options\/average: must be one of 'macro'/,
       "reward component 'x' (plugin 'f1')",
     ],
     [

@@ -2,12 +2,9 @@ import { expect } from 'chai';
 import { nativeAddon, withoutNative } from '../../src/native/index.js';
 import { sampleCategorical } from '../../agents/nets/sampling.js';
 import { computeAdvantages, policyWeights, type AdvantageInput } from '../../agents/advantage.js';
-import {
-  averageScore,
-  countClasses,
-  differenceCredit,
-  type ClassCounts,
-} from '../../rewards/class-counts.js';
+import { averageScore } from '../../rewards/average.js';
+import { differenceCredit } from '../../rewards/credit.js';
+import { ConfusionMatrix, countClasses, type ClassCounts } from '../../src/metrics/index.js';
 import { Rng } from '../../src/rng.js';
 import { BulkRandom } from '../../agents/vit/random.js';
 import type { BaselineKind } from '../../agents/config.js';
@@ -71,27 +68,46 @@ describe('native REINFORCE loops (src/native/bandit.cc) give the JS results bit 
     }
   }
 
-  it('count the same classes, skip the ignore label, and name the same bad pixel', () => {
+  it('count the same confusion matrix (ignore label skipped, 3 and 20 classes too) and name the same bad pixel', () => {
     const rng = new Rng('bandit/counts');
-    const n = 4096;
-    const target = Int32Array.from({ length: n }, () => (rng.next() < 0.05 ? 255 : rng.int(0, 11)));
-    const pred = Int32Array.from({ length: n }, (_, i) =>
-      rng.next() < 0.6 ? target[i] % 11 : rng.int(0, 11),
-    );
-    const [native, js] = both(() => countClasses(pred, target, 11, 255, 'dice'));
-    expect(native).to.deep.equal(js);
-    pred[1234] = 11;
-    const messages = both(() => {
-      try {
-        countClasses(pred, target, 11, 255, 'dice');
-        return 'no error';
-      } catch (e) {
-        return (e as Error).message;
-      }
-    });
-    expect(messages[0])
-      .to.equal(messages[1])
-      .and.to.match(/pixel 1234 has prediction 11/);
+    const n = 4099;
+    for (const C of [3, 11, 20]) {
+      const target = Int32Array.from({ length: n }, () => (rng.next() < 0.05 ? 255 : rng.int(0, C)));
+      const pred = Int32Array.from({ length: n }, (_, i) =>
+        rng.next() < 0.6 ? target[i] % C : rng.int(0, C),
+      );
+      const [native, js] = both(() => new ConfusionMatrix(C, 255).add(pred, target).add(pred, target));
+      expect(native.counts).to.deep.equal(js.counts);
+      expect(native.total).to.equal(js.total).and.to.be.greaterThan(n);
+      expect(native.at(1, 2), 'row = truth, column = prediction').to.equal(
+        2 * pred.filter((p, i) => p === 2 && target[i] === 1).length,
+      );
+      const [nc, jc] = both(() => countClasses(pred, target, C, 255, "reward plugin 'dice'"));
+      expect(nc).to.deep.equal(jc);
+    }
+    const target = Int32Array.from({ length: n }, () => rng.int(0, 11));
+    const pred = target.slice();
+    for (const [where, at, value] of [
+      [pred, 1234, 11],
+      [pred, 1234, -1],
+      [target, 2000, 12],
+    ] as const) {
+      const was = where[at];
+      where[at] = value;
+      const messages = both(() => {
+        const cm = new ConfusionMatrix(11, 255);
+        try {
+          cm.add(pred, target);
+          return 'no error';
+        } catch (e) {
+          return `${(e as Error).message} / counts ${cm.total}`;
+        }
+      });
+      where[at] = was;
+      expect(messages[0])
+        .to.equal(messages[1])
+        .and.to.match(new RegExp(`pixel ${at} has label ${value}, outside \\[0, 11\\) / counts 0`));
+    }
   });
 
   it('give the same difference credit, also for a pair the counts did not foresee', () => {

@@ -183,7 +183,7 @@ describe('training config', () => {
   it('lists every problem with its path, and refuses steps with epochs', () => {
     expect(() => resolveTrainingConfig({ batchSize: -1, optimizer: { name: 'rmsprop' } })).to.throw(
       FprlError,
-      /training\.batchSize: must be >= 1[\s\S]*training\.optimizer\.name: must be equal to one of the allowed values \(adam, adamw, sgd\)/,
+      /training\.batchSize: must be >= 1 \(got -1\)[\s\S]*training\.optimizer\.name: must be one of 'adam', 'adamw', 'sgd' \(got 'rmsprop'\)/,
     );
     expect(() => resolveTrainingConfig({ steps: 1, epochs: 1 })).to.throw(
       FprlError,

@@ -82,9 +82,11 @@ describe('rewards: defineReward and options', () => {
       const err = e as FprlError;
       expect(err).to.be.instanceOf(FprlError);
       expect(err.where).to.equal("reward component 'x' (plugin 'f1')");
-      expect(err.message).to.contain("unknown option 'colour'");
-      expect(err.message).to.contain('options/average must be one of "macro", "micro", "weighted"');
-      expect(err.message).to.contain('options/classes');
+      expect(err.message).to.contain("/options/colour: unknown key 'colour'; allowed keys: average,");
+      expect(err.message).to.contain(
+        "/options/average: must be one of 'macro', 'micro', 'weighted' (got 'mean')",
+      );
+      expect(err.message).to.contain('/options/classes: must not repeat items');
       expect(err.hint).to.contain('average: "macro" | "micro" | "weighted" = "macro"');
     }
   });

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { FprlError } from '../../src/errors.js';
+import { PerImageStats } from '../../src/metrics/index.js';
 import { Rng } from '../../src/rng.js';
 import { diceReward, f1Reward, iouReward, pixelAccuracyReward } from '../../rewards/index.js';
 import { ctxOf, randomPair, score } from './helpers.js';
@@ -107,6 +109,26 @@ describe('rewards: f1, dice, iou, pixel-accuracy', () => {
   });
 
   it('rejects predicted labels outside the classes, naming the plugin', () => {
-    expect(() => score(f1, [9, 0], [0, 0], ctxOf(1, 2, 4))).to.throw(/labels must be in \[0, 4\)/);
+    expect(() => score(f1, [9, 0], [0, 0], ctxOf(1, 2, 4)))
+      .to.throw(FprlError, /prediction pixel 0 has label 9, outside \[0, 4\)/)
+      .with.property('where', "reward plugin 'f1'");
+  });
+});
+
+describe('rewards and metrics share one counter and one overlap formula', () => {
+  it('gives macro f1 and iou rewards bit-equal to the per-image mean F1 and mIoU of the metrics', () => {
+    const rng = new Rng('rewards/metrics-agree');
+    const ctx = ctxOf(16, 16);
+    const f1 = f1Reward();
+    const iou = iouReward();
+    for (let k = 0; k < 20; k++) {
+      const { pred, target } = randomPair(rng, 256, 11);
+      const stats = new PerImageStats(11, 255).add(pred, target);
+      const [meanF1] = stats.list('meanF1');
+      const [mIoU] = stats.list('mIoU');
+      if (Number.isNaN(meanF1) || Number.isNaN(mIoU)) continue;
+      expect(score(f1, pred, target, ctx)).to.equal(meanF1);
+      expect(score(iou, pred, target, ctx, { includeBackground: true })).to.equal(mIoU);
+    }
   });
 });

@@ -5,11 +5,12 @@
  * trailer (key, size, ids, problems) and a 16-byte footer (magic, JSON length). Fixed-size
  * records let a reader fetch sample i with one positional read. The key hashes every source
  * file's path, size and mtime plus the target size and reader options, so any change
- * rebuilds the cache. Files are written to a temporary name and renamed (atomic).
+ * rebuilds the cache. Files are written atomically (src/atomic.ts).
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { AtomicFile } from '../../atomic.js';
 import type { Problem } from './problems.js';
 
 const MAGIC = 'FPRLC001';
@@ -76,25 +77,21 @@ export async function readCacheMeta(file: string, key: string): Promise<CacheMet
   }
 }
 
-/** Streams records to a temporary file; `commit` adds the trailer and renames it into place. */
+/** Streams records to a temporary file; `commit` adds the trailer and puts it in place atomically. */
 export class CacheWriter {
-  private fh?: fs.FileHandle;
+  private out?: AtomicFile;
   private offset = 0;
-  private readonly tmp: string;
 
-  constructor(readonly file: string) {
-    this.tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  }
+  constructor(readonly file: string) {}
 
   async open(): Promise<void> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true });
-    this.fh = await fs.open(this.tmp, 'w');
+    this.out = await AtomicFile.open(this.file);
   }
 
   async append(rgb: Uint8Array, label: Uint8Array): Promise<void> {
-    await this.fh!.write(rgb, 0, rgb.length, this.offset);
+    await this.out!.write(rgb, this.offset);
     this.offset += rgb.length;
-    await this.fh!.write(label, 0, label.length, this.offset);
+    await this.out!.write(label, this.offset);
     this.offset += label.length;
   }
 
@@ -103,18 +100,15 @@ export class CacheWriter {
     const foot = Buffer.alloc(FOOTER);
     foot.write(MAGIC, 0, 'latin1');
     foot.writeUInt32LE(json.length, 8);
-    await this.fh!.write(json, 0, json.length, this.offset);
-    await this.fh!.write(foot, 0, FOOTER, this.offset + json.length);
-    await this.fh!.sync();
-    await this.fh!.close();
-    this.fh = undefined;
-    await fs.rename(this.tmp, this.file);
+    await this.out!.write(json, this.offset);
+    await this.out!.write(foot, this.offset + json.length);
+    await this.out!.commit();
+    this.out = undefined;
   }
 
   /** Remove the temporary file (after an error). */
   async abort(): Promise<void> {
-    await this.fh?.close().catch(() => undefined);
-    this.fh = undefined;
-    await fs.rm(this.tmp, { force: true });
+    await this.out?.abort();
+    this.out = undefined;
   }
 }
