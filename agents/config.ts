@@ -1,5 +1,5 @@
 /**
- * The config record of the built-in agent kinds (agents/kinds/): the four share one record and
+ * The config record of the built-in agent kinds (agents/kind-*.ts): the four share one record and
  * one set of fields, so that saved runs' config.json and agent.json keep their shape; each field
  * says which kinds read it, and a kind ignores the others. A kind of your own declares only its
  * own fields (see agents/define.ts).

@@ -5,7 +5,8 @@
  * there), whether it learns a policy network, the rules its schema cannot say, and its factory.
  * The experiment schema is assembled from the registered kinds (src/experiment/schema.ts).
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { validatorFor } from '../src/validate.js';
 import { FprlError } from '../src/errors.js';
 import type { RegistryEntry } from '../src/registry.js';
 import type { Agent, PolicyNet } from '../src/types.js';
@@ -95,9 +96,6 @@ export const ENTRY_FIELDS = ['kind', 'name', 'description', 'rewards', 'initFrom
 
 const NAME = /^[A-Za-z0-9][\w.@/-]*$/;
 
-/** `strict`: a typo in a schema keyword fails when the kind is defined, not silently. */
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, logger: false });
-
 /** The JSON schema of a config of `kind` (its own fields plus `kind`). */
 export function kindConfigSchema(kind: AgentKindSpec): Record<string, unknown> {
   return {
@@ -143,7 +141,8 @@ export function defineAgent<C extends { kind: string }>(kind: AgentKindSpec<C>):
   if (missing.length) fail(`required names fields that properties do not declare: ${missing.join(', ')}`);
   let validate: ValidateFunction;
   try {
-    validate = ajv.compile(kindConfigSchema(kind as AgentKindSpec));
+    // The one ajv instance (strict schemas: a typo in a keyword fails when the kind is defined).
+    validate = validatorFor(kindConfigSchema(kind as AgentKindSpec));
   } catch (e) {
     throw new FprlError(`properties are not valid JSON schemas: ${(e as Error).message}`, {
       where,

@@ -11,7 +11,7 @@ export {
   randomKind,
   majorityKind,
   checkReinforceConfig,
-} from './kinds/index.js';
+} from './builtin-kinds.js';
 export { PolicyAgent } from './policy-agent.js';
 export { SupervisedAgent } from './supervised.js';
 export { ReinforceAgent, type RlExperience } from './reinforce.js';

@@ -1,7 +1,7 @@
 /**
  * `agentRegistry`: kind -> definition (agents/define.ts): its config schema, whether it has a
  * policy network, its rules and its factory `(config, policy, ctx) => Agent`. The built-ins
- * (agents/kinds/) are added by an explicit `registerBuiltinAgents()` (idempotent); a user's kinds
+ * (agents/kind-*.ts) are added by an explicit `registerBuiltinAgents()` (idempotent); a user's kinds
  * by `agentRegistry.register(defineAgent(...))` or an experiment's `agentModules`.
  */
 import type { Agent, PolicyNet } from '../src/types.js';
@@ -11,7 +11,7 @@ import { formatAjvErrors } from '../src/validate.js';
 import { NUM_CLASSES } from '../src/classes.js';
 import type { AgentContext } from './base.js';
 import type { AgentDefinition, AgentFactoryArgs, AgentKindConfig } from './define.js';
-import { BUILTIN_AGENT_KINDS } from './kinds/index.js';
+import { BUILTIN_AGENT_KINDS } from './builtin-kinds.js';
 
 export type AgentRegistry = Registry<Agent, AgentFactoryArgs, AgentDefinition>;
 export const agentRegistry: AgentRegistry = new Registry<Agent, AgentFactoryArgs, AgentDefinition>('agent');

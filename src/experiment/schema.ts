@@ -2,14 +2,14 @@
  * The experiment config: one JSON file naming a dataset, a model, the training loop, a list
  * of agents (each with its rewards, optionally fine-tuning another agent's final checkpoint),
  * seeds and the evaluation. This ajv schema is the single source of truth: defaults live here
- * (an agent entry's kind fields: in its kind's definition, agents/kinds/ or `agentModules`),
+ * (an agent entry's kind fields: in its kind's definition, agents/kind-*.ts or `agentModules`),
  * `additionalProperties: false` everywhere (a typo is an error, not an ignored key), and
  * experiments/schema.json is generated from it for editors (`npm run schema`).
  * Rules a schema cannot say (reward plugins and their options, initFrom links, patch sizes)
  * are checked by `loadExperiment` with the same path-and-allowed-values messages.
  */
 import type { AgentDefinition } from '../../agents/define.js';
-import { BUILTIN_AGENT_KINDS } from '../../agents/kinds/index.js';
+import { BUILTIN_AGENT_KINDS } from '../../agents/builtin-kinds.js';
 import { PRESETS } from '../../agents/vit/config.js';
 import { DEFAULT_AUGMENT as AUG } from '../data/index.js';
 import { trainingConfigSchema, type TrainingConfig } from '../optim/config.js';

@@ -3,9 +3,9 @@
  * Beyond the schema: rloo needs k >= 2 samples, the agent needs a reward, and pixel credit needs
  * rewards that give it.
  */
-import { builtinAgentProperties, checkBuiltinConfig, type AgentConfig } from '../config.js';
-import { defineAgent, type AgentCheckContext, type AgentProblem } from '../define.js';
-import { ReinforceAgent } from '../reinforce.js';
+import { builtinAgentProperties, checkBuiltinConfig, type AgentConfig } from './config.js';
+import { defineAgent, type AgentCheckContext, type AgentProblem } from './define.js';
+import { ReinforceAgent } from './reinforce.js';
 
 /** The REINFORCE rules (exported for kinds built on ReinforceAgent, such as examples/agents/). */
 export function checkReinforceConfig(cfg: AgentConfig, ctx: AgentCheckContext): AgentProblem[] {

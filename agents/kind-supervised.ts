@@ -1,7 +1,7 @@
 /** The `supervised` kind: per-pixel cross-entropy against the ground truth (agents/supervised.ts). */
-import { builtinAgentProperties, checkBuiltinConfig, type AgentConfig } from '../config.js';
-import { defineAgent } from '../define.js';
-import { SupervisedAgent } from '../supervised.js';
+import { builtinAgentProperties, checkBuiltinConfig, type AgentConfig } from './config.js';
+import { defineAgent } from './define.js';
+import { SupervisedAgent } from './supervised.js';
 
 export const supervisedKind = defineAgent<AgentConfig>({
   name: 'supervised',

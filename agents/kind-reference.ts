@@ -1,7 +1,7 @@
 /** The reference kinds, the floor of every comparison: `random` and `majority` (agents/reference.ts). */
-import { builtinAgentProperties, checkBuiltinConfig, type AgentConfig } from '../config.js';
-import { defineAgent } from '../define.js';
-import { MajorityAgent, RandomAgent } from '../reference.js';
+import { builtinAgentProperties, checkBuiltinConfig, type AgentConfig } from './config.js';
+import { defineAgent } from './define.js';
+import { MajorityAgent, RandomAgent } from './reference.js';
 
 export const randomKind = defineAgent<AgentConfig>({
   name: 'random',
