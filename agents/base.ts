@@ -4,26 +4,14 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Agent } from '../src/types.js';
-import type { Rng, RngState } from '../src/rng.js';
-import type { TrainingConfig } from '../src/optim/config.js';
-import { FprlError } from '../src/errors.js';
-import { writeFileAtomic } from '../src/atomic.js';
+import type { Agent } from '../src/core/types.js';
+import type { RngState } from '../src/core/rng.js';
+import { FprlError } from '../src/core/errors.js';
+import { writeFileAtomic } from '../src/core/atomic.js';
 import type { AgentConfig } from './config.js';
 
-/** What an agent factory gets besides its config and policy. */
-export interface AgentContext {
-  /** The agent's own stream: sampling, dropout, random labels. Its state is saved with the agent. */
-  rng: Rng;
-  /** Optimiser, schedule and gradient clipping (defaults when absent). */
-  training?: TrainingConfig;
-  /** Planned optimiser steps, for the cosine schedule and the entropy decay. */
-  totalSteps?: number;
-  /** Display name (defaults to kind and baseline, e.g. `reinforce-rloo`). */
-  name?: string;
-  /** Classes of the label maps when there is no policy to say it (reference agents); default 11. */
-  numClasses?: number;
-}
+/** What an agent factory gets besides its config and policy (defined with the kinds, agents/define.ts). */
+export type { AgentContext } from './define.js';
 
 /** What the trainer must put into an experience for this agent to learn. */
 export interface AgentNeeds {

@@ -6,15 +6,30 @@
  * The experiment schema is assembled from the registered kinds (src/experiment/schema.ts).
  */
 import type { ValidateFunction } from 'ajv';
-import { validatorFor } from '../src/validate.js';
-import { FprlError } from '../src/errors.js';
-import type { RegistryEntry } from '../src/registry.js';
-import type { Agent, PolicyNet } from '../src/types.js';
-import type { AgentContext } from './base.js';
+import { validatorFor } from '../src/core/validate.js';
+import { FprlError } from '../src/core/errors.js';
+import type { RegistryEntry } from '../src/core/registry.js';
+import type { Agent, PolicyNet } from '../src/core/types.js';
+import type { Rng } from '../src/core/rng.js';
+import type { TrainingConfig } from '../src/optim/config.js';
 
 const DEFINITION = Symbol.for('face-parsing-rl.agent-definition');
 
 /** A resolved agent config: its `kind` plus the kind's own fields, defaults filled in. */
+/** What an agent factory gets besides its config and policy. */
+export interface AgentContext {
+  /** The agent's own stream: sampling, dropout, random labels. Its state is saved with the agent. */
+  rng: Rng;
+  /** Optimiser, schedule and gradient clipping (defaults when absent). */
+  training?: TrainingConfig;
+  /** Planned optimiser steps, for the cosine schedule and the entropy decay. */
+  totalSteps?: number;
+  /** Display name (defaults to kind and baseline, e.g. `reinforce-rloo`). */
+  name?: string;
+  /** Classes of the label maps when there is no policy to say it (reference agents); default 11. */
+  numClasses?: number;
+}
+
 export interface AgentKindConfig {
   kind: string;
   [field: string]: unknown;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FprlError, isFprlError } from '../src/errors.js';
+import { FprlError, isFprlError } from '../src/core/errors.js';
 import { isAgentDefinition } from './define.js';
 import { agentRegistry, registerBuiltinAgents, type AgentRegistry } from './registry.js';
 

@@ -6,9 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import type { Action, ActMode, Experience, LossInfo, Observation, PolicyNet } from '../src/types.js';
-import { Rng } from '../src/rng.js';
-import { FprlError } from '../src/errors.js';
+import type { Action, ActMode, Experience, LossInfo, Observation, PolicyNet } from '../src/core/types.js';
+import { Rng } from '../src/core/rng.js';
+import { FprlError } from '../src/core/errors.js';
 import { resolveTrainingConfig, type TrainingConfig } from '../src/optim/config.js';
 import { createOptimizer, type Optimizer } from '../src/optim/optimizers.js';
 import { learningRate } from '../src/optim/schedule.js';

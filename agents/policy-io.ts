@@ -7,9 +7,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { PolicyNet } from '../src/types.js';
-import { FprlError } from '../src/errors.js';
-import { writeFileAtomic } from '../src/atomic.js';
+import type { PolicyNet } from '../src/core/types.js';
+import { FprlError } from '../src/core/errors.js';
+import { writeFileAtomic } from '../src/core/atomic.js';
 import { checkShapes, readTensors, writeTensors, type TensorSpec } from '../src/optim/tensor-io.js';
 
 interface PersistentPolicy extends PolicyNet {

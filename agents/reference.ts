@@ -6,10 +6,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { Action, ActMode, Experience, LossInfo, Observation } from '../src/types.js';
-import { Rng } from '../src/rng.js';
-import { FprlError } from '../src/errors.js';
-import { NUM_CLASSES } from '../src/classes.js';
+import type { Action, ActMode, Experience, LossInfo, Observation } from '../src/core/types.js';
+import { Rng } from '../src/core/rng.js';
+import { FprlError } from '../src/core/errors.js';
+import { NUM_CLASSES } from '../src/core/classes.js';
 import { readTensors, writeTensors } from '../src/optim/tensor-io.js';
 import type { AgentConfig } from './config.js';
 import {

@@ -4,11 +4,11 @@
  * (agents/kind-*.ts) are added by an explicit `registerBuiltinAgents()` (idempotent); a user's kinds
  * by `agentRegistry.register(defineAgent(...))` or an experiment's `agentModules`.
  */
-import type { Agent, PolicyNet } from '../src/types.js';
-import { Registry } from '../src/registry.js';
-import { FprlError } from '../src/errors.js';
-import { formatAjvErrors } from '../src/validate.js';
-import { NUM_CLASSES } from '../src/classes.js';
+import type { Agent, PolicyNet } from '../src/core/types.js';
+import { Registry } from '../src/core/registry.js';
+import { FprlError } from '../src/core/errors.js';
+import { formatAjvErrors } from '../src/core/validate.js';
+import { NUM_CLASSES } from '../src/core/classes.js';
 import type { AgentContext } from './base.js';
 import type { AgentDefinition, AgentFactoryArgs, AgentKindConfig } from './define.js';
 import { BUILTIN_AGENT_KINDS } from './builtin-kinds.js';

@@ -15,8 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import type { Experience, LossInfo, PolicyNet } from '../src/types.js';
-import { FprlError } from '../src/errors.js';
+import type { Experience, LossInfo, PolicyNet } from '../src/core/types.js';
+import { FprlError } from '../src/core/errors.js';
 import { linearDecay } from '../src/optim/schedule.js';
 import { readTensors, writeTensors, checkShapes } from '../src/optim/tensor-io.js';
 import type { AgentConfig } from './config.js';

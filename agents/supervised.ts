@@ -5,8 +5,8 @@
  * the ignore label are left out. The targets are built in JS as a dense [B,H,W,C] tensor and
  * multiplied with log-probabilities: no gather, so it trains on the wasm backend.
  */
-import type { Experience, LossInfo, PolicyNet } from '../src/types.js';
-import { FprlError } from '../src/errors.js';
+import type { Experience, LossInfo, PolicyNet } from '../src/core/types.js';
+import { FprlError } from '../src/core/errors.js';
 import type { AgentConfig } from './config.js';
 import type { AgentContext, AgentNeeds } from './base.js';
 import { PolicyAgent } from './policy-agent.js';

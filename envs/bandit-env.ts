@@ -1,10 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
-import { EventBus } from '../src/bus.js';
-import { IGNORE_INDEX, NUM_CLASSES } from '../src/classes.js';
+import { EventBus } from '../src/core/bus.js';
+import { IGNORE_INDEX, NUM_CLASSES } from '../src/core/classes.js';
 import { IMAGE_RANGE } from '../src/data/normalize.js';
-import { FprlError } from '../src/errors.js';
-import type { Registry } from '../src/registry.js';
-import { Box, LabelMap } from '../src/spaces.js';
+import { FprlError } from '../src/core/errors.js';
+import type { Registry } from '../src/core/registry.js';
+import { Box, LabelMap } from '../src/core/spaces.js';
 import type {
   Env,
   Observation,
@@ -12,7 +12,7 @@ import type {
   RewardPlugin,
   RewardSpec,
   StepResult,
-} from '../src/types.js';
+} from '../src/core/types.js';
 import { attachRewards, type RewardAttachment } from '../rewards/index.js';
 import { nextRequestId, requestRewards } from './reward-request.js';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { FprlError } from '../src/errors.js';
-import { Rng } from '../src/rng.js';
-import type { Env, StepResult } from '../src/types.js';
+import { FprlError } from '../src/core/errors.js';
+import { Rng } from '../src/core/rng.js';
+import type { Env, StepResult } from '../src/core/types.js';
 
 export interface CheckEnvOptions {
   /** Seed of the resets and of the random actions. Default 0. */

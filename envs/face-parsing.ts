@@ -45,9 +45,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchSampler, type AugmentOptions, type SamplerState } from '../src/data/index.js';
-import { FprlError } from '../src/errors.js';
-import { Rng } from '../src/rng.js';
-import type { Dataset } from '../src/types.js';
+import { FprlError } from '../src/core/errors.js';
+import { Rng } from '../src/core/rng.js';
+import type { Dataset } from '../src/core/types.js';
 import { BanditEnv, type BanditEnvOptions, type Contexts } from './bandit-env.js';
 
 export interface FaceParsingEnvOptions extends Omit<BanditEnvOptions, 'height' | 'width'> {

@@ -4,10 +4,10 @@ import {
   SyntheticFaces,
   type SyntheticFacesOptions,
 } from '../src/data/index.js';
-import { FprlError } from '../src/errors.js';
-import { Registry } from '../src/registry.js';
-import { Rng } from '../src/rng.js';
-import type { Dataset } from '../src/types.js';
+import { FprlError } from '../src/core/errors.js';
+import { Registry } from '../src/core/registry.js';
+import { Rng } from '../src/core/rng.js';
+import type { Dataset } from '../src/core/types.js';
 import { FaceParsingEnv, type FaceParsingEnvOptions } from './face-parsing.js';
 
 /** Options of `makeEnv`: the env's own plus the dataset's (which ones apply depends on the id). */

@@ -1,6 +1,6 @@
 import { Subscription, filter } from 'rxjs';
-import type { BusEvents, EventBus } from '../src/bus.js';
-import { FprlError } from '../src/errors.js';
+import type { BusEvents, EventBus } from '../src/core/bus.js';
+import { FprlError } from '../src/core/errors.js';
 
 /** One component's answer to a request. */
 export interface ComponentAnswer {

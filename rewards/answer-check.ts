@@ -1,4 +1,4 @@
-import { FprlError } from '../src/errors.js';
+import { FprlError } from '../src/core/errors.js';
 
 /**
  * The one check of what a reward plugin answers, made where the plugin is known (the bus adapter

@@ -1,9 +1,9 @@
 import { Subscription } from 'rxjs';
-import type { BusEvent, EventBus } from '../src/bus.js';
-import { IGNORE_INDEX, NUM_CLASSES } from '../src/classes.js';
-import { FprlError } from '../src/errors.js';
-import type { Registry } from '../src/registry.js';
-import type { RewardContext, RewardPlugin, RewardSpec } from '../src/types.js';
+import type { BusEvent, EventBus } from '../src/core/bus.js';
+import { IGNORE_INDEX, NUM_CLASSES } from '../src/core/classes.js';
+import { FprlError } from '../src/core/errors.js';
+import type { Registry } from '../src/core/registry.js';
+import type { RewardContext, RewardPlugin, RewardSpec } from '../src/core/types.js';
 import { rangeOf, resolveOptions } from './define.js';
 import { rewardRegistry } from './registry.js';
 import { checkCredit, checkValue, describeValue } from './answer-check.js';

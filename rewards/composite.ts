@@ -1,6 +1,6 @@
-import { FprlError } from '../src/errors.js';
-import type { Registry } from '../src/registry.js';
-import type { RewardPlugin } from '../src/types.js';
+import { FprlError } from '../src/core/errors.js';
+import type { Registry } from '../src/core/registry.js';
+import type { RewardPlugin } from '../src/core/types.js';
 import { rangeOf, resolveOptions } from './define.js';
 import { checkCredit, checkValue } from './answer-check.js';
 import { settleAll } from './settle.js';

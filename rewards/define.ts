@@ -1,8 +1,8 @@
 import type { ValidateFunction } from 'ajv';
-import { FprlError } from '../src/errors.js';
-import { formatAjvErrors, validatorFor } from '../src/validate.js';
-import type { RegistryEntry } from '../src/registry.js';
-import type { PixelCreditKind, RewardPlugin } from '../src/types.js';
+import { FprlError } from '../src/core/errors.js';
+import { formatAjvErrors, validatorFor } from '../src/core/validate.js';
+import type { RegistryEntry } from '../src/core/registry.js';
+import type { PixelCreditKind, RewardPlugin } from '../src/core/types.js';
 
 const DEFINITION = Symbol.for('face-parsing-rl.reward-definition');
 
@@ -68,7 +68,7 @@ export function isRewardDefinition(x: unknown): x is RewardDefinition {
 }
 
 /**
- * The compiled options validator of a plugin (src/validate.ts: defaults filled in, every problem
+ * The compiled options validator of a plugin (src/core/validate.ts: defaults filled in, every problem
  * listed; a typo in a schema keyword fails here, when the reward is defined).
  */
 export function optionsValidator(plugin: RewardPlugin): ValidateFunction {

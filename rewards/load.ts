@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FprlError } from '../src/errors.js';
-import type { Registry } from '../src/registry.js';
-import type { RewardPlugin } from '../src/types.js';
+import { FprlError } from '../src/core/errors.js';
+import type { Registry } from '../src/core/registry.js';
+import type { RewardPlugin } from '../src/core/types.js';
 import { isRewardDefinition } from './define.js';
 import { rewardRegistry } from './registry.js';
 

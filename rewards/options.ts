@@ -1,5 +1,5 @@
-import { FprlError } from '../src/errors.js';
-import type { RewardContext } from '../src/types.js';
+import { FprlError } from '../src/core/errors.js';
+import type { RewardContext } from '../src/core/types.js';
 
 /** How per-class scores become one number per image. */
 export type Average = 'macro' | 'micro' | 'weighted';

@@ -1,4 +1,4 @@
-import type { PixelCreditKind, RewardContext, RewardPlugin } from '../src/types.js';
+import type { PixelCreditKind, RewardContext, RewardPlugin } from '../src/core/types.js';
 import { countClasses, type ClassCounts, type Overlap } from '../src/metrics/index.js';
 import { averageScore } from './average.js';
 import { correctnessCredit, differenceCredit } from './credit.js';

@@ -1,4 +1,4 @@
-import type { RewardPlugin } from '../src/types.js';
+import type { RewardPlugin } from '../src/core/types.js';
 import { correctnessCredit } from './credit.js';
 import { CLASS_OPTION_PROPERTIES, emptyScore, ignoreOf } from './options.js';
 

@@ -1,5 +1,5 @@
-import { Registry } from '../src/registry.js';
-import type { RewardPlugin } from '../src/types.js';
+import { Registry } from '../src/core/registry.js';
+import type { RewardPlugin } from '../src/core/types.js';
 import { boundaryF1Reward } from './boundary-f1.js';
 import { compositeReward } from './composite.js';
 import { defineReward } from './define.js';

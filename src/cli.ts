@@ -7,7 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isFprlError } from './errors.js';
+import { isFprlError } from './core/errors.js';
 import { COMMANDS } from './commands/index.js';
 
 export function buildProgram(): Command {

@@ -11,13 +11,13 @@
  * Extend the bus with your own events by declaration merging:
  * `declare module 'face-parsing-rl' { interface BusEvents { 'my:event': { x: number } } }`.
  */
-export * from './types.js';
-export { EventBus, type BusEvents, type BusEvent, type BusEventType } from './bus.js';
-export { Rng, type RngState } from './rng.js';
-export { Registry, type RegistryEntry } from './registry.js';
-export { FprlError, isFprlError } from './errors.js';
-export * from './classes.js';
-export * from './spaces.js';
+export * from './core/types.js';
+export { EventBus, type BusEvents, type BusEvent, type BusEventType } from './core/bus.js';
+export { Rng, type RngState } from './core/rng.js';
+export { Registry, type RegistryEntry } from './core/registry.js';
+export { FprlError, isFprlError } from './core/errors.js';
+export * from './core/classes.js';
+export * from './core/spaces.js';
 export {
   initBackend,
   backendInfo,
@@ -26,7 +26,7 @@ export {
   BACKEND_ENV_VAR,
   type BackendInfo,
   type BackendChoice,
-} from './backend.js';
+} from './backend/backend.js';
 
 export * from '../rewards/index.js';
 export * from '../envs/index.js';

@@ -4,9 +4,9 @@
  * parameters themselves, which the estimator tests use). `pooled` [B,3] is the mean colour.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PolicyArchitecture, PolicyNet } from '../../src/types.js';
-import type { Rng } from '../../src/rng.js';
-import { NUM_CLASSES } from '../../src/classes.js';
+import type { PolicyArchitecture, PolicyNet } from '../../src/core/types.js';
+import type { Rng } from '../../src/core/rng.js';
+import { NUM_CLASSES } from '../../src/core/classes.js';
 import { readTensors, writeTensors, checkShapes } from '../../src/optim/tensor-io.js';
 import { uniqueScope } from './names.js';
 

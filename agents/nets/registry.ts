@@ -4,9 +4,9 @@
  * data-parallel workers rebuild the main thread's policy this way, so nothing above this floor
  * tests a network's class. Built-ins are added by an explicit `registerBuiltinPolicyNets()`.
  */
-import type { PolicyArchitecture, PolicyNet } from '../../src/types.js';
-import { Registry } from '../../src/registry.js';
-import type { Rng } from '../../src/rng.js';
+import type { PolicyArchitecture, PolicyNet } from '../../src/core/types.js';
+import { Registry } from '../../src/core/registry.js';
+import type { Rng } from '../../src/core/rng.js';
 import { FaceTransformer } from '../vit/model.js';
 import type { ViTConfig } from '../vit/config.js';
 import { LinearPolicy, type LinearPolicyOptions } from './linear.js';

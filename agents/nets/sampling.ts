@@ -2,7 +2,7 @@
  * Per-pixel categorical sampling in JS from one read of the probabilities: faster than a tf
  * multinomial per pixel, and every draw comes from the agent's seeded stream.
  */
-import type { Rng } from '../../src/rng.js';
+import type { Rng } from '../../src/core/rng.js';
 import { nativeAddon } from '../../src/native/index.js';
 
 /**

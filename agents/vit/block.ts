@@ -6,7 +6,7 @@
  * attention weights, out projection; mlp: fc1 (D->M) + ReLU + dropout + fc2 (M->D).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../../src/rng.js';
+import type { Rng } from '../../src/core/rng.js';
 import { dense, dropout, layerNorm } from './ops.js';
 
 /** The variables of one block (see params.ts for names and shapes). */

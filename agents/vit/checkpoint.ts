@@ -2,14 +2,14 @@
  * Face Transformer weights on disk in the tfjs layout: `model.json` (weightsManifest + config)
  * and `weights.bin` (float32 little-endian, variables concatenated in manifest order), so
  * `tf.io.loadWeights`, tensorflowjs' Python `read_weights` or a few lines of numpy can read them.
- * Both files are written atomically (src/atomic.ts; weights.bin first, model.json last).
+ * Both files are written atomically (src/core/atomic.ts; weights.bin first, model.json last).
  */
 import * as tf from '@tensorflow/tfjs';
 import { crc32c } from '@aws-crypto/crc32c';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../src/atomic.js';
-import { FprlError } from '../../src/errors.js';
+import { writeFileAtomic } from '../../src/core/atomic.js';
+import { FprlError } from '../../src/core/errors.js';
 import { validateViTConfig, type ViTConfig } from './config.js';
 import { sizeOf, type ParamSpec } from './params.js';
 

@@ -2,8 +2,8 @@
  * The Face Transformer's configuration: one record, named presets, and the single place that
  * validates it. Sizes follow the source report's ViT segmenter (and timm/big_vision naming).
  */
-import { FprlError } from '../../src/errors.js';
-import { NUM_CLASSES } from '../../src/classes.js';
+import { FprlError } from '../../src/core/errors.js';
+import { NUM_CLASSES } from '../../src/core/classes.js';
 
 export interface ViTConfig {
   /** Input side in pixels; images are `[B, imageSize, imageSize, 3]`. */

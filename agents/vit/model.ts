@@ -10,9 +10,9 @@
  * equals PyTorch's for the same architecture (../shared/peer/torch_vit_bench.py).
  */
 import * as tf from '@tensorflow/tfjs';
-import { FprlError } from '../../src/errors.js';
-import { Rng } from '../../src/rng.js';
-import type { PolicyArchitecture, PolicyNet } from '../../src/types.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
+import type { PolicyArchitecture, PolicyNet } from '../../src/core/types.js';
 import { encoderBlock, type BlockShape, type BlockWeights } from './block.js';
 import {
   checkVariables,
@@ -128,7 +128,7 @@ export class FaceTransformer implements PolicyNet {
     if (training && !opts.rng && (c.dropout > 0 || c.embDropout > 0)) {
       throw new FprlError('training with dropout needs an rng to seed it', {
         where: 'FaceTransformer.apply',
-        hint: 'pass { training: true, rng } with an Rng from src/rng.ts',
+        hint: 'pass { training: true, rng } with an Rng from src/core/rng.ts',
       });
     }
     const rng = training ? opts.rng : undefined;

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BulkRandom } from './random.js';
-import type { Rng } from '../../src/rng.js';
+import type { Rng } from '../../src/core/rng.js';
 
 /** PyTorch's LayerNorm epsilon. */
 export const LAYER_NORM_EPS = 1e-5;

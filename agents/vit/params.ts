@@ -3,7 +3,7 @@
  * (agents/vit/README.md lists it), used by the model, its checkpoints and its tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../../src/rng.js';
+import type { Rng } from '../../src/core/rng.js';
 import { numTokens, type ViTConfig } from './config.js';
 import { BulkRandom } from './random.js';
 

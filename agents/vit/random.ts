@@ -8,7 +8,7 @@
  * Every stream is seeded by 96 bits drawn from the caller's Rng, so the same Rng state gives the
  * same numbers, on every backend.
  */
-import type { Rng } from '../../src/rng.js';
+import type { Rng } from '../../src/core/rng.js';
 import { nativeAddon } from '../../src/native/index.js';
 
 /**

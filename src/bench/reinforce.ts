@@ -14,8 +14,8 @@ import { policyWeights } from '../../agents/advantage.js';
 import { sampleFrom } from '../../agents/nets/sampling.js';
 import type { FaceParsingEnv } from '../../envs/index.js';
 import { buildAgent, buildEnv } from '../train/build.js';
-import { EventBus } from '../bus.js';
-import { Rng } from '../rng.js';
+import { EventBus } from '../core/bus.js';
+import { Rng } from '../core/rng.js';
 import { DataParallel, shardRanges, shardUniforms } from '../parallel/pool.js';
 import { machineLoad, round } from './timing.js';
 

@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
-import { Rng } from '../rng.js';
-import { backendInfo } from '../backend.js';
+import { Rng } from '../core/rng.js';
+import { backendInfo } from '../backend/backend.js';
 import { describeMatMul } from '../native/index.js';
 import { machineLoad, round, timeIt } from './timing.js';
 import { DataParallel } from '../parallel/pool.js';

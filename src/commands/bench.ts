@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import os from 'node:os';
-import { describeBackend, initBackend } from '../backend.js';
-import { FprlError } from '../errors.js';
+import { describeBackend, initBackend } from '../backend/backend.js';
+import { FprlError } from '../core/errors.js';
 import {
   benchMatMulKernels,
   benchViT,

@@ -5,8 +5,8 @@
  * weights from one split's pixel shares (paste them into an agent's `classWeights`).
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { CLASS_NAMES } from '../classes.js';
-import { FprlError } from '../errors.js';
+import { CLASS_NAMES } from '../core/classes.js';
+import { FprlError } from '../core/errors.js';
 import { type CheckReport, checkDataFolder } from '../data/check.js';
 import { type ClassWeighting, classWeightsFromShares } from '../data/class-weights.js';
 import type { CelebLayout } from '../data/folder/celebamask.js';

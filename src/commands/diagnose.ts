@@ -7,10 +7,10 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
-import { initBackend, describeBackend } from '../backend.js';
-import { FprlError } from '../errors.js';
-import { Rng } from '../rng.js';
-import { EventBus } from '../bus.js';
+import { initBackend, describeBackend } from '../backend/backend.js';
+import { FprlError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import { EventBus } from '../core/bus.js';
 import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { loadPolicyFromCheckpoint } from '../train/checkpoint.js';

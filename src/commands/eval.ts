@@ -4,8 +4,8 @@
  * a table or as the JSON `fprl score` prints.
  */
 import type { Command } from 'commander';
-import { describeBackend, initBackend } from '../backend.js';
-import { FprlError } from '../errors.js';
+import { describeBackend, initBackend } from '../backend/backend.js';
+import { FprlError } from '../core/errors.js';
 import { openSplit, type SplitName } from '../experiment/datasets.js';
 import { loadRun } from '../experiment/load-run.js';
 import { parsePositiveInt } from './run.js';

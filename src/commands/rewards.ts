@@ -1,7 +1,7 @@
 /** `fprl rewards list [--import FILE...] [--json]`: the registered rewards, their ranges and options. */
 import type { Command } from 'commander';
-import type { Registry } from '../registry.js';
-import type { RewardPlugin } from '../types.js';
+import type { Registry } from '../core/registry.js';
+import type { RewardPlugin } from '../core/types.js';
 import {
   importRewards,
   optionInfo,

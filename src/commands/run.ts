@@ -4,9 +4,9 @@
  * starts N of.
  */
 import type { Command } from 'commander';
-import { initBackend } from '../backend.js';
+import { initBackend } from '../backend/backend.js';
 import os from 'node:os';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import { defaultThreads } from '../parallel/index.js';
 import type { ThreadChoice } from '../train/parallel.js';
 import { executeRun } from '../experiment/run-one.js';

@@ -6,9 +6,9 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { IGNORE_INDEX, NUM_CLASSES } from '../classes.js';
+import { IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
 import { readLabelPng } from '../data/image-io.js';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import {
   ConfusionMatrix,
   PerImageStats,

@@ -16,10 +16,10 @@
  * sample grids would have to be shown to agree; one synchronous pass here maps image and
  * label through the same inverse transform, bit for bit the same on every machine.
  */
-import { FLIP_PERMUTATION, IGNORE_INDEX } from '../classes.js';
-import { FprlError } from '../errors.js';
-import type { Rng } from '../rng.js';
-import type { Sample } from '../types.js';
+import { FLIP_PERMUTATION, IGNORE_INDEX } from '../core/classes.js';
+import { FprlError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
+import type { Sample } from '../core/types.js';
 
 export interface AugmentOptions {
   /** Probability of a horizontal flip (brows 2<->3 and eyes 4<->5 swap). Default 0.5. */

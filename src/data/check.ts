@@ -3,8 +3,8 @@
  * many samples, the pixel share of every class, and every problem (not only the first).
  */
 import path from 'node:path';
-import { IGNORE_INDEX, NUM_CLASSES } from '../classes.js';
-import { FprlError, isFprlError } from '../errors.js';
+import { IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
+import { FprlError, isFprlError } from '../core/errors.js';
 import { type CelebAMaskOptions, scanCelebAMask } from './folder/celebamask.js';
 import { decodeItem } from './folder/decode.js';
 import { SPLITS, type Split, scanLapa } from './folder/lapa.js';

@@ -5,7 +5,7 @@
  * over the classes that occur (the supervised loss divides by the total weight, so only the
  * ratios matter); a class with no pixels gets 0, since no target pixel ever uses its weight.
  */
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 
 export const CLASS_WEIGHTINGS = ['inverse', 'inverse-sqrt'] as const;
 export type ClassWeighting = (typeof CLASS_WEIGHTINGS)[number];

@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 
 /** Decoded RGB bytes, row-major `[H,W,3]`. */
 export interface RawImage {

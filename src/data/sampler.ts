@@ -14,9 +14,9 @@
  * 64 px face) still runs on the main thread between the caller's awaits.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FprlError } from '../errors.js';
-import { Rng } from '../rng.js';
-import type { Batch, Dataset, Sample } from '../types.js';
+import { FprlError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { Batch, Dataset, Sample } from '../core/types.js';
 import { type AugmentOptions, type ResolvedAugment, augmentSample, resolveAugment } from './augment.js';
 
 export interface BatchSamplerOptions {

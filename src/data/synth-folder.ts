@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import { encodeImage, encodeLabelPng } from './image-io.js';
 import { SyntheticFaces } from './synthetic.js';
 

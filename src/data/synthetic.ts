@@ -19,10 +19,10 @@
  * faint distractors and little noise, for quick demos; 'hard' is the original behaviour. A
  * face is a pure function of (seed, split, index, difficulty).
  */
-import { CLASS_NAMES } from '../classes.js';
-import { FprlError } from '../errors.js';
-import { Rng } from '../rng.js';
-import type { Dataset, Sample } from '../types.js';
+import { CLASS_NAMES } from '../core/classes.js';
+import { FprlError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { Dataset, Sample } from '../core/types.js';
 import { normalizeImage } from './normalize.js';
 import { SCENE_STYLES, SYNTHETIC_DIFFICULTIES, type SyntheticDifficulty } from './synthetic-difficulty.js';
 import { Renderer } from './synth/render.js';

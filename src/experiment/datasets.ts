@@ -4,7 +4,7 @@
  * decoding the same images again.
  */
 import { openCelebAMask, openLapaFolder, SyntheticFaces, type AugmentOptions } from '../data/index.js';
-import type { Dataset } from '../types.js';
+import type { Dataset } from '../core/types.js';
 import type { DatasetConfig } from './schema.js';
 
 export type SplitName = 'train' | 'val' | 'test';

@@ -5,7 +5,7 @@
  * names the variable and the JSON path, never a silent empty string that would turn
  * `${DATA}/lapa` into `/lapa`.
  */
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 
 const PATTERN = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

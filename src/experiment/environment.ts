@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import sharp from 'sharp';
-import type { BackendInfo } from '../backend.js';
+import type { BackendInfo } from '../backend/backend.js';
 
 export interface EnvironmentRecord {
   createdAt: string;

@@ -29,7 +29,7 @@ export {
 } from './load.js';
 export { expandEnvVars } from './env-vars.js';
 export { configError } from './issues.js';
-export { describeAjvErrors, type ConfigIssue } from '../validate.js';
+export { describeAjvErrors, type ConfigIssue } from '../core/validate.js';
 export { planSweep, checkAgentGraph, orderAgents, runId, type RunSpec, type PlannedAgent } from './plan.js';
 export { schedule, type Executor, type RunOutcome, type RunStatus } from './scheduler.js';
 export { runSweep, resolveWorkers, type SweepOptions, type SweepOutcome } from './runner.js';
@@ -38,5 +38,5 @@ export { loadRun, type LoadedRun } from './load-run.js';
 export { acquireSweepLock, LOCK_FILE, type SweepLock } from './lock.js';
 export { defaultSweepDir, runDir, runPaths, sweepPaths, RUN_FILES, SWEEP_FILES } from './layout.js';
 export { collectResults, readRunResult } from './results.js';
-export { writeFileAtomic, writeJsonAtomic } from '../atomic.js';
+export { writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
 export { describeEnvironment, type EnvironmentRecord } from './environment.js';

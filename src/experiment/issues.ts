@@ -1,6 +1,6 @@
 /** The experiments' one error for every problem found in a config file. */
-import { FprlError } from '../errors.js';
-import type { ConfigIssue } from '../validate.js';
+import { FprlError } from '../core/errors.js';
+import type { ConfigIssue } from '../core/validate.js';
 
 /** One FprlError listing every issue, one per line, `where` naming the file. */
 export function configError(

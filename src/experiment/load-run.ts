@@ -6,10 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import { loadCheckpoint, readCheckpointMeta } from '../train/checkpoint.js';
 import { buildAgent, runStreams } from '../train/build.js';
-import type { Agent } from '../types.js';
+import type { Agent } from '../core/types.js';
 import { RUN_FILES } from './layout.js';
 import { agentConfigOf, resolveExperiment, trainingOf, type ResolvedExperiment } from './load.js';
 import { readJsonFile } from './results.js';

@@ -11,18 +11,18 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AgentDefinition, AgentKindConfig, AgentRewardInfo } from '../../agents/define.js';
 import { importAgents } from '../../agents/load.js';
-import { BUILTIN_AGENT_KINDS } from '../../agents/kinds/index.js';
+import { BUILTIN_AGENT_KINDS } from '../../agents/builtin-kinds.js';
 import {
   agentRegistry,
   registerBuiltinAgents,
   unknownKindHint,
   type AgentRegistry,
 } from '../../agents/registry.js';
-import { NUM_CLASSES } from '../classes.js';
+import { NUM_CLASSES } from '../core/classes.js';
 import { resolveViTConfig, type ViTConfig } from '../../agents/vit/config.js';
-import { FprlError, isFprlError } from '../errors.js';
-import type { Registry } from '../registry.js';
-import type { RewardPlugin, RewardSpec } from '../types.js';
+import { FprlError, isFprlError } from '../core/errors.js';
+import type { Registry } from '../core/registry.js';
+import type { RewardPlugin, RewardSpec } from '../core/types.js';
 import { importRewards } from '../../rewards/load.js';
 import { optionsValidator } from '../../rewards/define.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
@@ -31,7 +31,7 @@ import { resolveAugment } from '../data/index.js';
 import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';
 import { jsonErrorOffset, lineColumn } from './json-position.js';
-import { describeAjvErrors, validatorFor, type ConfigIssue } from '../validate.js';
+import { describeAjvErrors, validatorFor, type ConfigIssue } from '../core/validate.js';
 import { configError } from './issues.js';
 import { checkAgentGraph } from './plan.js';
 import { experimentSchema, PATH_FIELDS, type AgentEntry, type ExperimentConfig } from './schema.js';

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 
 export const LOCK_FILE = '.lock';
 

@@ -4,7 +4,7 @@
  * topologically (declaration order among independent agents) and a missing source or a cycle
  * is a config error naming the path.
  */
-import type { ConfigIssue } from '../validate.js';
+import type { ConfigIssue } from '../core/validate.js';
 
 /** What planning needs to know about an agent. */
 export interface PlannedAgent {

@@ -5,7 +5,7 @@
  * run's progress events so the sweep's progress display sees every run. The run's files
  * (result.json above all) are the real result: `done` only says that they are written.
  */
-import type { BusEvent } from '../bus.js';
+import type { BusEvent } from '../core/bus.js';
 import type { ThreadChoice } from '../train/parallel.js';
 import type { RunSpec } from './plan.js';
 import type { RunOutcome } from './scheduler.js';

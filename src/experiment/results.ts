@@ -1,7 +1,7 @@
 /** Reading what a sweep has written: result.json of each run, the stored config. */
 import { existsSync, promises as fs } from 'node:fs';
 import type { RunResult } from '../report/types.js';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import { runDir, runPaths } from './layout.js';
 import type { RunSpec } from './plan.js';
 

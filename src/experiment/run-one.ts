@@ -9,8 +9,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { EventBus } from '../bus.js';
-import { isFprlError } from '../errors.js';
+import { EventBus } from '../core/bus.js';
+import { isFprlError } from '../core/errors.js';
 import { JsonlSink, TensorBoardSink, curvesFromLog, readMetricsLog } from '../sinks/index.js';
 import { predictionGridSize, renderPredictionGrid } from '../report/pictures.js';
 import type { RunResult } from '../report/types.js';
@@ -18,8 +18,8 @@ import { train } from '../train/trainer.js';
 import { evaluate, evaluationMetrics, type EvaluationResult } from '../train/evaluate.js';
 import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
 import { buildAgent, buildEnv, runStreams } from '../train/build.js';
-import type { Agent } from '../types.js';
-import { writeFileAtomic, writeJsonAtomic } from '../atomic.js';
+import type { Agent } from '../core/types.js';
+import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
 import { augmentOf, envIdOf, openSplit } from './datasets.js';
 import { runDir, runPaths } from './layout.js';
 import {

@@ -1,4 +1,4 @@
-import { Rng } from '../rng.js';
+import { Rng } from '../core/rng.js';
 import { ConfusionMatrix } from './confusion.js';
 
 /**

@@ -1,5 +1,5 @@
-import { CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES } from '../classes.js';
-import { FprlError } from '../errors.js';
+import { CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
+import { FprlError } from '../core/errors.js';
 import { countConfusion } from './count.js';
 import { scoresFromCounts, type Scores } from './scores.js';
 

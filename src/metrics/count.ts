@@ -1,4 +1,4 @@
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import { nativeAddon } from '../native/index.js';
 
 /**

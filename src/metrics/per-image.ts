@@ -1,5 +1,5 @@
-import { IGNORE_INDEX, NUM_CLASSES } from '../classes.js';
-import { FprlError } from '../errors.js';
+import { IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
+import { FprlError } from '../core/errors.js';
 import { ConfusionMatrix } from './confusion.js';
 
 /** Mean and spread of one per-image metric. `n` counts images where the metric is defined. */

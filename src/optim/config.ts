@@ -3,8 +3,8 @@
  * Defaults live in the schema; `resolveTrainingConfig` validates a partial config and fills them.
  * The experiments schema embeds `trainingConfigSchema` as its `training` section.
  */
-import { FprlError } from '../errors.js';
-import { compileSchema, type SchemaCheck } from '../validate.js';
+import { FprlError } from '../core/errors.js';
+import { compileSchema, type SchemaCheck } from '../core/validate.js';
 
 export type OptimizerName = 'adam' | 'adamw' | 'sgd';
 export type ScheduleName = 'none' | 'warmup' | 'cosine';

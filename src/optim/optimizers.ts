@@ -4,7 +4,7 @@
  * Weight decay touches only variables of rank >= 2 (matrices, embeddings), not biases or norms.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import type { OptimizerConfig } from './config.js';
 import { checkShapes } from './tensor-io.js';
 import { fusedAdam } from '../wasm/adam-kernel.js';

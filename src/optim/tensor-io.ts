@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FprlError } from '../errors.js';
-import { writeFileAtomic } from '../atomic.js';
+import { FprlError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/atomic.js';
 
 export interface TensorSpec {
   name: string;

@@ -14,8 +14,8 @@
  * bit the single-thread computation when the pool has one shard (the scales are then exactly 1).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { PolicyNet } from '../types.js';
-import type { Rng } from '../rng.js';
+import type { PolicyNet } from '../core/types.js';
+import type { Rng } from '../core/rng.js';
 import { sampleFrom } from '../../agents/nets/sampling.js';
 
 /** The critic's term: valueCoef * mean over the K*B (sample, image) pairs of (V(x_b) - target_kb)^2. */

@@ -17,8 +17,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { PolicyNet } from '../types.js';
-import { FprlError } from '../errors.js';
+import type { PolicyNet } from '../core/types.js';
+import { FprlError } from '../core/errors.js';
 import { policySpecOf } from './spec.js';
 import { addInPlace, copyValues } from './heap.js';
 import {

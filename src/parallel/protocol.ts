@@ -3,7 +3,7 @@
  * gradients do not travel in messages: they live in SharedArrayBuffers laid out as every
  * variable's values one after the other, in `policy.trainableVariables` order.
  */
-import type { RngState } from '../rng.js';
+import type { RngState } from '../core/rng.js';
 import type { PolicySpec } from './spec.js';
 import type { ForwardMode, ValueTerm } from './loss.js';
 

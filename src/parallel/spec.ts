@@ -4,9 +4,9 @@
  * registry. Weights travel separately (the main thread broadcasts them before each use), so a
  * replica's own initialisation never matters; the seed below only makes it deterministic.
  */
-import type { PolicyArchitecture, PolicyNet } from '../types.js';
-import { Rng } from '../rng.js';
-import { FprlError } from '../errors.js';
+import type { PolicyArchitecture, PolicyNet } from '../core/types.js';
+import { Rng } from '../core/rng.js';
+import { FprlError } from '../core/errors.js';
 import { buildPolicyNet, policyNets, registerBuiltinPolicyNets } from '../../agents/nets/registry.js';
 
 export type PolicySpec = PolicyArchitecture;

@@ -6,9 +6,9 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend.js';
-import { Rng } from '../rng.js';
-import type { PolicyNet } from '../types.js';
+import { initBackend } from '../backend/backend.js';
+import { Rng } from '../core/rng.js';
+import type { PolicyNet } from '../core/types.js';
 import { buildPolicy } from './spec.js';
 import { copyValues } from './heap.js';
 import { forwardShard, shardLoss, type HeadVariables } from './loss.js';

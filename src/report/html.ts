@@ -2,7 +2,7 @@
  * report.html: one self-contained page (inline CSS, inline SVG curves, pictures as base64
  * PNG), readable offline and attachable to an email or an issue.
  */
-import { CLASS_COLORS, CLASS_NAMES } from '../classes.js';
+import { CLASS_COLORS, CLASS_NAMES } from '../core/classes.js';
 import { bestIndex, CLASS_ABBREV, interval, metricLabel, num, pValue, seconds, signed } from './format.js';
 import { tableClasses } from './markdown.js';
 import type { Estimate } from './stats.js';

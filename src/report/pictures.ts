@@ -4,9 +4,9 @@
  * row-major `[H,W,3]`; PNGs are encoded by sharp.
  */
 import sharp from 'sharp';
-import { CLASS_COLORS, IGNORE_INDEX } from '../classes.js';
+import { CLASS_COLORS, IGNORE_INDEX } from '../core/classes.js';
 import { denormalizeImage } from '../data/normalize.js';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 
 /** Colour of ignore pixels (255) and of any label outside the class table. */
 export const IGNORE_COLOR = [128, 128, 128] as const;

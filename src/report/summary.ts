@@ -4,7 +4,7 @@
  * them), learning curves averaged over seeds, and pairwise Welch comparisons between agents
  * on the main metrics. Pure and deterministic: the same runs give the same summary.json.
  */
-import { CLASS_NAMES } from '../classes.js';
+import { CLASS_NAMES } from '../core/classes.js';
 import { type Difference, type Estimate, estimate, holm, pairedT, welch } from './stats.js';
 import type { RunResult } from './types.js';
 

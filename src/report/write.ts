@@ -9,8 +9,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../atomic.js';
-import { FprlError } from '../errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
+import { FprlError } from '../core/errors.js';
 import { renderCurveSvg, type CurveChart } from './charts.js';
 import { metricLabel, slug } from './format.js';
 import { renderHtml } from './html.js';

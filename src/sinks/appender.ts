@@ -9,7 +9,7 @@ import {
   type WriteStream,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 
 /**
  * An append-only file that sinks write to from synchronous bus callbacks. Writes are queued

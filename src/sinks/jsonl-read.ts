@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { FprlError } from '../errors.js';
+import { FprlError } from '../core/errors.js';
 import type { JsonlRecord } from './jsonl.js';
 
 /** A metrics log read back: its records, and how many unreadable lines were skipped. */

@@ -1,5 +1,5 @@
 import { merge, type Subscription } from 'rxjs';
-import type { BusEvent, BusEventType, EventBus } from '../bus.js';
+import type { BusEvent, BusEventType, EventBus } from '../core/bus.js';
 import { FileAppender } from './appender.js';
 import type { Sink } from './sink.js';
 

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { merge, type Subscription } from 'rxjs';
-import type { BusEvent, EventBus } from '../bus.js';
+import type { BusEvent, EventBus } from '../core/bus.js';
 import { formatDuration, formatNumber, headline } from './progress-format.js';
 import type { Sink } from './sink.js';
 

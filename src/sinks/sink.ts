@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import type { EventBus } from '../bus.js';
+import type { EventBus } from '../core/bus.js';
 
 /**
  * A sink listens to an {@link EventBus} and is the only kind of object that writes files or

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { merge, type Subscription } from 'rxjs';
-import type { BusEvent, EventBus } from '../bus.js';
+import type { BusEvent, EventBus } from '../core/bus.js';
 import { FileAppender } from './appender.js';
 import type { Sink } from './sink.js';
 import { COLORSPACE, encodeEvent, FILE_VERSION, type EventBody, type SummaryValue } from './tfevent.js';

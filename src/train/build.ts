@@ -10,9 +10,9 @@ import { makeEnv, registerBuiltinEnvs, type MakeEnvOptions } from '../../envs/re
 import type { FaceParsingEnv } from '../../envs/face-parsing.js';
 import { registerBuiltinRewards } from '../../rewards/registry.js';
 import type { TrainingConfig } from '../optim/config.js';
-import { FprlError } from '../errors.js';
-import { Rng } from '../rng.js';
-import type { Agent, PolicyNet } from '../types.js';
+import { FprlError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { Agent, PolicyNet } from '../core/types.js';
 
 /** The streams of a run's env, initial weights and agent. */
 export interface RunStreams {

@@ -12,9 +12,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Agent, PolicyNet } from '../types.js';
-import type { RngState } from '../rng.js';
-import { FprlError } from '../errors.js';
+import type { Agent, PolicyNet } from '../core/types.js';
+import type { RngState } from '../core/rng.js';
+import { FprlError } from '../core/errors.js';
 import { isFprlAgent } from '../../agents/base.js';
 import { loadPolicyWeights } from '../../agents/policy-io.js';
 

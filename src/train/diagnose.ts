@@ -21,9 +21,9 @@
  * pooled encoder features) on the warm-up batches, then held fixed.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Env, PolicyNet } from '../types.js';
-import { Rng } from '../rng.js';
-import { FprlError } from '../errors.js';
+import type { Env, PolicyNet } from '../core/types.js';
+import { Rng } from '../core/rng.js';
+import { FprlError } from '../core/errors.js';
 import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
 import { buildAgent } from './build.js';

@@ -4,7 +4,7 @@
  * per-image spread and a few (image, truth, prediction) triples for pictures.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Agent, Dataset, Sample } from '../types.js';
+import type { Agent, Dataset, Sample } from '../core/types.js';
 import {
   ConfusionMatrix,
   PerImageStats,
@@ -12,8 +12,8 @@ import {
   type Scores,
   type Spread,
 } from '../metrics/index.js';
-import { IGNORE_INDEX, NUM_CLASSES } from '../classes.js';
-import { FprlError } from '../errors.js';
+import { IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
+import { FprlError } from '../core/errors.js';
 
 export interface Picture {
   id: string;

@@ -2,7 +2,7 @@
  * The trainer's hook: start a data-parallel pool for an agent that learns with a policy network,
  * attach it, and hand back the function that detaches and stops it.
  */
-import type { Agent } from '../types.js';
+import type { Agent } from '../core/types.js';
 import { PolicyAgent } from '../../agents/policy-agent.js';
 import { DataParallel } from '../parallel/pool.js';
 import { policySpecOf } from '../parallel/spec.js';

@@ -9,9 +9,9 @@
  * the run with an FprlError naming the step and the agent; the last good checkpoint is kept
  * (nothing is written after the bad step). The trainer never prints: sinks listen on the bus.
  */
-import type { Agent, Dataset, Env, Experience, StepResult } from '../types.js';
-import type { EventBus } from '../bus.js';
-import { FprlError } from '../errors.js';
+import type { Agent, Dataset, Env, Experience, StepResult } from '../core/types.js';
+import type { EventBus } from '../core/bus.js';
+import { FprlError } from '../core/errors.js';
 import { isFprlAgent, type AgentNeeds } from '../../agents/base.js';
 import type { RlExperience } from '../../agents/reinforce.js';
 import { totalSteps as plannedSteps, type TrainingConfig } from '../optim/config.js';

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomicSync } from '../atomic.js';
+import { writeFileAtomicSync } from '../core/atomic.js';
 
 const require = createRequire(import.meta.url);
 export const WASM_THREADS_ENV_VAR = 'FPRL_WASM_THREADS';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { computeAdvantages, policyWeights, updateEma } from '../../agents/advantage.js';
 import { argmaxRows, sampleCategorical } from '../../agents/nets/sampling.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 
 const f32 = (...xs: number[]) => Float32Array.from(xs);
 const close = (a: ArrayLike<number>, b: number[]) =>

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { useBackend } from '../helpers/backend.js';
-import { Registry } from '../../src/registry.js';
-import { FprlError } from '../../src/errors.js';
+import { Registry } from '../../src/core/registry.js';
+import { FprlError } from '../../src/core/errors.js';
 import { runCommand } from '../../src/commands/run.js';
 import { evalRun } from '../../src/commands/eval.js';
 import { resolveExperiment } from '../../src/experiment/load.js';
@@ -20,7 +20,7 @@ import {
   type AgentFactoryArgs,
   type AgentRegistry,
 } from '../../agents/index.js';
-import type { Agent } from '../../src/types.js';
+import type { Agent } from '../../src/core/types.js';
 
 const FIXTURES = path.resolve('test/fixtures/agents');
 const MODULE = path.join(FIXTURES, 'group-relative.ts');

@@ -4,9 +4,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { leakedTensors, useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
-import { FprlError } from '../../src/errors.js';
-import type { PolicyNet } from '../../src/types.js';
+import { Rng } from '../../src/core/rng.js';
+import { FprlError } from '../../src/core/errors.js';
+import type { PolicyNet } from '../../src/core/types.js';
 import {
   LinearPolicy,
   ReinforceAgent,

@@ -4,10 +4,10 @@
  * real env, datasets and reward plugins.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset, Env, Observation, Sample, StepResult } from '../../src/types.js';
-import type { RngState } from '../../src/rng.js';
-import { Box, LabelMap } from '../../src/spaces.js';
-import { Rng } from '../../src/rng.js';
+import type { Dataset, Env, Observation, Sample, StepResult } from '../../src/core/types.js';
+import type { RngState } from '../../src/core/rng.js';
+import { Box, LabelMap } from '../../src/core/spaces.js';
+import { Rng } from '../../src/core/rng.js';
 
 export type ImageReward = (pred: Int32Array, target: Int32Array) => number;
 export type PixelCredit = (

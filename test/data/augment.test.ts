@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { FLIP_PERMUTATION, IGNORE_INDEX } from '../../src/classes.js';
+import { FLIP_PERMUTATION, IGNORE_INDEX } from '../../src/core/classes.js';
 import {
   augmentSample,
   BatchSampler,
@@ -12,10 +12,10 @@ import {
   type AugmentOptions,
   type ArrayBatch,
 } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
-import { Rng } from '../../src/rng.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
 import { evaluate } from '../../src/train/evaluate.js';
-import type { Agent, Sample } from '../../src/types.js';
+import type { Agent, Sample } from '../../src/core/types.js';
 import { useBackend } from '../helpers/backend.js';
 
 /** 8x8: left brow and left eye on the image left, right brow and right eye on the right. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { openCelebAMask } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import { pattern, tempDir, writeJpg, writeLabel, writePng } from './helpers.js';
 
 /** Values 0..18 of a merged mask in one row, and what each must become (written out by hand). */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { classWeightsFromShares } from '../../src/data/class-weights.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 
 describe('data: class weights from pixel shares', () => {
   it('inverse: 1 / share, scaled to mean 1 over the classes present; an absent class weighs 0', () => {

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { register, runDataCheck, runDataSynth } from '../../src/commands/data.js';
 import { SyntheticFaces, openLapaFolder } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import { bands, tempDir, writeLabel } from './helpers.js';
 
 describe('data: fprl data synth and fprl data check', () => {

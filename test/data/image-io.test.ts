@@ -10,7 +10,7 @@ import {
   resizeLabelNearest,
   writeLabelPng,
 } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import { pattern, tempDir, writePng, writeRgbPng } from './helpers.js';
 
 async function errorOf(p: Promise<unknown>): Promise<FprlError> {

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { CLASS_NAMES } from '../../src/classes.js';
+import { CLASS_NAMES } from '../../src/core/classes.js';
 import { BatchSampler, SyntheticFaces } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
-import { Rng } from '../../src/rng.js';
-import type { Dataset, Sample } from '../../src/types.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
+import type { Dataset, Sample } from '../../src/core/types.js';
 import { leakedTensors, useBackend } from '../helpers/backend.js';
 
 /** n samples of 2x2 whose pixels and labels encode the index. */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { CLASS_NAMES, NUM_CLASSES } from '../../src/classes.js';
+import { CLASS_NAMES, NUM_CLASSES } from '../../src/core/classes.js';
 import { SyntheticFaces } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 
 type Difficulty = NonNullable<ConstructorParameters<typeof SyntheticFaces>[0]['difficulty']>;
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { CLASS_NAMES, NUM_CLASSES } from '../../src/classes.js';
+import { CLASS_NAMES, NUM_CLASSES } from '../../src/core/classes.js';
 import { IMAGE_RANGE, SyntheticFaces, benchSynthetic, denormalizeImage } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 
 function classCounts(label: Uint8Array): number[] {
   const c = new Array<number>(256).fill(0);

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { EMPTY, map, throwError, timer } from 'rxjs';
-import { EventBus } from '../../src/bus.js';
-import { FprlError } from '../../src/errors.js';
-import { Registry } from '../../src/registry.js';
-import type { RewardPlugin, RewardSpec } from '../../src/types.js';
+import { EventBus } from '../../src/core/bus.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Registry } from '../../src/core/registry.js';
+import type { RewardPlugin, RewardSpec } from '../../src/core/types.js';
 import {
   defineReward,
   f1Reward,
@@ -89,7 +89,7 @@ describe('envs: the bandit template (BanditEnv)', () => {
       { name: 'iou', plugin: 'iou', weight: -0.5, options: { average: 'micro' } },
     ]);
     await env.reset({ seed: 3 });
-    const action = env.actionSpace.sample(new (await import('../../src/rng.js')).Rng(1));
+    const action = env.actionSpace.sample(new (await import('../../src/core/rng.js')).Rng(1));
     const r = await env.step(action);
     const target = env.optimalAction();
     const ctx = { height: 3, width: 4, numClasses: 4, ignoreIndex: 255 };

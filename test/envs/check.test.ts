@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { FprlError } from '../../src/errors.js';
-import { Registry } from '../../src/registry.js';
-import type { RewardPlugin } from '../../src/types.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Registry } from '../../src/core/registry.js';
+import type { RewardPlugin } from '../../src/core/types.js';
 import { defineReward, registerBuiltinRewards } from '../../rewards/index.js';
 import { checkEnv } from '../../envs/check.js';
 import type { Contexts } from '../../envs/bandit-env.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EventBus } from '../../src/bus.js';
+import { EventBus } from '../../src/core/bus.js';
 import {
   CELEBA_PARTS_G_MASK,
   CELEBA_TO_LAPA,
@@ -11,7 +11,7 @@ import {
   writeLabelPng,
   writeSyntheticFolder,
 } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import {
   checkEnv,
   envRegistry,
@@ -122,7 +122,7 @@ describe('envs: every registered env', () => {
       const env = await makeEnv('SyntheticFaces-v0', { ...options('SyntheticFaces-v0'), augment: {} });
       const { observation } = await env.reset({ seed: 11 });
       const pixels = [...observation.images.dataSync()];
-      const action = env.actionSpace.sample(new (await import('../../src/rng.js')).Rng(2));
+      const action = env.actionSpace.sample(new (await import('../../src/core/rng.js')).Rng(2));
       const r = await env.step(action, { pixelCredit: 'difference' });
       env.close();
       return { pixels, ids: observation.ids, reward: [...r.reward], pixel: [...r.pixelReward!] };

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { EventBus } from '../../src/bus.js';
+import { EventBus } from '../../src/core/bus.js';
 import { SyntheticFaces } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
-import { Rng } from '../../src/rng.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
 import { FaceParsingEnv, type FaceParsingEnvState } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
 import { leakedTensors, useBackend } from '../helpers/backend.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { BanditEnv, type BanditEnvOptions, type Contexts } from '../../envs/bandit-env.js';
 
 /**

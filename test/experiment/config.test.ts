@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { BatchSampler, SyntheticFaces } from '../../src/data/index.js';
 import { augmentOf } from '../../src/experiment/datasets.js';
 import { loadExperiment, resolveExperiment, trainingOf } from '../../src/experiment/load.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { editorSchema } from '../../src/experiment/schema.js';
 import { SCHEMA_FILE } from '../../src/experiment/write-schema.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 
 const EXPERIMENTS = path.resolve('experiments');
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { BackendInfo } from '../../src/backend.js';
+import type { BackendInfo } from '../../src/backend/backend.js';
 import { describeEnvironment } from '../../src/experiment/environment.js';
 
 const wasm: BackendInfo = {

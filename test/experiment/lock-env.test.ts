@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { acquireSweepLock, LOCK_FILE } from '../../src/experiment/lock.js';
 import { expandEnvVars } from '../../src/experiment/env-vars.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 
 describe('sweep lock file', () => {
   let dir: string;

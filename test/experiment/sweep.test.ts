@@ -14,7 +14,7 @@ import { predictImages } from '../../src/commands/predict.js';
 import { scoreFolders } from '../../src/commands/score.js';
 import { parseSeeds } from '../../src/commands/run.js';
 import { writeSyntheticFolder } from '../../src/data/index.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import type { RunResult } from '../../src/report/types.js';
 import type { Summary } from '../../src/report/summary.js';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 
 /** Switch the global tfjs backend for a test suite (`before(() => useBackend('wasm'))`). */
 export async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { CLASS_NAMES } from '../../src/classes.js';
-import { FprlError } from '../../src/errors.js';
+import { CLASS_NAMES } from '../../src/core/classes.js';
+import { FprlError } from '../../src/core/errors.js';
 import { ConfusionMatrix } from '../../src/metrics/index.js';
 import { benchConfusion } from '../../src/metrics/bench.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import { PerImageStats, spread } from '../../src/metrics/index.js';
 
 describe('metrics: PerImageStats', () => {

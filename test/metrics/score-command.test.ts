@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { writeLabelPng } from '../../src/data/image-io.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import { Command } from 'commander';
 import { scoreFolders, formatScoreReport, register } from '../../src/commands/score.js';
 

@@ -5,7 +5,7 @@ import { computeAdvantages, policyWeights, type AdvantageInput } from '../../age
 import { averageScore } from '../../rewards/average.js';
 import { differenceCredit } from '../../rewards/credit.js';
 import { ConfusionMatrix, countClasses, type ClassCounts } from '../../src/metrics/index.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { BulkRandom } from '../../agents/vit/random.js';
 import type { BaselineKind } from '../../agents/config.js';
 

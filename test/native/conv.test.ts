@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { nativeMatMul, type NativeAddon } from '../../src/native/index.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import {
   col2im,
   geometryArray,

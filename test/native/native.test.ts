@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { describeMatMul, nativeMatMul, type NativeAddon } from '../../src/native/index.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { maxAbsDiff, randomOperand, referenceMatMul } from '../wasm/reference.js';
 
 const has = (cmd: string): boolean => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0;

@@ -5,7 +5,7 @@ import { Adam } from '../../src/optim/optimizers.js';
 import { resolveTrainingConfig, type OptimizerConfig } from '../../src/optim/config.js';
 import { nativeMatMul, withoutNative } from '../../src/native/index.js';
 import { fusedAdam } from '../../src/wasm/adam-kernel.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 
 const opt = (o: Partial<OptimizerConfig>): OptimizerConfig =>
   resolveTrainingConfig({ optimizer: o }).optimizer;

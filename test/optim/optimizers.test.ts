@@ -9,7 +9,7 @@ import { learningRate, linearDecay } from '../../src/optim/schedule.js';
 import { resolveTrainingConfig, totalSteps, type OptimizerConfig } from '../../src/optim/config.js';
 import { readTensors, writeTensors } from '../../src/optim/tensor-io.js';
 import { clipByGlobalNorm, globalNorm } from '../../src/optim/grad.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 
 const opt = (o: Partial<OptimizerConfig>): OptimizerConfig =>
   resolveTrainingConfig({ optimizer: o }).optimizer;

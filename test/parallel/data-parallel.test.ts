@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { DataParallel, shardRanges, defaultThreads } from '../../src/parallel/index.js';
 import { threadsFor } from '../../src/train/parallel.js';
 import { createAgent } from '../../agents/registry.js';
@@ -9,7 +9,7 @@ import { LinearPolicy } from '../../agents/nets/linear.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
-import type { PolicyNet } from '../../src/types.js';
+import type { PolicyNet } from '../../src/core/types.js';
 
 /**
  * Tolerance of "N threads equal one thread": the shards' gradients are the batch's gradient

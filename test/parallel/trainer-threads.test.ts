@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
-import { EventBus } from '../../src/bus.js';
+import { Rng } from '../../src/core/rng.js';
+import { EventBus } from '../../src/core/bus.js';
 import { SyntheticFaces } from '../../src/data/index.js';
 import { FaceParsingEnv } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
@@ -12,7 +12,7 @@ import { resolveTrainingConfig } from '../../src/optim/config.js';
 import os from 'node:os';
 import { attachParallel, threadsFor } from '../../src/train/parallel.js';
 import { runThreads } from '../../src/commands/run.js';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 
 /** Train REINFORCE (rloo, difference credit, Dice) for 3 steps of 4 images on `threads` threads. */
 async function run(

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/backend/backend.js';
 import { runSweep } from '../../src/experiment/runner.js';
 import type { EnvironmentRecord } from '../../src/experiment/environment.js';
 import type { RunResult } from '../../src/report/types.js';

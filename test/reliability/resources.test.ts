@@ -5,10 +5,10 @@ import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { useBackend } from '../helpers/backend.js';
-import { initBackend } from '../../src/backend.js';
-import { EventBus } from '../../src/bus.js';
-import { Rng } from '../../src/rng.js';
-import { CLASS_NAMES } from '../../src/classes.js';
+import { initBackend } from '../../src/backend/backend.js';
+import { EventBus } from '../../src/core/bus.js';
+import { Rng } from '../../src/core/rng.js';
+import { CLASS_NAMES } from '../../src/core/classes.js';
 import { SyntheticFaces } from '../../src/data/index.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { createAgent } from '../../agents/index.js';
@@ -18,7 +18,7 @@ import { resolveTrainingConfig } from '../../src/optim/config.js';
 import { train } from '../../src/train/trainer.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { readCheckpointMeta } from '../../src/train/checkpoint.js';
-import type { Dataset, Sample } from '../../src/types.js';
+import type { Dataset, Sample } from '../../src/core/types.js';
 import type { RunResult } from '../../src/report/types.js';
 import {
   expectCleanFailure,

@@ -1,4 +1,4 @@
-import { CLASS_NAMES } from '../../src/classes.js';
+import { CLASS_NAMES } from '../../src/core/classes.js';
 import type { RunResult } from '../../src/report/types.js';
 
 /** Per-class scores where every class has F1 `f1` (and iou = f1 / (2 - f1)). */

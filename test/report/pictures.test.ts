@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import sharp from 'sharp';
-import { CLASS_COLORS } from '../../src/classes.js';
-import { FprlError } from '../../src/errors.js';
+import { CLASS_COLORS } from '../../src/core/classes.js';
+import { FprlError } from '../../src/core/errors.js';
 import {
   ERROR_COLOR,
   IGNORE_COLOR,

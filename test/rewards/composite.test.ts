@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { FprlError } from '../../src/errors.js';
-import { Registry } from '../../src/registry.js';
-import type { RewardPlugin } from '../../src/types.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Registry } from '../../src/core/registry.js';
+import type { RewardPlugin } from '../../src/core/types.js';
 import { rangeOf, registerBuiltinRewards, resolveOptions } from '../../rewards/index.js';
 import { ctxOf, score } from './helpers.js';
 

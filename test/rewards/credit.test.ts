@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { Rng } from '../../src/rng.js';
-import type { PixelCreditKind, RewardPlugin } from '../../src/types.js';
+import { Rng } from '../../src/core/rng.js';
+import type { PixelCreditKind, RewardPlugin } from '../../src/core/types.js';
 import {
   compositeReward,
   diceReward,
@@ -10,7 +10,7 @@ import {
   registerBuiltinRewards,
   resolveOptions,
 } from '../../rewards/index.js';
-import { Registry } from '../../src/registry.js';
+import { Registry } from '../../src/core/registry.js';
 import { ctxOf, randomPair } from './helpers.js';
 
 /** Score with each wrong pixel set to its true label, one at a time: the definition of difference credit. */

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { Registry } from '../../src/registry.js';
-import { FprlError } from '../../src/errors.js';
-import type { RewardPlugin } from '../../src/types.js';
+import { Registry } from '../../src/core/registry.js';
+import { FprlError } from '../../src/core/errors.js';
+import type { RewardPlugin } from '../../src/core/types.js';
 import { importRewards, registerBuiltinRewards } from '../../rewards/index.js';
 import { loadExperiment, rewardSpecsOf } from '../../src/experiment/load.js';
 import { listRewards, formatRewards, register } from '../../src/commands/rewards.js';

@@ -1,5 +1,5 @@
-import { Rng } from '../../src/rng.js';
-import type { RewardContext, RewardPlugin } from '../../src/types.js';
+import { Rng } from '../../src/core/rng.js';
+import type { RewardContext, RewardPlugin } from '../../src/core/types.js';
 import { resolveOptions } from '../../rewards/index.js';
 
 export function ctxOf(height: number, width: number, numClasses = 11, ignoreIndex = 255): RewardContext {

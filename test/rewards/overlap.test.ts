@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { FprlError } from '../../src/errors.js';
+import { FprlError } from '../../src/core/errors.js';
 import { PerImageStats } from '../../src/metrics/index.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { diceReward, f1Reward, iouReward, pixelAccuracyReward } from '../../rewards/index.js';
 import { ctxOf, randomPair, score } from './helpers.js';
 

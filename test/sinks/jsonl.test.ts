@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus } from '../../src/bus.js';
-import { FprlError } from '../../src/errors.js';
+import { EventBus } from '../../src/core/bus.js';
+import { FprlError } from '../../src/core/errors.js';
 import { JsonlSink } from '../../src/sinks/jsonl.js';
 import { curvesFromLog, readMetricsLog } from '../../src/sinks/jsonl-read.js';
 

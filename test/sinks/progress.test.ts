@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
-import { EventBus } from '../../src/bus.js';
+import { EventBus } from '../../src/core/bus.js';
 import { ProgressSink } from '../../src/sinks/progress.js';
 import { formatDuration, headline } from '../../src/sinks/progress-format.js';
 

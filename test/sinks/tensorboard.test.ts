@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventBus } from '../../src/bus.js';
+import { EventBus } from '../../src/core/bus.js';
 import { TensorBoardSink, snakeCase } from '../../src/sinks/tensorboard.js';
 import { encodeVarint } from '../../src/sinks/protobuf.js';
 import { frameRecord } from '../../src/sinks/tfrecord.js';

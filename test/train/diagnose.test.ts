@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
-import { FprlError } from '../../src/errors.js';
+import { Rng } from '../../src/core/rng.js';
+import { FprlError } from '../../src/core/errors.js';
 import { LinearPolicy } from '../../agents/nets/linear.js';
 import { diagnoseBaselines, formatDiagnosis } from '../../src/train/diagnose.js';
 import { diagnoseCommand } from '../../src/commands/diagnose.js';

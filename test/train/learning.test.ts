@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
-import { EventBus } from '../../src/bus.js';
+import { Rng } from '../../src/core/rng.js';
+import { EventBus } from '../../src/core/bus.js';
 import { SyntheticFaces } from '../../src/data/index.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { createAgent } from '../../agents/index.js';
@@ -9,7 +9,7 @@ import { FaceParsingEnv } from '../../envs/index.js';
 import { registerBuiltinRewards } from '../../rewards/index.js';
 import { resolveTrainingConfig } from '../../src/optim/config.js';
 import { train } from '../../src/train/trainer.js';
-import type { RewardSpec } from '../../src/types.js';
+import type { RewardSpec } from '../../src/core/types.js';
 
 /*
  * A short seeded run on 32-px synthetic faces with a small Face Transformer (patch 4, dim 32,

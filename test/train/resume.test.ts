@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { useBackend } from '../helpers/backend.js';
-import { EventBus } from '../../src/bus.js';
-import { Rng } from '../../src/rng.js';
+import { EventBus } from '../../src/core/bus.js';
+import { Rng } from '../../src/core/rng.js';
 import { SyntheticFaces } from '../../src/data/index.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
 import { createAgent } from '../../agents/index.js';
@@ -13,7 +13,7 @@ import { registerBuiltinRewards } from '../../rewards/index.js';
 import { resolveTrainingConfig } from '../../src/optim/config.js';
 import { readCheckpointMeta } from '../../src/train/checkpoint.js';
 import { train } from '../../src/train/trainer.js';
-import type { ResetOptions } from '../../src/types.js';
+import type { ResetOptions } from '../../src/core/types.js';
 
 /*
  * A run killed mid-way and resumed from its last checkpoint must be the run that was never

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { FprlError } from '../../src/errors.js';
-import { Rng } from '../../src/rng.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
 import { useBackend } from '../helpers/backend.js';
 import { FaceTransformer, PRESETS, paramSpecs, resolveViTConfig } from '../../agents/vit/index.js';
 

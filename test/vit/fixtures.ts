@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { resolveViTConfig, type ViTConfig } from '../../agents/vit/index.js';
 
 /** A very small config for tests that only need the wiring: 16 px, 16 tokens, D=16. */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { FprlError } from '../../src/errors.js';
-import { Rng } from '../../src/rng.js';
+import { FprlError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
 import { leakedTensors, useBackend } from '../helpers/backend.js';
 import { setFastWasmKernels } from '../../src/wasm/kernels.js';
 import { FaceTransformer, paramSpecs, resolveViTConfig } from '../../agents/vit/index.js';

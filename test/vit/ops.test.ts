@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { useBackend } from '../helpers/backend.js';
 import { patchify, unpatchify } from '../../agents/vit/index.js';
 import { dense, layerNorm, tokenMeans } from '../../agents/vit/ops.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { maxAbsDiff, randomOperand, type Operand } from './reference.js';
 import { nativeMatMul, withoutNative, type NativeAddon } from '../../src/native/index.js';
 import { registerWasmKernels, setFastWasmKernels } from '../../src/wasm/kernels.js';

@@ -2,7 +2,7 @@
  * An independent oracle for the matMul tests: a plain triple loop in float64 with numpy
  * broadcasting of the batch dimensions, on flat row-major arrays.
  */
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 
 export interface Operand {
   shape: number[];

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 
 /** Element-by-element reference slice on flat row-major data. */
 function referenceSlice(x: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {

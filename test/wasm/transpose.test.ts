@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../helpers/backend.js';
-import { Rng } from '../../src/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { simplifyTranspose, transposeFlat } from '../../src/wasm/transpose.js';
 import { runStockWasmKernel, setFastWasmKernels, type FastWasmKernel } from '../../src/wasm/kernels.js';
 import { nativeMatMul, setNativeMatMul } from '../../src/native/index.js';

@@ -5,12 +5,12 @@
  * trailer (key, size, ids, problems) and a 16-byte footer (magic, JSON length). Fixed-size
  * records let a reader fetch sample i with one positional read. The key hashes every source
  * file's path, size and mtime plus the target size and reader options, so any change
- * rebuilds the cache. Files are written atomically (src/atomic.ts).
+ * rebuilds the cache. Files are written atomically (src/core/atomic.ts).
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { AtomicFile } from '../../atomic.js';
+import { AtomicFile } from '../../core/atomic.js';
 import type { Problem } from './problems.js';
 
 const MAGIC = 'FPRLC001';

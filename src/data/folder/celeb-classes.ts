@@ -13,7 +13,7 @@
  * Ears are skin; eyeglasses are ignored (255: LaPa labels what is under them);
  * hat, earring, necklace, neck and cloth are background.
  */
-import { IGNORE_INDEX } from '../../classes.js';
+import { IGNORE_INDEX } from '../../core/classes.js';
 
 export const CELEBA_PARTS_G_MASK = [
   'skin',

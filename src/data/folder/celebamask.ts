@@ -12,8 +12,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FprlError } from '../../errors.js';
-import type { Dataset } from '../../types.js';
+import { FprlError } from '../../core/errors.js';
+import type { Dataset } from '../../core/types.js';
 import type { Problem } from './problems.js';
 import { type Split, checkSplit } from './lapa.js';
 import { type FolderOptions, openFolder } from './open.js';

@@ -3,8 +3,8 @@
  * or CelebAMask-HQ per-part masks merged in the official order), sizes, then resize.
  * Every failure is an FprlError naming the file.
  */
-import { IGNORE_INDEX, NUM_CLASSES } from '../../classes.js';
-import { FprlError } from '../../errors.js';
+import { IGNORE_INDEX, NUM_CLASSES } from '../../core/classes.js';
+import { FprlError } from '../../core/errors.js';
 import {
   type LabelImage,
   type RawImage,

@@ -7,8 +7,8 @@
  * ```
  */
 import path from 'node:path';
-import { FprlError } from '../../errors.js';
-import type { Dataset } from '../../types.js';
+import { FprlError } from '../../core/errors.js';
+import type { Dataset } from '../../core/types.js';
 import { type FolderOptions, openFolder } from './open.js';
 import { type ScanResult, isDir, pairFolder } from './scan.js';
 

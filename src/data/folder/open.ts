@@ -5,9 +5,9 @@
  * again on access.
  */
 import { promises as fs } from 'node:fs';
-import { CLASS_NAMES } from '../../classes.js';
-import { FprlError } from '../../errors.js';
-import type { Dataset, Sample } from '../../types.js';
+import { CLASS_NAMES } from '../../core/classes.js';
+import { FprlError } from '../../core/errors.js';
+import type { Dataset, Sample } from '../../core/types.js';
 import { normalizeImage } from '../normalize.js';
 import { CACHE_VERSION, CacheWriter, cacheFileName, cacheKey, readCacheMeta, recordBytes } from './cache.js';
 import { type DecodedSample, decodeItem } from './decode.js';

@@ -3,7 +3,7 @@
  * {@link FprlError} naming the first bad file (and counting the rest) or, with `skipBad`,
  * skip the bad samples and report each problem through `onWarning`.
  */
-import { FprlError, isFprlError } from '../../errors.js';
+import { FprlError, isFprlError } from '../../core/errors.js';
 
 export interface Problem {
   /** The file at fault. */

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FprlError } from '../../errors.js';
+import { FprlError } from '../../core/errors.js';
 import type { Problem } from './problems.js';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];

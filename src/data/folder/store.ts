@@ -4,7 +4,7 @@
  * than the memory budget without a cache).
  */
 import { promises as fs } from 'node:fs';
-import { FprlError } from '../../errors.js';
+import { FprlError } from '../../core/errors.js';
 import { recordBytes } from './cache.js';
 import { decodeItem } from './decode.js';
 import type { FolderItem } from './scan.js';

@@ -3,7 +3,7 @@
  * dark, natural and dyed hair, any background), while each face part keeps a cue a model can
  * learn: brows darker than the skin, lips redder, sclera white, inner mouth dark.
  */
-import type { Rng } from '../../rng.js';
+import type { Rng } from '../../core/rng.js';
 
 export type RGB = readonly [number, number, number];
 

@@ -7,7 +7,7 @@
  * "left" = image left. Parts are placed in the face frame, then the whole face is rotated,
  * scaled and shifted in the image.
  */
-import type { Rng } from '../../rng.js';
+import type { Rng } from '../../core/rng.js';
 import { SCENE_STYLES, type SceneStyle } from '../synthetic-difficulty.js';
 import { type Affine, compose, intoFrame } from './affine.js';
 import {

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import seedrandom from 'seedrandom';
-import { Rng } from '../src/rng.js';
-import { Registry } from '../src/registry.js';
-import { EventBus } from '../src/bus.js';
-import { FprlError } from '../src/errors.js';
-import { LabelMap } from '../src/spaces.js';
+import { Rng } from '../../src/core/rng.js';
+import { Registry } from '../../src/core/registry.js';
+import { EventBus } from '../../src/core/bus.js';
+import { FprlError } from '../../src/core/errors.js';
+import { LabelMap } from '../../src/core/spaces.js';
 
 describe('core', () => {
   describe('Rng', () => {

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
-import { useBackend } from './helpers/backend.js';
-import { sumGradConfig } from '../src/gradients.js';
+import { useBackend } from '../helpers/backend.js';
+import { sumGradConfig } from '../../src/backend/gradients.js';
 
-describe('replaced gradients (src/gradients.ts)', () => {
+describe('replaced gradients (src/backend/gradients.ts)', () => {
   for (const backend of ['cpu', 'wasm'] as const) {
     it(`give the Sum gradient dy broadcast over the summed axes on ${backend}, NaN and -0 included`, async () => {
       await useBackend(backend);

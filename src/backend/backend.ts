@@ -7,11 +7,11 @@
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
-import { FprlError } from './errors.js';
-import { registerWasmKernels } from './wasm/kernels.js';
-import { describeMatMul } from './native/index.js';
+import { FprlError } from '../core/errors.js';
+import { registerWasmKernels } from '../wasm/kernels.js';
+import { describeMatMul } from '../native/index.js';
 import { registerFastGradients } from './gradients.js';
-import { prepareWasmThreads, requestedWasmThreads, wasmThreadsCount } from './wasm/threads.js';
+import { prepareWasmThreads, requestedWasmThreads, wasmThreadsCount } from '../wasm/threads.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AtomicFile, writeFileAtomic, writeFileAtomicSync } from '../src/atomic.js';
-import { FprlError } from '../src/errors.js';
+import { AtomicFile, writeFileAtomic, writeFileAtomicSync } from '../../src/core/atomic.js';
+import { FprlError } from '../../src/core/errors.js';
 
 const fsp = fs.promises;
 
-describe('core: atomic writes (src/atomic.ts)', () => {
+describe('core: atomic writes (src/core/atomic.ts)', () => {
   let dir: string;
   beforeEach(async () => {
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'fprl-atomic-'));
