@@ -7,7 +7,8 @@
  * weights, forward + backward, Adam). The cross-entropy step is data + learn of the supervised agent.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
+import { resolveModelPreset } from '../../agents/vit/presets.js';
+import { buildPolicyNet } from '../../agents/nets/registry.js';
 import { createAgent } from '../../agents/registry.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
@@ -94,7 +95,10 @@ async function withPool<T>(agent: PolicyAgent, threads: number, fn: () => Promis
 
 /** Time REINFORCE (rloo, difference credit, Dice) and cross-entropy steps of the same preset and batches. */
 export async function benchReinforce(opts: ReinforceBenchOptions): Promise<ReinforceBenchResult> {
-  const config = resolveViTConfig(opts.preset);
+  const preset = resolveModelPreset(opts.preset);
+  const config = { imageSize: preset.imageSize };
+  const net = () =>
+    buildPolicyNet({ kind: preset.kind, config: preset.config }, new Rng(seed, 'bench-model'));
   const K = opts.samples ?? 4;
   const seed = opts.seed ?? 0;
   const threads = opts.threads ?? 1;
@@ -103,11 +107,10 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
   const training = { optimizer: { name: 'adam', lr: 1e-3 } } as never;
   const now = () => performance.now();
 
-  const rl = createAgent(
-    { kind: 'reinforce', baseline: 'rloo', credit: 'difference', samples: K },
-    new FaceTransformer(config, new Rng(seed, 'bench-model')),
-    { rng: new Rng(seed, 'bench-agent'), training },
-  ) as ReinforceAgent;
+  const rl = createAgent({ kind: 'reinforce', baseline: 'rloo', credit: 'difference', samples: K }, net(), {
+    rng: new Rng(seed, 'bench-agent'),
+    training,
+  }) as ReinforceAgent;
   const env = makeEnv(config.imageSize, opts.batch, seed);
   const sum: ReinforcePhases = { data: 0, forward: 0, sampling: 0, reward: 0, learnJs: 0, learn: 0 };
   try {
@@ -158,7 +161,7 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
     env.close();
   }
 
-  const ce = createAgent({ kind: 'supervised' }, new FaceTransformer(config, new Rng(seed, 'bench-model')), {
+  const ce = createAgent({ kind: 'supervised' }, net(), {
     rng: new Rng(seed, 'bench-agent'),
     training,
   }) as PolicyAgent;
