@@ -9,7 +9,10 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { resolveAgentConfig, type AgentConfig } from '../../agents/config.js';
-import { resolveViTConfig, type ViTConfig } from '../../agents/vit/config.js';
+import type { ViTConfig } from '../../agents/vit/config.js';
+import type { HybridConfig } from '../../agents/vit/hybrid-config.js';
+import { resolveModelPreset } from '../../agents/vit/presets.js';
+import type { PolicyArchitecture } from '../types.js';
 import { FprlError, isFprlError } from '../errors.js';
 import type { Registry } from '../registry.js';
 import type { RewardPlugin, RewardSpec } from '../types.js';
@@ -57,8 +60,10 @@ export interface ResolvedExperiment {
   config: ExperimentConfig;
   /** The file it came from, if any. */
   source?: string;
-  /** The policy network of every policy agent. */
-  vit: ViTConfig;
+  /** The config of every policy agent's network (a ViT, or a hybrid for the hybrid presets). */
+  vit: ViTConfig | HybridConfig;
+  /** That network as the policy-network registry builds it (agents/nets/registry.ts). */
+  model: PolicyArchitecture;
 }
 
 /** Read, validate and resolve an experiment file. */
@@ -147,7 +152,7 @@ export async function resolveExperiment(
   if (opts.steps !== undefined) applyStepsOverride(config, opts.steps);
 
   const issues: ConfigIssue[] = [];
-  const vit = checkModel(config, issues);
+  const model = checkModel(config, issues);
   try {
     resolveAugment(augmentOf(config.dataset) || {});
   } catch (e) {
@@ -159,7 +164,7 @@ export async function resolveExperiment(
     issues.push({ path: '/dataset/root', message: `folder ${config.dataset.root} does not exist` });
   }
   if (issues.length) throw configError(issues, where);
-  return { config, vit: vit! };
+  return { config, vit: model!.config as ViTConfig | HybridConfig, model: model! };
 }
 
 /** `--steps N`: every agent trains N steps (epochs and per-agent lengths are dropped). */
@@ -183,7 +188,7 @@ function issueFrom(e: unknown, prefix: string, fallback: string, dotted: string)
   return { path: p.startsWith(prefix) ? p : prefix + p, message: e.hint ? `${msg} (${e.hint})` : msg };
 }
 
-function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): ViTConfig | undefined {
+function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): PolicyArchitecture | undefined {
   const { preset, ...fields } = config.model;
   const size = config.dataset.size;
   if (fields.imageSize !== undefined && fields.imageSize !== size) {
@@ -201,9 +206,10 @@ function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): ViTConfig 
     return undefined;
   }
   try {
-    return resolveViTConfig({ preset, ...fields, imageSize: size });
+    const m = resolveModelPreset({ preset, ...fields, imageSize: size });
+    return { kind: m.kind, config: m.config };
   } catch (e) {
-    issues.push(issueFrom(e, '', '/model', 'vit config'));
+    issues.push(issueFrom(e, '', '/model', /^hybrid/.test(preset ?? '') ? 'hybrid config' : 'vit config'));
     return undefined;
   }
 }

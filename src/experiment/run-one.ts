@@ -9,7 +9,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { FaceTransformer } from '../../agents/vit/index.js';
+import { buildPolicyNet } from '../../agents/nets/registry.js';
 import { createAgent } from '../../agents/registry.js';
 import { FaceParsingEnv } from '../../envs/face-parsing.js';
 import { EventBus } from '../bus.js';
@@ -56,7 +56,7 @@ export interface RunHooks {
 
 /** Policy network of an agent kind (reference agents have none). */
 export function policyFor(kind: string, exp: ResolvedExperiment, rng: Rng): PolicyNet | undefined {
-  return kind === 'supervised' || kind === 'reinforce' ? new FaceTransformer(exp.vit, rng) : undefined;
+  return kind === 'supervised' || kind === 'reinforce' ? buildPolicyNet(exp.model, rng) : undefined;
 }
 
 /** Carry out one run; resolves with its outcome once result.json is written. */

@@ -8,7 +8,7 @@
  * are checked by `loadExperiment` with the same path-and-allowed-values messages.
  */
 import { agentConfigProperties, type AgentConfig } from '../../agents/config.js';
-import { PRESETS } from '../../agents/vit/config.js';
+import { MODEL_PRESET_NAMES } from '../../agents/vit/presets.js';
 import { trainingConfigSchema, type TrainingConfig } from '../optim/config.js';
 
 /** Names that become folder names: letters, digits, `.`, `_`, `-`; not starting with a dot. */
@@ -164,7 +164,8 @@ export const datasetSchema = {
   oneOf: [syntheticDatasetSchema, lapaDatasetSchema, celebamaskDatasetSchema],
 } as const;
 
-export const PRESET_NAMES = Object.keys(PRESETS) as (keyof typeof PRESETS)[];
+/** The ViT presets and the hybrid ones (`hybrid-128`, `hybrid-256`: conv stem + skip decoder). */
+export const PRESET_NAMES = [...MODEL_PRESET_NAMES];
 
 export const modelSchema = {
   type: 'object',
@@ -172,6 +173,7 @@ export const modelSchema = {
   default: {},
   description:
     'The Face Transformer: a preset, with any field overridden. A preset name alone may be given as a string. ' +
+    'hybrid-128 and hybrid-256 are the hybrid (conv stem, ViT encoder at 1/16, skip decoder); imageSize must then be a multiple of 16. ' +
     'imageSize defaults to the dataset size.',
   properties: {
     preset: { type: 'string', enum: PRESET_NAMES, default: 'tiny-64', description: 'Starting sizes.' },
