@@ -9,17 +9,27 @@ import { Registry } from '../../src/core/registry.js';
 import type { Rng } from '../../src/core/rng.js';
 import { FaceTransformer } from '../vit/model.js';
 import type { ViTConfig } from '../vit/config.js';
+import { HybridFaceTransformer, HYBRID_KIND } from '../vit/hybrid.js';
+import type { HybridConfig } from '../vit/hybrid-config.js';
 import { LinearPolicy, type LinearPolicyOptions } from './linear.js';
 
 export const policyNets = new Registry<PolicyNet, [config: unknown, rng: Rng]>('policy network');
 
-/** Register the Face Transformer (`vit`) and the per-pixel linear policy (`linear`). Idempotent. */
+/**
+ * Register the Face Transformer (`vit`), the hybrid Face Transformer (`hybrid`) and the per-pixel
+ * linear policy (`linear`). Idempotent.
+ */
 export function registerBuiltinPolicyNets(): void {
   const entries = [
     {
       name: 'vit',
       description: 'the Face Transformer (agents/vit)',
       create: (config: unknown, rng: Rng) => new FaceTransformer(config as ViTConfig, rng),
+    },
+    {
+      name: HYBRID_KIND,
+      description: 'the hybrid Face Transformer: conv stem, ViT encoder, skip decoder (agents/vit/hybrid.ts)',
+      create: (config: unknown, rng: Rng) => new HybridFaceTransformer(config as HybridConfig, rng),
     },
     {
       name: 'linear',

@@ -26,23 +26,37 @@ export interface FaceTransformerJSON {
   convertedBy: null;
   modelTopology: null;
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  userDefinedMetadata: { formatVersion: number; config: ViTConfig; weightsCrc32c: number };
+  /**
+   * `kind`: the policy-network kind (agents/nets/registry.ts) whose config this is; absent means
+   * `vit` (the Face Transformer), so checkpoints written before the hybrid existed read unchanged.
+   */
+  userDefinedMetadata: { formatVersion: number; kind?: string; config: object; weightsCrc32c: number };
 }
 
+/** How one network kind's config is checked when its checkpoint is read. */
+export interface CheckpointKind<C> {
+  kind: string;
+  validate: (config: C, where: string) => C;
+}
+
+/** The Face Transformer's checkpoints (the default). */
+export const VIT_CHECKPOINT: CheckpointKind<ViTConfig> = { kind: 'vit', validate: validateViTConfig };
+
 /** A read checkpoint: config and raw weights, not yet turned into tensors. */
-export interface RawCheckpoint {
+export interface RawCheckpoint<C = ViTConfig> {
   dir: string;
-  config: ViTConfig;
+  config: C;
   specs: tf.io.WeightsManifestEntry[];
   data: ArrayBuffer;
 }
 
-/** Save named float32 tensors and the config to `dir` (created if needed). */
+/** Save named float32 tensors and the config of a `kind` network to `dir` (created if needed). */
 export async function writeCheckpoint(
   dir: string,
-  config: ViTConfig,
+  config: object,
   named: readonly { name: string; tensor: tf.Tensor }[],
   generatedBy: string,
+  kind = VIT_CHECKPOINT.kind,
 ): Promise<void> {
   const { data, specs } = await tf.io.encodeWeights(named.map((n) => ({ name: n.name, tensor: n.tensor })));
   const bytes = new Uint8Array(data);
@@ -54,6 +68,7 @@ export async function writeCheckpoint(
     weightsManifest: [{ paths: [WEIGHTS_BIN], weights: specs }],
     userDefinedMetadata: {
       formatVersion: CHECKPOINT_VERSION,
+      ...(kind === VIT_CHECKPOINT.kind ? {} : { kind }),
       config: { ...config },
       weightsCrc32c: crc32c(bytes),
     },
@@ -78,8 +93,11 @@ async function readOrExplain(file: string, what: string): Promise<Buffer> {
   }
 }
 
-/** Read and check model.json + weights.bin (format, config, sizes, checksum). */
-export async function readCheckpoint(dir: string): Promise<RawCheckpoint> {
+/** Read and check model.json + weights.bin (format, kind, config, sizes, checksum). */
+export async function readCheckpoint<C = ViTConfig>(
+  dir: string,
+  format: CheckpointKind<C> = VIT_CHECKPOINT as unknown as CheckpointKind<C>,
+): Promise<RawCheckpoint<C>> {
   const jsonPath = path.join(dir, MODEL_JSON);
   let json: FaceTransformerJSON;
   try {
@@ -97,8 +115,15 @@ export async function readCheckpoint(dir: string): Promise<RawCheckpoint> {
       { where: jsonPath, hint: `expected format '${CHECKPOINT_FORMAT}' version ${CHECKPOINT_VERSION}` },
     );
   }
-  const config = validateViTConfig(
-    json.userDefinedMetadata.config,
+  const kind = json.userDefinedMetadata.kind ?? VIT_CHECKPOINT.kind;
+  if (kind !== format.kind) {
+    throw new FprlError(`the checkpoint holds a '${kind}' network, not a '${format.kind}' one`, {
+      where: `${jsonPath}: userDefinedMetadata.kind`,
+      hint: `load it with the '${kind}' network's load(), or build a '${kind}' model`,
+    });
+  }
+  const config = format.validate(
+    json.userDefinedMetadata.config as C,
     `${jsonPath}: userDefinedMetadata.config`,
   );
   const groups = json.weightsManifest;
@@ -150,7 +175,11 @@ export async function readCheckpoint(dir: string): Promise<RawCheckpoint> {
  * Check a checkpoint's variables against the expected ones (same names, same shapes) before any
  * tensor is made, so a mismatch fails cleanly. Throws naming the first variable that differs.
  */
-export function checkVariables(raw: RawCheckpoint, expected: readonly ParamSpec[], hint: string): void {
+export function checkVariables(
+  raw: RawCheckpoint<unknown>,
+  expected: readonly ParamSpec[],
+  hint: string,
+): void {
   const where = path.join(raw.dir, MODEL_JSON);
   const stored = new Map(raw.specs.map((s) => [s.name, s.shape]));
   for (const spec of expected) {
@@ -185,6 +214,6 @@ export function checkVariables(raw: RawCheckpoint, expected: readonly ParamSpec[
 }
 
 /** Decode the raw weights into tensors by name (caller disposes them). */
-export function decodeCheckpoint(raw: RawCheckpoint): tf.NamedTensorMap {
+export function decodeCheckpoint(raw: RawCheckpoint<unknown>): tf.NamedTensorMap {
   return tf.io.decodeWeights(raw.data, raw.specs);
 }

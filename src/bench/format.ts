@@ -10,6 +10,7 @@ export function formatViTBench(r: ViTBenchResult, peer?: PeerOutcome): string {
   const lines = [
     `${r.preset} batch ${r.batch} on ${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}), ` +
       `${r.params.toLocaleString('en')} parameters, ${r.steps} timed steps`,
+    `model  ${r.kind}, ${n(r.forwardGflopsPerImage, 3)} GFLOPs per image forward; training at ${n(r.trainGflopsPerSecond, 1)} GFLOP/s (3x forward per image)`,
     ...(r.matMul ? [`matMul ${r.matMul}`] : []),
     `train  ${n(r.trainImagesPerSecond)} img/s  (${n(r.trainMsPerStep, 0)} ms/step: forward+loss ${n(ph.forwardMs, 0)}, ` +
       `backward ${n(ph.backwardMs, 0)}, adam ${n(ph.optimizerMs, 0)})`,
@@ -33,7 +34,8 @@ export function formatViTBench(r: ViTBenchResult, peer?: PeerOutcome): string {
     const ours = q ?? r;
     const label = q ? `ours (${q.threads} threads)` : 'ours';
     lines.push(
-      `peer   ${p.peer} (${p.threads} threads): train ${n(p.trainImagesPerSecond)} img/s, infer ${n(p.inferImagesPerSecond)} img/s`,
+      `peer   ${p.peer} (${p.threads} threads, ${p.params.toLocaleString('en')} parameters` +
+        `${p.params === r.params ? ', as ours' : `: NOT ours (${r.params.toLocaleString('en')}), a different architecture`}): train ${n(p.trainImagesPerSecond)} img/s, infer ${n(p.inferImagesPerSecond)} img/s`,
       `ratio  ${label}/peer: train ${n(ours.trainImagesPerSecond / p.trainImagesPerSecond)}x, ` +
         `infer ${n(ours.inferImagesPerSecond / p.inferImagesPerSecond)}x`,
     );

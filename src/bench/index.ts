@@ -13,6 +13,8 @@ export { benchViT, pixelCrossEntropy, type ViTBenchOptions, type ViTBenchResult 
 export {
   runPeerBench,
   peerRatio,
+  defaultPeerScript,
+  hybridPeerScript,
   DEFAULT_PEER_SCRIPT,
   DEFAULT_PYTHON,
   type PeerResult,

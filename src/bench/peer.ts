@@ -1,15 +1,33 @@
 /**
- * The PyTorch reference benchmark (../shared/peer/torch_vit_bench.py, run with Debian's
- * /usr/bin/python3 and python3-torch), for side-by-side ratios in one run. Missing python, script
+ * The PyTorch reference benchmarks, run with Debian's /usr/bin/python3 and python3-torch, for
+ * side-by-side ratios in one run: ../shared/peer/torch_vit_bench.py for the ViT presets and
+ * src/bench/torch_hybrid_bench.py (beside this file) for the hybrid ones. Missing python, script
  * or torch is an answer ("unavailable: why"), not an error: the comparison is optional.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isHybridPreset } from '../../agents/vit/hybrid-config.js';
 import type { ViTBenchResult } from './vit.js';
 
 export const DEFAULT_PEER_SCRIPT = path.join('..', 'shared', 'peer', 'torch_vit_bench.py');
 export const DEFAULT_PYTHON = '/usr/bin/python3';
+
+/**
+ * The hybrid presets' reference: beside this file under tsx (src/bench/), or back in src/bench/
+ * from the compiled dist/src/bench/.
+ */
+export function hybridPeerScript(): string {
+  const beside = fileURLToPath(new URL('./torch_hybrid_bench.py', import.meta.url));
+  const fromDist = fileURLToPath(new URL('../../../src/bench/torch_hybrid_bench.py', import.meta.url));
+  return existsSync(beside) ? beside : fromDist;
+}
+
+/** The reference script of a preset (the hybrid one for hybrid presets). */
+export function defaultPeerScript(preset: string): string {
+  return isHybridPreset(preset) ? hybridPeerScript() : DEFAULT_PEER_SCRIPT;
+}
 
 /** What the reference prints (one JSON line). */
 export interface PeerResult {
@@ -31,7 +49,10 @@ export interface PeerOptions {
   steps: number;
   /** Threads PyTorch may use. Default: the reference's own default (2). */
   threads?: number;
-  /** Path of the reference script. Default ../shared/peer/torch_vit_bench.py (from the cwd). */
+  /**
+   * Path of the reference script. Default: ../shared/peer/torch_vit_bench.py (from the cwd), or
+   * src/bench/torch_hybrid_bench.py for a hybrid preset.
+   */
   script?: string;
   python?: string;
   /** Kill the reference after this long. Default 20 minutes. */
@@ -41,7 +62,7 @@ export interface PeerOptions {
 /** Run the reference and parse its JSON line. */
 export function runPeerBench(opts: PeerOptions): Promise<PeerOutcome> {
   const python = opts.python ?? DEFAULT_PYTHON;
-  const script = path.resolve(opts.script ?? DEFAULT_PEER_SCRIPT);
+  const script = path.resolve(opts.script ?? defaultPeerScript(opts.preset));
   if (!existsSync(python)) return Promise.resolve({ ok: false, reason: `${python} not found` });
   if (!existsSync(script))
     return Promise.resolve({ ok: false, reason: `reference script ${script} not found (--peer PATH)` });

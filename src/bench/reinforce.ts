@@ -7,7 +7,8 @@
  * weights, forward + backward, Adam). The cross-entropy step is data + learn of the supervised agent.
  */
 import * as tf from '@tensorflow/tfjs';
-import { resolveViTConfig } from '../../agents/vit/index.js';
+import { resolveModelPreset } from '../../agents/vit/presets.js';
+import { buildPolicyNet } from '../../agents/nets/registry.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
 import { policyWeights } from '../../agents/advantage.js';
@@ -92,7 +93,10 @@ async function withPool<T>(agent: PolicyAgent, threads: number, fn: () => Promis
 
 /** Time REINFORCE (rloo, difference credit, Dice) and cross-entropy steps of the same preset and batches. */
 export async function benchReinforce(opts: ReinforceBenchOptions): Promise<ReinforceBenchResult> {
-  const config = resolveViTConfig(opts.preset);
+  const preset = resolveModelPreset(opts.preset);
+  const config = { imageSize: preset.imageSize };
+  const net = () =>
+    buildPolicyNet({ kind: preset.kind, config: preset.config }, new Rng(seed, 'bench-model'));
   const K = opts.samples ?? 4;
   const seed = opts.seed ?? 0;
   const threads = opts.threads ?? 1;
@@ -101,11 +105,10 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
   const training = { optimizer: { name: 'adam', lr: 1e-3 } } as never;
   const now = () => performance.now();
 
-  const streams = { model: new Rng(seed, 'bench-model'), agent: new Rng(seed, 'bench-agent') };
   const rl = buildAgent({
     config: { kind: 'reinforce', baseline: 'rloo', credit: 'difference', samples: K },
-    vit: config,
-    streams,
+    policy: net(),
+    streams: { agent: new Rng(seed, 'bench-agent') },
     training,
   }) as ReinforceAgent;
   const env = await makeEnv(config.imageSize, opts.batch, seed);
@@ -160,8 +163,8 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
 
   const ce = buildAgent({
     config: { kind: 'supervised' },
-    vit: config,
-    streams: { model: new Rng(seed, 'bench-model'), agent: new Rng(seed, 'bench-agent') },
+    policy: net(),
+    streams: { agent: new Rng(seed, 'bench-agent') },
     training,
   }) as PolicyAgent;
   const ceEnv = await makeEnv(config.imageSize, opts.batch, seed);

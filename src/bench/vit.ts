@@ -1,11 +1,14 @@
 /**
- * `fprl bench --preset`: the speed of the Face Transformer on the active backend. A training step
- * is what the PyTorch reference (../shared/peer/torch_vit_bench.py) times: forward, per-pixel
+ * `fprl bench --preset`: the speed of a Face Transformer preset (any kind: `vit` or `hybrid`,
+ * agents/vit/presets.ts, built through the policy-network registry) on the active backend. A training step
+ * is what the PyTorch references (../shared/peer/torch_vit_bench.py, ./torch_hybrid_bench.py) time: forward, per-pixel
  * cross-entropy over 11 classes, backward, Adam. Inference is greedy prediction (argmax labels,
  * no gradient bookkeeping). Inputs are random images in [-1,1] and random labels, fixed per seed.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
+import { resolveModelPreset } from '../../agents/vit/presets.js';
+import { buildPolicyNet } from '../../agents/nets/registry.js';
+import type { PolicyNet } from '../core/types.js';
 import { Rng } from '../core/rng.js';
 import { backendInfo } from '../backend/backend.js';
 import { describeMatMul } from '../native/index.js';
@@ -15,7 +18,7 @@ import { createOptimizer, type Optimizer } from '../optim/optimizers.js';
 import { resolveTrainingConfig } from '../optim/config.js';
 
 export interface ViTBenchOptions {
-  /** A preset name (`seed`, `ti16-256`, `tiny-64`). */
+  /** A preset name (`seed`, `ti16-256`, `tiny-64`, `hybrid-128`, `hybrid-256`). */
   preset: string;
   batch: number;
   /** Timed training steps (and inference batches). */
@@ -42,7 +45,13 @@ export interface ViTBenchResult {
   threads: number;
   preset: string;
   batch: number;
+  /** The network kind in the policy-network registry (`vit`, `hybrid`). */
+  kind: string;
   params: number;
+  /** Forward FLOPs per image (agents/vit/flops.ts, hybrid-config.ts: 2 per multiply-add). */
+  forwardGflopsPerImage: number;
+  /** Training FLOP rate reached, counting a step as 3x its forward FLOPs (forward + backward). */
+  trainGflopsPerSecond: number;
   steps: number;
   trainMsPerStep: number;
   trainImagesPerSecond: number;
@@ -99,14 +108,23 @@ export function pixelCrossEntropy(logits: tf.Tensor4D, targets: tf.Tensor4D): tf
   return tf.div(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))), pixels) as tf.Scalar;
 }
 
+/** Greedy labels of a batch (argmax per pixel), no tensors left behind. */
+function greedy(model: PolicyNet, images: tf.Tensor4D): Int32Array {
+  const labels = tf.tidy(() => tf.argMax(model.apply(images).logits, -1));
+  const out = labels.dataSync() as Int32Array;
+  labels.dispose();
+  return out;
+}
+
 /** Build the model, time training steps, phases and inference; leaves no tensors behind. */
 export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
-  const config = resolveViTConfig(opts.preset);
+  const preset = resolveModelPreset(opts.preset);
   const rng = new Rng(opts.seed ?? 0, 'bench');
   const progress = opts.onProgress ?? (() => {});
   const warmup = opts.warmup ?? 2;
-  const model = new FaceTransformer(config, rng.fork('model'));
-  const { images, targets } = makeBatch(opts.batch, config.imageSize, config.numClasses, rng.fork('data'));
+  const model = buildPolicyNet({ kind: preset.kind, config: preset.config }, rng.fork('model'));
+  const params = model.trainableVariables.reduce((n, v) => n + v.size, 0);
+  const { images, targets } = makeBatch(opts.batch, preset.imageSize, preset.numClasses, rng.fork('data'));
   // The project's Adam (what `fprl run` trains with; fused on wasm with the native addon).
   const optimizer = createOptimizer(
     resolveTrainingConfig({ optimizer: { name: 'adam', lr: opts.learningRate ?? 1e-3 } }).optimizer,
@@ -136,7 +154,8 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
 
   try {
     progress(
-      `${opts.preset} batch ${opts.batch}: ${model.countParams().toLocaleString('en')} parameters, ${warmup} warm-up steps`,
+      `${opts.preset} (${preset.kind}) batch ${opts.batch}: ${params.toLocaleString('en')} parameters, ` +
+        `${(preset.flopsPerImage / 1e9).toFixed(3)} GFLOPs per image forward, ${warmup} warm-up steps`,
     );
     for (let i = 0; i < warmup; i++) step();
     fbMs = 0;
@@ -153,7 +172,7 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
     });
 
     progress(`timing ${opts.steps} inference batches`);
-    const infer = await timeIt(() => model.predict(images), {
+    const infer = await timeIt(() => greedy(model, images), {
       warmup: 1,
       minRuns: opts.steps,
       maxRuns: opts.steps,
@@ -176,7 +195,10 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
       threads: info?.threads ?? 1,
       preset: opts.preset,
       batch: opts.batch,
-      params: model.countParams(),
+      kind: preset.kind,
+      params,
+      forwardGflopsPerImage: round(preset.flopsPerImage / 1e9, 3),
+      trainGflopsPerSecond: round((3 * preset.flopsPerImage * opts.batch) / 1e6 / train.wallMs, 1),
       steps: opts.steps,
       trainMsPerStep: round(train.wallMs, 1),
       trainImagesPerSecond: round((opts.batch * 1000) / train.wallMs),
@@ -206,7 +228,7 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
  * gradients summed over the shards, one Adam update on the main thread.
  */
 async function benchParallel(
-  model: FaceTransformer,
+  model: PolicyNet,
   images: tf.Tensor4D,
   targets: tf.Tensor4D,
   optimizer: Optimizer,

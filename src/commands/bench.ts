@@ -20,7 +20,7 @@ import {
   type PeerOutcome,
   type ViTBenchResult,
 } from '../bench/index.js';
-import { resolveViTConfig } from '../../agents/vit/index.js';
+import { MODEL_PRESET_NAMES, isHybridPreset, resolveViTConfig } from '../../agents/vit/index.js';
 import { benchReinforce, formatReinforceBench, type ReinforceBenchResult } from '../bench/reinforce.js';
 import { setFastWasmKernels } from '../wasm/kernels.js';
 import { requestWasmThreads } from '../wasm/threads.js';
@@ -63,6 +63,15 @@ export async function benchCommand(
   const preset = o.preset ?? 'ti16-256';
   const batch = o.batch ?? 8;
   if (o.kernels) {
+    if (isHybridPreset(preset)) {
+      throw new FprlError(
+        `--kernels lists the matMuls of a ViT step; '${preset}' is a hybrid (convolutions)`,
+        {
+          where: '--preset',
+          hint: 'use a ViT preset (seed, ti16-256, tiny-64) with --kernels, or time the hybrid without it',
+        },
+      );
+    }
     const config = resolveViTConfig(preset);
     const report = await benchMatMulKernels(vitStepMatMuls(config, batch), {
       onRow: (r) =>
@@ -142,7 +151,7 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description('training and inference speed of the Face Transformer, or of the wasm matMul kernels')
-    .option('--preset <name>', 'ViT preset: seed, ti16-256, tiny-64', 'ti16-256')
+    .option('--preset <name>', `model preset: ${MODEL_PRESET_NAMES.join(', ')}`, 'ti16-256')
     .option('--batch <n>', 'images per step', positive('--batch'), 8)
     .option('--steps <n>', 'timed training steps and inference batches', positive('--steps'), 5)
     .option('--warmup <n>', 'untimed steps first', positive('--warmup'), 2)
@@ -151,7 +160,10 @@ export function register(program: Command): void {
     .option('--stock-kernels', "measure with this project's wasm kernels turned off")
     .option('--no-native', 'measure without the native AVX2 matMul (XNNPACK only; as FPRL_NATIVE=0)')
     .option('--compare-peer', 'also run the PyTorch reference and print the ratio')
-    .option('--peer <path>', 'reference script (default ../shared/peer/torch_vit_bench.py)')
+    .option(
+      '--peer <path>',
+      'reference script (default ../shared/peer/torch_vit_bench.py; src/bench/torch_hybrid_bench.py for hybrid presets)',
+    )
     .option(
       '--peer-threads <n>',
       'threads for the reference (default its own, 2)',

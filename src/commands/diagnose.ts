@@ -12,7 +12,8 @@ import { FprlError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { EventBus } from '../core/bus.js';
 import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
-import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
+import { resolveModelPreset } from '../../agents/vit/index.js';
+import { buildPolicyNet } from '../../agents/nets/registry.js';
 import { loadPolicyFromCheckpoint } from '../train/checkpoint.js';
 import { diagnoseBaselines, formatDiagnosis, type Diagnosis } from '../train/diagnose.js';
 import { buildEnv } from '../train/build.js';
@@ -22,7 +23,7 @@ export interface DiagnoseCommandOptions {
   agent: string;
   batches?: number;
   warmup?: number;
-  /** ViT preset (or a JSON object of ViT sizes). */
+  /** Model preset, any kind (or a JSON object: a preset and overrides, or ViT sizes). */
   preset?: string;
   /** Checkpoint (or saved agent) folder whose policy weights to study; default fresh weights. */
   checkpoint?: string;
@@ -113,13 +114,13 @@ export async function diagnoseCommand(
   }
   if (o.samples !== undefined) agent.samples = o.samples;
   const preset = o.preset ?? 'tiny-64';
-  const vit = resolveViTConfig(preset.trim().startsWith('{') ? JSON.parse(preset) : preset);
+  const model = resolveModelPreset(preset.trim().startsWith('{') ? JSON.parse(preset) : preset);
   const seed = o.seed ?? 0;
-  const policy = new FaceTransformer(vit, new Rng(seed, 'diagnose/model'));
+  const policy = buildPolicyNet({ kind: model.kind, config: model.config }, new Rng(seed, 'diagnose/model'));
   const bus = new EventBus();
   const env = await buildEnv(o.data ? 'FaceParsing-v0' : 'SyntheticFaces-v0', {
     root: o.data,
-    size: vit.imageSize,
+    size: model.imageSize,
     batchSize: o.batchSize ?? 8,
     seed,
     bus,
@@ -168,7 +169,7 @@ export function register(program: Command): void {
     .requiredOption('--agent <config>', 'reinforce agent config: a JSON file, or the JSON itself')
     .option('--batches <n>', 'batches measured per baseline', int('--batches'), 20)
     .option('--warmup <n>', 'batches to warm up the ema and fit the critic on', int('--warmup'), 5)
-    .option('--preset <name>', 'ViT preset or JSON sizes', 'tiny-64')
+    .option('--preset <name>', 'model preset (ViT or hybrid) or JSON sizes', 'tiny-64')
     .option('--checkpoint <dir>', 'study the policy weights of this checkpoint (default: fresh weights)')
     .option('--reward <plugin>', 'reward plugin', 'dice')
     .option('--reward-options <json>', "the reward plugin's options, e.g. '{\"includeBackground\":true}'")

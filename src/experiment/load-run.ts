@@ -71,7 +71,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const seed = record.seed ?? 0;
   const agent = buildAgent({
     config: agentConfigOf(entry),
-    vit: exp.vit,
+    model: exp.model,
     streams: runStreams(seed),
     training: trainingOf(exp.config, entry),
     name: entry.name,

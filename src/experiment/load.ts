@@ -19,10 +19,12 @@ import {
   type AgentRegistry,
 } from '../../agents/registry.js';
 import { NUM_CLASSES } from '../core/classes.js';
-import { resolveViTConfig, type ViTConfig } from '../../agents/vit/config.js';
+import type { ViTConfig } from '../../agents/vit/config.js';
+import type { HybridConfig } from '../../agents/vit/hybrid-config.js';
+import { resolveModelPreset } from '../../agents/vit/presets.js';
 import { FprlError, isFprlError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
-import type { RewardPlugin, RewardSpec } from '../core/types.js';
+import type { PolicyArchitecture, RewardPlugin, RewardSpec } from '../core/types.js';
 import { importRewards } from '../../rewards/load.js';
 import { optionsValidator } from '../../rewards/define.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
@@ -71,8 +73,10 @@ export interface ResolvedExperiment {
   config: ExperimentConfig;
   /** The file it came from, if any. */
   source?: string;
-  /** The policy network of every policy agent. */
-  vit: ViTConfig;
+  /** The config of every policy agent's network (a ViT, or a hybrid for the hybrid presets). */
+  vit: ViTConfig | HybridConfig;
+  /** That network as the policy-network registry builds it (agents/nets/registry.ts). */
+  model: PolicyArchitecture;
 }
 
 /** Read, validate and resolve an experiment file. */
@@ -170,7 +174,7 @@ export async function resolveExperiment(
   if (opts.steps !== undefined) applyStepsOverride(config, opts.steps);
 
   const issues: ConfigIssue[] = [];
-  const vit = checkModel(config, issues);
+  const model = checkModel(config, issues);
   try {
     resolveAugment(augmentOf(config.dataset) || {});
   } catch (e) {
@@ -182,7 +186,7 @@ export async function resolveExperiment(
     issues.push({ path: '/dataset/root', message: `folder ${config.dataset.root} does not exist` });
   }
   if (issues.length) throw configError(issues, where);
-  return { config, vit: vit! };
+  return { config, vit: model!.config as ViTConfig | HybridConfig, model: model! };
 }
 
 /**
@@ -245,7 +249,7 @@ function issueFrom(e: unknown, prefix: string, fallback: string, dotted: string)
   return { path: p.startsWith(prefix) ? p : prefix + p, message: e.hint ? `${msg} (${e.hint})` : msg };
 }
 
-function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): ViTConfig | undefined {
+function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): PolicyArchitecture | undefined {
   const { preset, ...fields } = config.model;
   const size = config.dataset.size;
   if (fields.imageSize !== undefined && fields.imageSize !== size) {
@@ -263,9 +267,10 @@ function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): ViTConfig 
     return undefined;
   }
   try {
-    return resolveViTConfig({ preset, ...fields, imageSize: size });
+    const m = resolveModelPreset({ preset, ...fields, imageSize: size });
+    return { kind: m.kind, config: m.config };
   } catch (e) {
-    issues.push(issueFrom(e, '', '/model', 'vit config'));
+    issues.push(issueFrom(e, '', '/model', /^hybrid/.test(preset ?? '') ? 'hybrid config' : 'vit config'));
     return undefined;
   }
 }

@@ -113,7 +113,7 @@ export async function executeRun(
     close = () => env.close();
     agent = buildAgent({
       config: agentConfigOf(entry),
-      vit: exp.vit,
+      model: exp.model,
       streams,
       training,
       totalSteps: training.steps ?? undefined,

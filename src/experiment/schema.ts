@@ -10,7 +10,7 @@
  */
 import type { AgentDefinition } from '../../agents/define.js';
 import { BUILTIN_AGENT_KINDS } from '../../agents/builtin-kinds.js';
-import { PRESETS } from '../../agents/vit/config.js';
+import { MODEL_PRESET_NAMES } from '../../agents/vit/presets.js';
 import { DEFAULT_AUGMENT as AUG } from '../data/index.js';
 import { trainingConfigSchema, type TrainingConfig } from '../optim/config.js';
 
@@ -196,7 +196,8 @@ export const datasetSchema = {
   oneOf: [syntheticDatasetSchema, lapaDatasetSchema, celebamaskDatasetSchema],
 } as const;
 
-export const PRESET_NAMES = Object.keys(PRESETS) as (keyof typeof PRESETS)[];
+/** The ViT presets and the hybrid ones (`hybrid-128`, `hybrid-256`: conv stem + skip decoder). */
+export const PRESET_NAMES = [...MODEL_PRESET_NAMES];
 
 export const modelSchema = {
   type: 'object',
@@ -204,6 +205,7 @@ export const modelSchema = {
   default: {},
   description:
     'The Face Transformer: a preset, with any field overridden. A preset name alone may be given as a string. ' +
+    'hybrid-128 and hybrid-256 are the hybrid (conv stem, ViT encoder at 1/16, skip decoder); imageSize must then be a multiple of 16. ' +
     'imageSize defaults to the dataset size.',
   properties: {
     preset: { type: 'string', enum: PRESET_NAMES, default: 'tiny-64', description: 'Starting sizes.' },

@@ -4,7 +4,7 @@
  * come here: an env is made through the env registry, an agent through the agent registry with
  * the policy network its kind asks for (agents/define.ts `policy`), from named seed streams.
  */
-import { FaceTransformer, type ViTConfig } from '../../agents/vit/index.js';
+import { buildPolicyNet } from '../../agents/nets/registry.js';
 import { agentKind, agentRegistry, createAgent, type AgentRegistry } from '../../agents/registry.js';
 import { makeEnv, registerBuiltinEnvs, type MakeEnvOptions } from '../../envs/registry.js';
 import type { FaceParsingEnv } from '../../envs/face-parsing.js';
@@ -12,7 +12,7 @@ import { registerBuiltinRewards } from '../../rewards/registry.js';
 import type { TrainingConfig } from '../optim/config.js';
 import { FprlError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import type { Agent, PolicyNet } from '../core/types.js';
+import type { Agent, PolicyArchitecture, PolicyNet } from '../core/types.js';
 
 /** The streams of a run's env, initial weights and agent. */
 export interface RunStreams {
@@ -41,9 +41,9 @@ export async function buildEnv(id: string, opts: MakeEnvOptions): Promise<FacePa
 export interface AgentBuild {
   /** The agent's config: a registered `kind` and that kind's fields (validated here, defaults filled). */
   config: unknown;
-  /** Sizes of the Face Transformer given to a kind with a policy network (ignored when `policy` is given). */
-  vit?: ViTConfig;
-  /** A policy network to use instead of a new Face Transformer (benches, tests); the agent owns it. */
+  /** The policy network (kind and config, e.g. the experiment's model) made for a kind with one (ignored when `policy` is given). */
+  model?: PolicyArchitecture;
+  /** A policy network to use instead of a new one (benches, tests); the agent owns it. */
   policy?: PolicyNet;
   /** `agent`: the agent's own stream; `model`: the new policy's initial weights (needed when one is made). */
   streams: { agent: Rng; model?: Rng };
@@ -68,16 +68,16 @@ export function buildAgent(b: AgentBuild): Agent {
   let policy = b.policy;
   const made = kind.policy && !policy;
   if (made) {
-    if (!b.vit || !b.streams.model) {
+    if (!b.model || !b.streams.model) {
       throw new FprlError(
         `a '${kind.name}' agent needs a policy network: give one, or its sizes and stream`,
         {
           where,
-          hint: "pass policy, or vit (the Face Transformer's config) and streams.model",
+          hint: 'pass policy, or model (the network kind and config) and streams.model',
         },
       );
     }
-    policy = new FaceTransformer(b.vit, b.streams.model);
+    policy = buildPolicyNet(b.model, b.streams.model);
   }
   try {
     return createAgent(

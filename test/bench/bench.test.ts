@@ -9,6 +9,7 @@ import {
   benchMatMulKernels,
   benchReinforce,
   benchViT,
+  defaultPeerScript,
   formatReinforceBench,
   formatKernelReport,
   formatViTBench,
@@ -83,6 +84,24 @@ describe('fprl bench', () => {
       expect(r[k]).to.be.above(0);
     expect(r.phases.forwardMs).to.be.above(0);
     expect(r).not.to.have.property('parallel');
+  });
+
+  it('measures a hybrid preset built through the registry, with its FLOPs, leaking nothing', async () => {
+    const before = tf.memory().numTensors;
+    const r = await benchViT({ preset: 'hybrid-128', batch: 1, steps: 1, warmup: 1 });
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(r).to.include({
+      preset: 'hybrid-128',
+      kind: 'hybrid',
+      params: 3_386_411,
+      forwardGflopsPerImage: 1.266,
+      tensorsLeakedPerStep: 0,
+    });
+    expect(r.trainGflopsPerSecond).to.be.above(0);
+    expect(formatViTBench(r)).to.match(/model {2}hybrid, 1\.266 GFLOPs per image forward/);
+    expect(defaultPeerScript('hybrid-128')).to.match(/torch_hybrid_bench\.py$/);
+    expect(existsSync(defaultPeerScript('hybrid-128'))).to.equal(true);
+    expect(defaultPeerScript('ti16-256')).to.match(/torch_vit_bench\.py$/);
   });
 
   it('also times data-parallel training and inference on 2 threads, with speed-ups over one thread', async () => {
@@ -173,7 +192,7 @@ describe('fprl bench', () => {
       expect(out.json).to.have.property('peer').that.deep.equals(line);
       expect(out.json).to.have.nested.property('ratio.train');
       expect(out.text)
-        .to.match(/peer {3}fake \(2 threads\)/)
+        .to.match(/peer {3}fake \(2 threads, 132,747 parameters, as ours\)/)
         .and.match(/ratio {2}ours\/peer: train/);
     });
   });

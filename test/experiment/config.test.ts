@@ -11,6 +11,7 @@ import { Rng } from '../../src/core/rng.js';
 import { editorSchema } from '../../src/experiment/schema.js';
 import { SCHEMA_FILE } from '../../src/experiment/write-schema.js';
 import { FprlError } from '../../src/core/errors.js';
+import { buildPolicyNet } from '../../agents/nets/registry.js';
 
 const EXPERIMENTS = path.resolve('experiments');
 
@@ -121,6 +122,19 @@ describe('experiment config', () => {
       expect(config.agents[1].rewards[0]).to.include({ plugin: 'dice', weight: 1 });
       expect(vit.imageSize).to.equal(32);
       expect(vit.patchSize).to.equal(8);
+    });
+
+    it('builds a hybrid network for a hybrid preset, at the dataset size', async () => {
+      const c = base();
+      c.model = { preset: 'hybrid-128', depth: 1 };
+      const exp = await resolveExperiment(c);
+      expect(exp.model.kind).to.equal('hybrid');
+      expect(exp.vit).to.include({ imageSize: 32, depth: 1, dim: 192 });
+      const policy = buildPolicyNet(exp.model, new Rng(0));
+      expect(policy?.architecture?.()).to.deep.equal(exp.model);
+      policy?.dispose();
+      const vit = await resolveExperiment(base());
+      expect(vit.model).to.deep.equal({ kind: 'vit', config: vit.vit });
     });
 
     it('accepts a preset name as the whole model section', async () => {
@@ -291,7 +305,17 @@ describe('experiment config', () => {
       [
         'an unknown preset',
         (c) => (c.model = 'huge'),
-        [/\/model\/preset: must be one of 'seed', 'ti16-256', 'tiny-64'/],
+        [/\/model\/preset: must be one of 'seed', 'ti16-256', 'tiny-64', 'hybrid-128', 'hybrid-256'/],
+      ],
+      [
+        'a hybrid preset at a size that is not a multiple of its stride',
+        (c) => {
+          c.dataset.size = 40;
+          c.model = 'hybrid-128';
+        },
+        [
+          /\/model\/imageSize: imageSize 40 is not a multiple of 16 \(.*sizes 16, 32, \.\.\. \(e\.g\. 32 or 48\)/,
+        ],
       ],
       [
         'a bad training override',
