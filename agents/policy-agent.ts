@@ -119,6 +119,14 @@ export abstract class PolicyAgent implements FprlAgent {
     return { labels: r.labels, samples };
   }
 
+  /**
+   * Greedy logits [B,H,W,C] on this thread (dropout off): `act(obs, 'greedy')` is their argmax.
+   * Evaluation at each label's own size resizes them before the argmax. The caller disposes them.
+   */
+  async logits(obs: Observation): Promise<tf.Tensor4D> {
+    return tf.tidy(() => this.policy.apply(obs.images, { training: false }).logits);
+  }
+
   abstract learn(exp: Experience): Promise<LossInfo>;
 
   /**

@@ -1,7 +1,9 @@
 /**
  * `fprl eval --run DIR [--data PATH|synthetic] [--split test] [--json]`: evaluate a run's
- * final checkpoint with the LaPa protocol (one confusion matrix over the split), printed as
- * a table or as the JSON `fprl score` prints.
+ * final checkpoint with the LaPa protocol (one confusion matrix over the split, each image
+ * scored at its label's own size: logits resized bilinearly before the argmax), printed as a
+ * table or as the JSON `fprl score` prints, plus the scores at the model's input size when
+ * the label sizes differ from it.
  */
 import type { Command } from 'commander';
 import { describeBackend, initBackend } from '../backend/backend.js';
@@ -10,7 +12,7 @@ import { openSplit, type SplitName } from '../experiment/datasets.js';
 import { loadRun } from '../experiment/load-run.js';
 import { parsePositiveInt } from './run.js';
 import { formatScoreReport, type ScoreReport } from './score.js';
-import { evaluate } from '../train/evaluate.js';
+import { evaluate, type Resolution } from '../train/evaluate.js';
 import type { DatasetConfig } from '../experiment/schema.js';
 import { syntheticDatasetSchema } from '../experiment/schema.js';
 
@@ -32,6 +34,10 @@ export interface EvalReport extends ScoreReport {
   run: { agent: string; seed: number; step: number; checkpoint: string };
   split: string;
   dataset: string;
+  /** Where the scores were counted: 'native', each label's own size (synthetic faces: the model's size). */
+  resolution: Resolution;
+  /** The same predictions at the model's input size, when some label's own size differs from it. */
+  modelSize?: ScoreReport & { height: number; width: number };
 }
 
 /** The dataset `--data` names, at the model's image size. */
@@ -66,6 +72,7 @@ export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
       batchSize: opts.batchSize ?? exp.config.evaluation.batchSize,
       limit: opts.limit ?? 0,
     });
+    const m = r.modelSize;
     return {
       images: r.images,
       ...r.scores,
@@ -74,10 +81,34 @@ export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
       split,
       dataset:
         ds.kind === 'synthetic' ? `synthetic (size ${ds.size}, seed ${ds.seed})` : `${ds.kind} ${ds.root}`,
+      resolution: r.resolution,
+      ...(m
+        ? {
+            modelSize: {
+              height: m.height,
+              width: m.width,
+              images: r.images,
+              ...m.scores,
+              perImage: m.perImage,
+            },
+          }
+        : {}),
     };
   } finally {
     loaded.agent.dispose();
   }
+}
+
+/** The line saying where the scores were counted (and the model-size scores, when they differ). */
+export function formatResolution(r: EvalReport): string {
+  const m = r.modelSize;
+  const at = m
+    ? `\nat the model's input size (${m.width}x${m.height}, labels resized nearest-neighbour): ` +
+      `mean F1 ${m.meanF1.toFixed(4)}, mIoU ${m.mIoU.toFixed(4)}, pixel accuracy ${m.pixelAccuracy.toFixed(4)}`
+    : '';
+  return r.resolution === 'native'
+    ? `resolution      native (each label's own size; logits resized bilinearly before the argmax)${at}`
+    : `resolution      the model's input size${at}`;
 }
 
 function parseSplit(text: string): SplitName {
@@ -118,6 +149,7 @@ export function register(program: Command): void {
             `${agent} seed ${seed} (step ${step}) on ${report.dataset}, split ${report.split}\n\n`,
           );
           process.stdout.write(`${formatScoreReport(report)}\n`);
+          process.stdout.write(`${formatResolution(report)}\n`);
         }
       },
     );

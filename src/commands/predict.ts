@@ -1,18 +1,21 @@
 /**
  * `fprl predict --run DIR IMAGES... --out DIR`: label every image with a run's final
- * checkpoint (greedy). Writes `<out>/<name>.png`, a label map at the image's own size
- * (class ids, nearest-neighbour resize back from the model's input size) that `fprl score
- * --pred <out>` reads, and `<out>/overlays/<name>.png`, the colours over the photo.
+ * checkpoint (greedy). A photo of any size and aspect ratio is resized (Lanczos, aspect not
+ * kept) to the model's square input; the logits are resized bilinearly back to the photo's
+ * own size before the argmax (as evaluation does; agents without logits: nearest-neighbour
+ * labels). Writes `<out>/<name>.png`, a label map at the photo's size that `fprl score --pred
+ * <out>` reads, and `<out>/overlays/<name>.png`, the colours over the photo.
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { describeBackend, initBackend } from '../backend/backend.js';
-import { normalizeImage, readImageFile, resizeLabelNearest, writeLabelPng } from '../data/index.js';
+import { normalizeImage, readImageFile, writeLabelPng } from '../data/index.js';
 import { FprlError } from '../core/errors.js';
 import { loadRun } from '../experiment/load-run.js';
 import { encodePng, overlay } from '../report/pictures.js';
+import { labelsAtSize, labelsNearest } from '../train/resize-logits.js';
 import { parsePositiveInt } from './run.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
@@ -81,29 +84,39 @@ export async function predictImages(opts: PredictOptions): Promise<PredictResult
       const pixels = new Float32Array(chunk.length * size * size * 3);
       inputs.forEach((img, b) => pixels.set(normalizeImage(img.data), b * size * size * 3));
       const images = tf.tensor4d(pixels, [chunk.length, size, size, 3]);
-      let labels: Int32Array;
+      const obs = { images, ids: chunk };
+      let logits: tf.Tensor4D | undefined;
+      let labels: Int32Array | undefined;
       try {
-        labels = (await loaded.agent.act({ images, ids: chunk }, 'greedy')).labels;
+        if (loaded.agent.logits) logits = await loaded.agent.logits(obs);
+        else labels = (await loaded.agent.act(obs, 'greedy')).labels;
       } finally {
         images.dispose();
       }
-      for (const [b, file] of chunk.entries()) {
-        const small = {
-          data: Uint8Array.from(labels.subarray(b * size * size, (b + 1) * size * size)),
-          height: size,
-          width: size,
-        };
-        const photo = await readImageFile(file);
-        const label = resizeLabelNearest(small, photo.height, photo.width);
-        const stem = path.parse(file).name;
-        const labelFile = path.join(opts.out, `${stem}.png`);
-        const overlayFile = path.join(opts.out, 'overlays', `${stem}.png`);
-        await writeLabelPng(labelFile, label.data, label.height, label.width);
-        await fs.writeFile(
-          overlayFile,
-          await encodePng(overlay(photo.data, label.data), photo.height, photo.width),
-        );
-        result.files.push({ image: file, label: labelFile, overlay: overlayFile });
+      try {
+        for (const [b, file] of chunk.entries()) {
+          const photo = await readImageFile(file);
+          const label = logits
+            ? Uint8Array.from(labelsAtSize(logits, b, photo.height, photo.width))
+            : labelsNearest(
+                labels!.subarray(b * size * size, (b + 1) * size * size),
+                size,
+                size,
+                photo.height,
+                photo.width,
+              );
+          const stem = path.parse(file).name;
+          const labelFile = path.join(opts.out, `${stem}.png`);
+          const overlayFile = path.join(opts.out, 'overlays', `${stem}.png`);
+          await writeLabelPng(labelFile, label, photo.height, photo.width);
+          await fs.writeFile(
+            overlayFile,
+            await encodePng(overlay(photo.data, label), photo.height, photo.width),
+          );
+          result.files.push({ image: file, label: labelFile, overlay: overlayFile });
+        }
+      } finally {
+        logits?.dispose();
       }
     }
   } finally {

@@ -41,6 +41,8 @@ export interface BusEvents {
     runId: string;
     step: number;
     split: string;
+    /** Where the scores were counted: each label's own size, or the model's input size. */
+    resolution?: 'native' | 'model';
     metrics: Record<string, number>;
     perClass?: Record<
       string,

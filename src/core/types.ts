@@ -21,6 +21,17 @@ export interface Sample {
   width: number;
 }
 
+/** A sample's label at its own stored resolution (before any resize to the model's size). */
+export interface NativeLabel {
+  /** [height*width] class per pixel, 0..10 or 255 (ignore). */
+  label: Uint8Array;
+  height: number;
+  width: number;
+  /** Size of the photo the label belongs to (a CelebAMask-HQ photo is 1024 px for a 512 px mask). */
+  imageHeight: number;
+  imageWidth: number;
+}
+
 /** A finite, indexable set of faces. `get` is deterministic for an index. */
 export interface Dataset {
   readonly name: string;
@@ -30,6 +41,12 @@ export interface Dataset {
   readonly height: number;
   readonly width: number;
   get(index: number): Promise<Sample>;
+  /**
+   * The label of sample `index` at its native resolution, read on demand (nothing is held
+   * between calls), for scoring at the label's own size (the LaPa protocol). Absent: the
+   * labels `get` returns are native (synthetic faces are rendered at the model's size).
+   */
+  native?(index: number): Promise<NativeLabel>;
 }
 
 /** A batch as tensors (owned by the receiver, who disposes them). */
@@ -172,6 +189,12 @@ export type LossInfo = Record<string, number>;
 export interface Agent {
   readonly name: string;
   act(obs: Observation, mode: ActMode, samples?: number): Promise<Action>;
+  /**
+   * Greedy per-pixel class scores [B,H,W,C] (dropout off) whose argmax is `act(obs, 'greedy')`;
+   * the caller disposes the tensor. Evaluation resizes them to each label's own size before
+   * the argmax. Absent (reference agents): labels are resized nearest-neighbour instead.
+   */
+  logits?(obs: Observation): Promise<tf.Tensor4D>;
   learn(exp: Experience): Promise<LossInfo>;
   save(dir: string): Promise<void>;
   load(dir: string): Promise<void>;

@@ -96,6 +96,17 @@ export async function decodeRgb(buf: Buffer, file: string): Promise<RawImage> {
   }
 }
 
+/** An image file's height and width from its header (no decoding; EXIF orientation not applied, as in decodeRgb). */
+export async function readImageSize(file: string): Promise<{ height: number; width: number }> {
+  try {
+    const m = await sharp(file).metadata();
+    if (!m.height || !m.width) throw new Error('no size in the header');
+    return { height: m.height, width: m.width };
+  } catch (e) {
+    throw decodeError(file, e);
+  }
+}
+
 /** Resize RGB bytes with sharp's default (Lanczos) filter; aspect ratio is not kept. */
 export async function resizeRgb(img: RawImage, height: number, width: number): Promise<RawImage> {
   if (img.height === height && img.width === width) return img;

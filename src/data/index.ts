@@ -35,6 +35,7 @@ export {
   readLabelPng,
   writeLabelPng,
   readImageFile,
+  readImageSize,
   writeImageFile,
   encodeImage,
   encodeLabelPng,

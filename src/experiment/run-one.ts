@@ -15,7 +15,7 @@ import { JsonlSink, TensorBoardSink, curvesFromLog, readMetricsLog } from '../si
 import { predictionGridSize, renderPredictionGrid } from '../report/pictures.js';
 import type { RunResult } from '../report/types.js';
 import { train } from '../train/trainer.js';
-import { evaluate, evaluationMetrics, type EvaluationResult } from '../train/evaluate.js';
+import { evaluate, evaluationMetrics, scoreMetrics, type EvaluationResult } from '../train/evaluate.js';
 import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
 import { buildAgent, buildEnv, runStreams } from '../train/build.js';
 import type { Agent } from '../core/types.js';
@@ -150,6 +150,7 @@ export async function executeRun(
       runId: run.id,
       step: steps,
       split: evalSplit,
+      resolution: evaluation.resolution,
       metrics: evaluationMetrics(evaluation),
       perClass: evaluation.scores.perClass,
     });
@@ -159,12 +160,7 @@ export async function executeRun(
       seed: run.seed,
       status: 'ok',
       wallSeconds: (performance.now() - started) / 1000,
-      final: {
-        metrics: Object.fromEntries(
-          Object.entries(evaluationMetrics(evaluation)).filter(([k]) => RESULT_METRIC.test(k)),
-        ),
-        perClass: evaluation.scores.perClass,
-      },
+      final: finalOf(evaluation),
       curve: [],
       ...(picturesPng ? { picturesPng } : {}),
     };
@@ -213,6 +209,31 @@ export async function executeRun(
     wallSeconds: result.wallSeconds,
   });
   return { status: result.status, error: result.error };
+}
+
+/**
+ * result.json's `final`: the headline scores at each label's own size (`resolution`), and the
+ * same predictions at the model's input size under `modelSize` when the sizes differ.
+ */
+function finalOf(evaluation: EvaluationResult): NonNullable<RunResult['final']> {
+  const kept = (m: Record<string, number>) =>
+    Object.fromEntries(Object.entries(m).filter(([k]) => RESULT_METRIC.test(k)));
+  const m = evaluation.modelSize;
+  return {
+    metrics: kept(evaluationMetrics(evaluation)),
+    perClass: evaluation.scores.perClass,
+    resolution: evaluation.resolution,
+    ...(m
+      ? {
+          modelSize: {
+            height: m.height,
+            width: m.width,
+            metrics: kept(scoreMetrics(m)),
+            perClass: m.scores.perClass,
+          },
+        }
+      : {}),
+  };
 }
 
 function describe(e: unknown): string {

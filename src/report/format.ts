@@ -80,6 +80,18 @@ export function slug(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '') || 'x';
 }
 
+/** Where a summary's final metrics were counted, as words for a report's lead sentence. */
+export function resolutionPhrase(summary: Pick<Summary, 'resolution'>): string {
+  switch (summary.resolution) {
+    case 'native':
+      return "at each label's own resolution (the LaPa protocol)";
+    case 'model':
+      return "at the model's input size";
+    default:
+      return 'at mixed resolutions (see the notes)';
+  }
+}
+
 /** The comparison table as aligned plain text, for the terminal (e.g. after `npm start`). */
 export function formatSummaryTable(summary: Summary): string {
   const level = Math.round(summary.confidenceLevel * 100);
@@ -97,6 +109,8 @@ export function formatSummaryTable(summary: Summary): string {
       .join('  ')
       .trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-  out.push(`(mean ± half-width of the ${level}% confidence interval over seeds, Student t)`);
+  out.push(
+    `(mean ± half-width of the ${level}% confidence interval over seeds, Student t; scored ${resolutionPhrase(summary)})`,
+  );
   return out.join('\n');
 }

@@ -3,7 +3,17 @@
  * PNG), readable offline and attachable to an email or an issue.
  */
 import { CLASS_COLORS, CLASS_NAMES } from '../core/classes.js';
-import { bestIndex, CLASS_ABBREV, interval, metricLabel, num, pValue, seconds, signed } from './format.js';
+import {
+  bestIndex,
+  CLASS_ABBREV,
+  interval,
+  metricLabel,
+  num,
+  pValue,
+  resolutionPhrase,
+  seconds,
+  signed,
+} from './format.js';
 import { tableClasses } from './markdown.js';
 import type { Estimate } from './stats.js';
 import type { Comparison, Summary } from './summary.js';
@@ -45,7 +55,7 @@ export function renderHtml(summary: Summary, assets: HtmlAssets): string {
   const parts: string[] = [];
   parts.push(
     `<h1>${esc(summary.experiment)}: agent comparison</h1>`,
-    `<p class="lead">${summary.agents.length} agents, ${okRuns} of ${totalRuns} runs finished. Final evaluation: ` +
+    `<p class="lead">${summary.agents.length} agents, ${okRuns} of ${totalRuns} runs finished. Final evaluation ${esc(resolutionPhrase(summary))}: ` +
       `mean ± half-width of the ${level}% confidence interval over seeds (Student t). Bold: best mean.</p>`,
   );
   parts.push(resultsTable(summary));

@@ -7,6 +7,7 @@ import {
   metricLabel,
   num,
   pValue,
+  resolutionPhrase,
   seconds,
   signed,
 } from './format.js';
@@ -30,8 +31,8 @@ export function renderMarkdown(summary: Summary, links: ReportLinks): string {
   const out: string[] = [];
   out.push(`# ${summary.experiment}: agent comparison`, '');
   out.push(
-    `${summary.agents.length} agents, ${okRuns} of ${totalRuns} runs finished. Numbers are the final evaluation, ` +
-      `mean ± half-width of the ${level}% confidence interval over seeds (Student t); **bold** is the best mean.`,
+    `${summary.agents.length} agents, ${okRuns} of ${totalRuns} runs finished. Numbers are the final evaluation ` +
+      `${resolutionPhrase(summary)}, mean ± half-width of the ${level}% confidence interval over seeds (Student t); **bold** is the best mean.`,
     '',
   );
 
@@ -51,6 +52,22 @@ export function renderMarkdown(summary: Summary, links: ReportLinks): string {
     );
   });
   out.push('');
+
+  const sized = summary.agents.filter((a) => a.modelSize);
+  if (sized.length > 0) {
+    const { height, width } = sized[0].modelSize!;
+    out.push(`### At the model's input size (${width}x${height})`, '');
+    out.push(
+      "The same predictions scored against the labels resized to the model's input size " +
+        '(nearest neighbour): not the protocol of published tables, shown for comparison.',
+      '',
+    );
+    out.push(row(['agent', ...summary.mainMetrics.map(metricLabel)]));
+    out.push(row(['---', ...summary.mainMetrics.map(() => '---:')]));
+    for (const a of sized)
+      out.push(row([a.agent, ...summary.mainMetrics.map((m) => meanPm(a.modelSize!.metrics[m]))]));
+    out.push('');
+  }
 
   const classes = tableClasses(summary);
   if (classes.length > 0) {

@@ -6,7 +6,7 @@
  */
 import { CLASS_NAMES } from '../core/classes.js';
 import { type Difference, type Estimate, estimate, holm, pairedT, welch } from './stats.js';
-import type { RunResult } from './types.js';
+import type { Resolution, RunResult } from './types.js';
 
 /** One point of a curve averaged over seeds. */
 export interface CurvePoint {
@@ -34,6 +34,11 @@ export interface AgentSummary {
   curves: Record<string, CurvePoint[]>;
   /** Training scalars by name, binned to at most `trainPoints` steps, over seeds. */
   train: Record<string, CurvePoint[]>;
+  /**
+   * The final metrics at the model's input size (height x width) over the seeds that have them:
+   * present when `metrics` are at native resolution and some label's own size differs from it.
+   */
+  modelSize?: { height: number; width: number; metrics: Record<string, Estimate> };
 }
 
 /**
@@ -57,6 +62,12 @@ export interface Summary {
   mainMetrics: string[];
   /** Every final metric: the main ones first, then alphabetical. */
   metrics: string[];
+  /**
+   * Where the final metrics were counted: 'native' at each label's own size (the LaPa protocol),
+   * 'model' at the model's input size, 'mixed' when runs differ (a note says which). Learning
+   * curves are always at the model's size.
+   */
+  resolution: Resolution | 'mixed';
   /** Per-class table columns: LaPa class order, then any others alphabetical. */
   classes: string[];
   agents: AgentSummary[];
@@ -140,11 +151,44 @@ export function buildSummary(
       curves: evalCurves(ok),
       train: trainCurves(ok, opts.trainPoints ?? 100),
     };
+    const sized = ok.filter((r) => r.final!.modelSize);
+    if (sized.length > 0) {
+      const { height, width } = sized[0].final!.modelSize!;
+      s.modelSize = {
+        height,
+        width,
+        metrics: Object.fromEntries(
+          metrics.map((m) => [
+            m,
+            finiteEstimate(
+              sized.map((r) => r.seed),
+              sized.map((r) => r.final!.modelSize!.metrics[m] ?? NaN),
+              level,
+              `${agent} ${m} at the model's size`,
+              notes,
+            ),
+          ]),
+        ),
+      };
+    }
     if (ok.length === 0) notes.push(`${agent}: no seed finished, so it has no numbers.`);
     else if (ok.length === 1)
       notes.push(`${agent}: only one seed finished, so its confidence intervals and tests are undefined.`);
     return s;
   });
+
+  const resolutions = new Set(runs.filter(finished).map((r) => r.final!.resolution ?? 'model'));
+  const resolution: Resolution | 'mixed' = resolutions.size > 1 ? 'mixed' : ([...resolutions][0] ?? 'native');
+  if (resolution === 'mixed') {
+    const at = (res: Resolution) =>
+      runs
+        .filter((r) => finished(r) && (r.final!.resolution ?? 'model') === res)
+        .map((r) => `${r.agent}/seed-${r.seed}`);
+    notes.push(
+      `final metrics are at mixed resolutions: at native label size ${at('native').join(', ')}; ` +
+        `at the model's input size ${at('model').join(', ')} (results written before native scoring).`,
+    );
+  }
 
   const failed = runs
     .filter((r) => !finished(r))
@@ -163,6 +207,7 @@ export function buildSummary(
     confidenceLevel: level,
     mainMetrics,
     metrics,
+    resolution,
     classes,
     agents: summaries,
     comparisons: compare(summaries, mainMetrics, level),

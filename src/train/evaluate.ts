@@ -2,9 +2,17 @@
  * Greedy evaluation of an agent on a held-out dataset, streamed in batches into one
  * confusion matrix (the LaPa protocol: scores from counts summed over the split), plus
  * per-image spread and a few (image, truth, prediction) triples for pictures.
+ *
+ * Resolution: with `resolution: 'native'` (the default) each image is scored at its label's
+ * own size when the dataset has native labels (`Dataset.native`, folder sets opened with
+ * `size`): the agent's logits are resized bilinearly to the label's size before the argmax
+ * (resize-logits.ts), one image at a time. The same predictions are also scored against the
+ * resized labels at the model's size (`modelSize`), when any label's size differs from it.
+ * `'model'` scores at the model's size only (the trainer's periodic evaluations: cheaper).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Agent, Dataset, Sample } from '../core/types.js';
+import { labelsAtSize, labelsNearest } from './resize-logits.js';
 import {
   ConfusionMatrix,
   PerImageStats,
@@ -36,12 +44,34 @@ export interface EvaluateOptions {
   pictures?: number;
   numClasses?: number;
   ignoreIndex?: number;
+  /** Score at each label's own size ('native', default) or at the model's input size ('model'). */
+  resolution?: Resolution;
+}
+
+/** Where a score was counted: at each label's own size, or at the model's input size. */
+export type Resolution = 'native' | 'model';
+
+/** Scores of the same predictions at the model's input size (labels resized nearest-neighbour to it). */
+export interface ModelSizeScores {
+  height: number;
+  width: number;
+  scores: Scores;
+  perImage: Record<PerImageMetric, Spread>;
 }
 
 export interface EvaluationResult {
+  /** At `resolution`. */
   scores: Scores;
-  /** Per-image mean and spread of pixel accuracy, mean F1 and mIoU. */
+  /** Per-image mean and spread of pixel accuracy, mean F1 and mIoU (at `resolution`). */
   perImage: Record<PerImageMetric, Spread>;
+  /**
+   * 'native': every image was scored at its label's own size (for a dataset without native
+   * labels, such as synthetic faces, that is the model's size); 'model': at the model's size.
+   */
+  resolution: Resolution;
+  /** Present when `resolution` is 'native' and some label's own size differs from the model's. */
+  modelSize?: ModelSizeScores;
+  /** Pictures are at the model's size. */
   pictures: Picture[];
   images: number;
   seconds: number;
@@ -65,8 +95,14 @@ export async function evaluate(
     });
   }
   const names = dataset.classNames.length === C ? dataset.classNames : undefined;
+  const resolution = opts.resolution ?? 'native';
+  const nativeOf = resolution === 'native' ? dataset.native?.bind(dataset) : undefined;
+  // At the model's size (the dataset's labels); at each label's own size when the dataset has them.
   const cm = new ConfusionMatrix(C, ignore, names);
   const perImage = new PerImageStats(C, ignore);
+  const nativeCm = nativeOf ? new ConfusionMatrix(C, ignore, names) : undefined;
+  const nativePerImage = nativeOf ? new PerImageStats(C, ignore) : undefined;
+  let resized = false;
   const pictures: Picture[] = [];
   const H = dataset.height;
   const W = dataset.width;
@@ -83,14 +119,46 @@ export async function evaluate(
       truth.set(s.label, b * P);
     });
     const images = tf.tensor4d(pixels, [count, H, W, 3]);
+    const obs = { images, ids: samples.map((s) => s.id) };
     let pred: Int32Array;
+    // Native scoring needs the logits (one forward pass: the model-size labels are their argmax).
+    let logits: tf.Tensor4D | undefined;
     try {
-      pred = (await agent.act({ images, ids: samples.map((s) => s.id) }, 'greedy')).labels;
+      if (nativeOf && agent.logits) {
+        logits = await agent.logits(obs);
+        const am = tf.argMax(logits, -1);
+        try {
+          pred = Int32Array.from(am.dataSync() as Int32Array);
+        } finally {
+          am.dispose();
+        }
+      } else pred = (await agent.act(obs, 'greedy')).labels;
+    } catch (e) {
+      logits?.dispose();
+      throw e;
     } finally {
       images.dispose();
     }
-    cm.add(pred, truth);
-    perImage.addBatch(pred, truth, P);
+    try {
+      cm.add(pred, truth);
+      perImage.addBatch(pred, truth, P);
+      // One native label at a time: read, count, drop.
+      for (let b = 0; nativeOf && b < count; b++) {
+        const own = await nativeOf(start + b);
+        const modelPred = pred.subarray(b * P, (b + 1) * P);
+        let nativePred: ArrayLike<number> = modelPred;
+        if (own.height !== H || own.width !== W) {
+          resized = true;
+          nativePred = logits
+            ? labelsAtSize(logits, b, own.height, own.width)
+            : labelsNearest(modelPred, H, W, own.height, own.width);
+        }
+        nativeCm!.add(nativePred, own.label);
+        nativePerImage!.add(nativePred, own.label);
+      }
+    } finally {
+      logits?.dispose();
+    }
     for (let b = 0; b < count && pictures.length < wantPictures; b++) {
       const s = samples[b];
       pictures.push({
@@ -103,9 +171,13 @@ export async function evaluate(
       });
     }
   }
+  const atModel = { scores: cm.scores(), perImage: perImage.summary() };
+  const head =
+    nativeCm && nativePerImage ? { scores: nativeCm.scores(), perImage: nativePerImage.summary() } : atModel;
   return {
-    scores: cm.scores(),
-    perImage: perImage.summary(),
+    ...head,
+    resolution,
+    ...(nativeCm && resized ? { modelSize: { height: H, width: W, ...atModel } } : {}),
     pictures,
     images: n,
     seconds: (performance.now() - started) / 1000,
@@ -114,13 +186,23 @@ export async function evaluate(
 
 /** The flat metrics of an evaluation for `eval:end` (per-image means and spreads under `perImage/`). */
 export function evaluationMetrics(r: EvaluationResult): Record<string, number> {
+  return scoreMetrics(r, { images: r.images, seconds: r.seconds });
+}
+
+/**
+ * The flat scores of split-level counts and per-image statistics (the headline's, or
+ * `modelSize`'s): meanF1, meanDice, mIoU, pixelAccuracy, `extra`, then `perImage/<metric>/mean|std`.
+ */
+export function scoreMetrics(
+  r: Pick<EvaluationResult, 'scores' | 'perImage'>,
+  extra: Record<string, number> = {},
+): Record<string, number> {
   const m: Record<string, number> = {
     meanF1: r.scores.meanF1,
     meanDice: r.scores.meanDice,
     mIoU: r.scores.mIoU,
     pixelAccuracy: r.scores.pixelAccuracy,
-    images: r.images,
-    seconds: r.seconds,
+    ...extra,
   };
   for (const [k, s] of Object.entries(r.perImage)) {
     m[`perImage/${k}/mean`] = s.mean;

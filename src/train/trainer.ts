@@ -163,12 +163,15 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       limit: config.evalLimit,
       pictures: final ? (opts.pictures ?? 0) : 0,
       numClasses: opts.numClasses,
+      // Learning curves at the model's size (cheaper); a run's final evaluation is at native size.
+      resolution: 'model',
     });
     if (final) evaluation = r;
     bus.emit('eval:end', {
       runId,
       step,
       split: opts.evalSplit ?? 'val',
+      resolution: r.resolution,
       metrics: evaluationMetrics(r),
       perClass: r.scores.perClass,
     });

@@ -37,6 +37,17 @@ describe('data: CelebAMask-HQ reader', () => {
     expect(await labelsOf(ds)).to.deep.equal([LAPA_G_MASK]);
   });
 
+  it('gives the native label (mask size, LaPa ids) and the photo size, whose mask is half its size', async () => {
+    await writePng(path.join(root, 'train', 'images', '0.png'), pattern(4, 38), 4, 38);
+    const mask = Uint8Array.from([...MERGED, ...MERGED, ...MERGED, ...MERGED].slice(0, 2 * 19));
+    await writeLabel(path.join(root, 'train', 'labels', '0.png'), mask, 2, 19);
+    const ds = await openCelebAMask(root, 'train', { size: 8 });
+    expect([ds.height, ds.width]).to.deep.equal([8, 8]);
+    const own = await ds.native!(0);
+    expect([own.height, own.width, own.imageHeight, own.imageWidth]).to.deep.equal([2, 19, 4, 38]);
+    expect(Array.from(own.label)).to.deep.equal([...LAPA_G_MASK, ...LAPA_G_MASK]);
+  });
+
   it('maps the face-parsing.PyTorch order when asked', async () => {
     await writePng(path.join(root, 'train_img', '0.png'), pattern(1, 19), 1, 19);
     await writeLabel(path.join(root, 'train_label', '0.png'), Uint8Array.from(MERGED), 1, 19);

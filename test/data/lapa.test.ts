@@ -49,6 +49,20 @@ describe('data: LaPa folder reader', () => {
     expect((await ds.get(2)).id).to.equal('2');
   });
 
+  it('gives each sample’s native label and photo size, from memory, a cache file or the source files', async () => {
+    await writeJpg(path.join(root, 'train', 'images', '3.jpg'), pattern(30, 40), 30, 40);
+    await writeLabel(path.join(root, 'train', 'labels', '3.png'), bands(30, 40), 30, 40);
+    await writeLabel(path.join(root, 'train', 'labels', '0.png'), bands(16, 16), 16, 16);
+    const cache = path.join(root, 'cache');
+    for (const opts of [{ size: 8 }, { size: 8, cache }, { size: 8, cache }, { size: 8, memoryBudget: 1 }]) {
+      const ds = await openLapaFolder(root, 'train', opts);
+      const own = await ds.native!(3);
+      expect([own.height, own.width, own.imageHeight, own.imageWidth]).to.deep.equal([30, 40, 30, 40]);
+      expect(Buffer.from(own.label).equals(Buffer.from(bands(30, 40)))).to.equal(true);
+      expect((await ds.native!(0)).label).to.have.length(256);
+    }
+  });
+
   it('resizes images and labels (labels by nearest neighbour) to the requested size', async () => {
     await writeJpg(path.join(root, 'train', 'images', '3.jpg'), pattern(32, 24), 32, 24);
     await writeLabel(path.join(root, 'train', 'labels', '3.png'), bands(32, 24), 32, 24);

@@ -13,7 +13,8 @@ import { evalRun } from '../../src/commands/eval.js';
 import { predictImages } from '../../src/commands/predict.js';
 import { scoreFolders } from '../../src/commands/score.js';
 import { parseSeeds } from '../../src/commands/run.js';
-import { writeSyntheticFolder } from '../../src/data/index.js';
+import { readLabelPng, writeSyntheticFolder } from '../../src/data/index.js';
+import { bands, pattern, writeJpg, writeLabel } from '../data/helpers.js';
 import { FprlError } from '../../src/core/errors.js';
 import type { RunResult } from '../../src/report/types.js';
 import type { Summary } from '../../src/report/summary.js';
@@ -106,6 +107,13 @@ describe('experiment sweeps', function () {
       }
       expect(s.comparisons.some((c) => c.metric === 'meanF1' && c.a === 'ce' && c.b === 'rl')).to.equal(true);
       expect(s.failed).to.deep.equal([]);
+      // Synthetic labels are rendered at the model's size: native, with no model-size block.
+      expect(s.resolution).to.equal('native');
+      expect(s.agents.every((a) => a.modelSize === undefined)).to.equal(true);
+      const final = read<RunResult>(out, 'ce', 'seed-0', 'result.json').final!;
+      expect(final.resolution).to.equal('native');
+      expect(final.modelSize).to.equal(undefined);
+      expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).to.match(/at each label's own resolution/);
     });
 
     it('records result.json as a finished run with final test scores and learning curves', () => {
@@ -207,6 +215,28 @@ describe('experiment sweeps', function () {
       expect(fs.existsSync(path.join(pred, 'overlays', '0.png'))).to.equal(true);
       const scored = await scoreFolders({ pred, gt: path.join(data, 'test', 'labels') });
       const evaluated = await evalRun({ run, data, split: 'test' });
+      expect(scored.meanF1).to.be.closeTo(evaluated.meanF1, 1e-12);
+      expect(scored.pixelAccuracy).to.be.closeTo(evaluated.pixelAccuracy, 1e-12);
+    });
+
+    it('evaluates and predicts non-square photos at their own size (LaPa protocol), model-size scores labelled', async () => {
+      // 30 x 40 photos (not square, not the model's 16 px): the model sees them resized, the score uses the originals.
+      const data = path.join(tmp, 'lapa-native');
+      for (let i = 0; i < 4; i++) {
+        await writeJpg(path.join(data, 'test', 'images', `${i}.jpg`), pattern(30, 40, i), 30, 40);
+        await writeLabel(path.join(data, 'test', 'labels', `${i}.png`), bands(30, 40), 30, 40);
+      }
+      const run = path.join(out, 'ce', 'seed-0');
+      const evaluated = await evalRun({ run, data, split: 'test' });
+      expect(evaluated.resolution).to.equal('native');
+      expect(evaluated.pixels).to.equal(4 * 30 * 40);
+      expect(evaluated.modelSize).to.include({ height: 16, width: 16, pixels: 4 * 16 * 16 });
+      const pred = path.join(tmp, 'pred-native');
+      await predictImages({ run, images: [path.join(data, 'test', 'images')], out: pred });
+      const label = await readLabelPng(path.join(pred, '2.png'));
+      expect([label.height, label.width]).to.deep.equal([30, 40]);
+      // The same bilinear rule in both: fprl score on predict's PNGs is fprl eval's native score.
+      const scored = await scoreFolders({ pred, gt: path.join(data, 'test', 'labels') });
       expect(scored.meanF1).to.be.closeTo(evaluated.meanF1, 1e-12);
       expect(scored.pixelAccuracy).to.be.closeTo(evaluated.pixelAccuracy, 1e-12);
     });

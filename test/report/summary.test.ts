@@ -55,6 +55,37 @@ describe('buildSummary', () => {
     expect(JSON.parse(JSON.stringify(s))).to.deep.equal(s);
   });
 
+  it('says at which resolution the final metrics were counted, and keeps the model-size scores apart', () => {
+    const native = (agent: string, seed: number, f1: number, small: number) => {
+      const r = okRun(agent, seed, f1, f1 - 0.1);
+      r.final = {
+        ...r.final!,
+        resolution: 'native',
+        modelSize: {
+          height: 64,
+          width: 64,
+          metrics: { meanF1: small, mIoU: small - 0.1, pixelAccuracy: 0.95 },
+          perClass: {},
+        },
+      };
+      return r;
+    };
+    const s = buildSummary('lapa', [native('ce', 0, 0.5, 0.55), native('ce', 1, 0.6, 0.65)]);
+    expect(s.resolution).to.equal('native');
+    expect(s.agents[0].metrics.meanF1.mean).to.be.closeTo(0.55, 1e-12);
+    expect(s.agents[0].modelSize).to.deep.include({ height: 64, width: 64 });
+    expect(s.agents[0].modelSize!.metrics.meanF1.mean).to.be.closeTo(0.6, 1e-12);
+    expect(formatSummaryTable(s)).to.match(/scored at each label's own resolution/);
+
+    // An older result (no resolution: counted at the model's size) next to a native one.
+    const mixed = buildSummary('lapa', [native('ce', 0, 0.5, 0.55), okRun('ce', 1, 0.6, 0.5)]);
+    expect(mixed.resolution).to.equal('mixed');
+    expect(mixed.notes.join('\n')).to.match(
+      /mixed resolutions: at native label size ce\/seed-0; at the model's input size ce\/seed-1/,
+    );
+    expect(buildSummary('old', [okRun('ce', 0, 0.5, 0.4)]).resolution).to.equal('model');
+  });
+
   it('is deterministic: the order of the runs given does not change the summary', () => {
     const runs = tinySweep();
     const a = buildSummary('tiny', runs);

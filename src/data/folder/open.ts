@@ -7,10 +7,11 @@
 import { promises as fs } from 'node:fs';
 import { CLASS_NAMES } from '../../core/classes.js';
 import { FprlError } from '../../core/errors.js';
-import type { Dataset, Sample } from '../../core/types.js';
+import type { Dataset, NativeLabel, Sample } from '../../core/types.js';
+import { readImageSize } from '../image-io.js';
 import { normalizeImage } from '../normalize.js';
 import { CACHE_VERSION, CacheWriter, cacheFileName, cacheKey, readCacheMeta, recordBytes } from './cache.js';
-import { type DecodedSample, decodeItem } from './decode.js';
+import { type DecodedSample, decodeItem, decodeLabel } from './decode.js';
 import { type Problem, describeProblem, problemOf, problemsError } from './problems.js';
 import type { FolderItem, ScanResult } from './scan.js';
 import { CacheFileStore, DecodeStore, MemoryStore, type SampleStore, type StoredSample } from './store.js';
@@ -43,6 +44,14 @@ export interface FolderInfo {
 
 const DEFAULT_BUDGET = 1 << 30;
 
+/** Where a folder dataset's native labels come from: its source files, and whether `get` resized them. */
+export interface FolderSource {
+  /** The source files of each sample, in index order. */
+  items: readonly FolderItem[];
+  /** True when the samples were resized to `size` at open (their labels are then not native). */
+  resized: boolean;
+}
+
 /** A dataset over decoded folder samples. */
 export class FolderDataset implements Dataset {
   readonly classNames = CLASS_NAMES;
@@ -60,14 +69,50 @@ export class FolderDataset implements Dataset {
     readonly cacheFile?: string,
     /** True when the samples came from an existing cache (nothing was decoded). */
     readonly cacheHit = false,
+    /** The source files, for {@link native}; without them the stored labels count as native. */
+    private readonly source?: FolderSource,
   ) {
     this.length = ids.length;
   }
 
-  async get(index: number): Promise<Sample> {
+  /**
+   * The label of sample `index` at its own size, decoded again from its file when the set was
+   * opened with `size` (so no native label is held in memory), or the stored label otherwise.
+   * The photo's size is read from its header (LaPa: the label's size, checked at open).
+   */
+  async native(index: number): Promise<NativeLabel> {
+    this.checkIndex(index);
+    const item = this.source?.items[index];
+    if (!item || !this.source?.resized) {
+      const s = await this.store.read(index);
+      const photo = item && item.label.kind !== 'lapa' ? await readImageSize(item.image) : undefined;
+      return {
+        label: s.label.slice(),
+        height: this.height,
+        width: this.width,
+        imageHeight: photo?.height ?? this.height,
+        imageWidth: photo?.width ?? this.width,
+      };
+    }
+    const { label } = await decodeLabel(item.label);
+    const photo = item.label.kind === 'lapa' ? label : await readImageSize(item.image);
+    return {
+      label: label.data,
+      height: label.height,
+      width: label.width,
+      imageHeight: photo.height,
+      imageWidth: photo.width,
+    };
+  }
+
+  private checkIndex(index: number): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new FprlError(`index ${index} is out of range (0..${this.length - 1})`, { where: this.name });
     }
+  }
+
+  async get(index: number): Promise<Sample> {
+    this.checkIndex(index);
     const s = await this.store.read(index);
     return {
       id: this.ids[index],
@@ -120,6 +165,8 @@ export async function openFolder(
         bytes <= budget
           ? MemoryStore.fromRecords(await fs.readFile(cacheFile), meta.ids.length, meta.height, meta.width)
           : new CacheFileStore(cacheFile, meta.height, meta.width);
+      const byId = new Map(scan.items.map((it) => [it.id, it]));
+      const items = meta.ids.map((id) => byId.get(id));
       return new FolderDataset(
         name,
         meta.height,
@@ -129,6 +176,9 @@ export async function openFolder(
         bytes <= budget ? 'memory' : 'cache-file',
         cacheFile,
         true,
+        items.every((it) => it !== undefined)
+          ? { items: items as FolderItem[], resized: target !== undefined }
+          : undefined,
       );
     }
   }
@@ -186,6 +236,7 @@ export async function openFolder(
       });
     }
     const ids = kept.map((it) => it.id);
+    const source: FolderSource = { items: kept, resized: target !== undefined };
     if (writer && cacheFile) {
       await writer.commit({
         version: CACHE_VERSION,
@@ -204,10 +255,22 @@ export async function openFolder(
         store,
         memory ? 'memory' : 'cache-file',
         cacheFile,
+        false,
+        source,
       );
     }
     const store = memory ? new MemoryStore(memory) : new DecodeStore(kept, size);
-    return new FolderDataset(name, size.height, size.width, ids, store, memory ? 'memory' : 'decode');
+    return new FolderDataset(
+      name,
+      size.height,
+      size.width,
+      ids,
+      store,
+      memory ? 'memory' : 'decode',
+      undefined,
+      false,
+      source,
+    );
   } catch (e) {
     await writer?.abort();
     throw e;
