@@ -130,12 +130,16 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
         await rl.learn(exp);
         const t4 = now();
         if (!timed) continue;
-        // The split of act into forward and sampling, and of learn's JS part: timed apart on this step's data.
+        // The split of act into forward and sampling, and of learn's JS part: each part timed again
+        // on this step's data, and act's measured time split in the ratio of the two (timing one part
+        // and subtracting it from act could go negative on a busy machine).
+        const f0 = now();
         const probs = tf.tidy(() =>
           tf.softmax(rl.policy.apply(observation.images, { training: false }).logits),
         );
         const p = probs.dataSync() as Float32Array;
         probs.dispose();
+        const forwardAgain = now() - f0;
         const [B, H, W] = observation.images.shape;
         // Sampling as act does it: all draws on the main thread, then (on N threads) each shard
         // samples its own pixels at once, so the wall time is the main shard's part.
@@ -144,7 +148,8 @@ export async function benchReinforce(opts: ReinforceBenchOptions): Promise<Reinf
         const own = shardRanges(B, threads)[0].count * H * W;
         const mine = threads > 1 ? shardUniforms(u, K, B * H * W, 0, own) : u;
         sampleFrom(p.subarray(0, own * rl.numClasses), rl.numClasses, K, mine);
-        const sampling = now() - u0;
+        const samplingAgain = now() - u0;
+        const sampling = ((t2 - t1) * samplingAgain) / (samplingAgain + forwardAgain);
         const v0 = now();
         const adv = rl.advantages(exp);
         policyWeights(action.labels, adv, K, B, H * W, rl.numClasses);
