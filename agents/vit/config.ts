@@ -164,31 +164,40 @@ export function resolveViTConfig(
   return validateViTConfig(merged as ViTConfig);
 }
 
+/** The kinds of config field the Face Transformers' validators check, by name. */
+export interface FieldKinds {
+  /** Positive integers. */
+  sizes?: readonly string[];
+  /** Non-empty lists of positive integers. */
+  lists?: readonly string[];
+  /** Rates in [0, 1). */
+  rates?: readonly string[];
+  /** Booleans. */
+  flags?: readonly string[];
+}
+
+/** Throw an FprlError naming the first field of `config` that is not of its kind. */
+export function checkFields(config: object, where: string, kinds: FieldKinds): void {
+  const c = config as Record<string, unknown>;
+  const fail = (k: string, what: string) => {
+    throw new FprlError(`${k} must be ${what}, got ${JSON.stringify(c[k])}`, { where: `${where}.${k}` });
+  };
+  const positive = (v: unknown) => Number.isInteger(v) && (v as number) >= 1;
+  for (const k of kinds.sizes ?? []) if (!positive(c[k])) fail(k, 'a positive integer');
+  for (const k of kinds.lists ?? []) {
+    const v = c[k];
+    if (!Array.isArray(v) || v.length === 0 || !v.every(positive)) fail(k, 'a non-empty list of positive integers');
+  }
+  for (const k of kinds.rates ?? []) {
+    const v = c[k];
+    if (typeof v !== 'number' || !(v >= 0 && v < 1)) fail(k, 'a rate in [0, 1)');
+  }
+  for (const k of kinds.flags ?? []) if (typeof c[k] !== 'boolean') fail(k, 'true or false');
+}
+
 /** Check a full config; throws an FprlError naming the first bad field. Returns a frozen copy. */
 export function validateViTConfig(config: ViTConfig, where = WHERE): ViTConfig {
-  for (const k of SIZE_FIELDS) {
-    const v = config[k];
-    if (!Number.isInteger(v) || v < 1) {
-      throw new FprlError(`${k} must be a positive integer, got ${JSON.stringify(v)}`, {
-        where: `${where}.${k}`,
-      });
-    }
-  }
-  for (const k of RATE_FIELDS) {
-    const v = config[k];
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) {
-      throw new FprlError(`${k} must be a rate in [0, 1), got ${JSON.stringify(v)}`, {
-        where: `${where}.${k}`,
-      });
-    }
-  }
-  for (const k of FLAG_FIELDS) {
-    if (typeof config[k] !== 'boolean') {
-      throw new FprlError(`${k} must be true or false, got ${JSON.stringify(config[k])}`, {
-        where: `${where}.${k}`,
-      });
-    }
-  }
+  checkFields(config, where, { sizes: SIZE_FIELDS, rates: RATE_FIELDS, flags: FLAG_FIELDS });
   if (config.imageSize % config.patchSize !== 0) {
     throw new FprlError(`imageSize ${config.imageSize} is not divisible by patchSize ${config.patchSize}`, {
       where: `${where}.imageSize`,

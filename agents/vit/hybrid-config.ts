@@ -5,6 +5,7 @@
  */
 import { FprlError } from '../../src/core/errors.js';
 import { NUM_CLASSES } from '../../src/core/classes.js';
+import { checkFields } from './config.js';
 
 export interface HybridConfig {
   /** Input side in pixels; must be a multiple of the stride (16 for the presets). */
@@ -133,37 +134,7 @@ export function resolveHybridConfig(
 
 /** Check a full config; throws an FprlError naming the first bad field. Returns a frozen copy. */
 export function validateHybridConfig(config: HybridConfig, where = WHERE): HybridConfig {
-  for (const k of SIZE_FIELDS) {
-    const v = config[k];
-    if (!Number.isInteger(v) || v < 1) {
-      throw new FprlError(`${k} must be a positive integer, got ${JSON.stringify(v)}`, {
-        where: `${where}.${k}`,
-      });
-    }
-  }
-  for (const k of LIST_FIELDS) {
-    const v = config[k];
-    if (!Array.isArray(v) || v.length === 0 || v.some((n) => !Number.isInteger(n) || n < 1)) {
-      throw new FprlError(`${k} must be a non-empty list of positive integers, got ${JSON.stringify(v)}`, {
-        where: `${where}.${k}`,
-      });
-    }
-  }
-  for (const k of RATE_FIELDS) {
-    const v = config[k];
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) {
-      throw new FprlError(`${k} must be a rate in [0, 1), got ${JSON.stringify(v)}`, {
-        where: `${where}.${k}`,
-      });
-    }
-  }
-  for (const k of FLAG_FIELDS) {
-    if (typeof config[k] !== 'boolean') {
-      throw new FprlError(`${k} must be true or false, got ${JSON.stringify(config[k])}`, {
-        where: `${where}.${k}`,
-      });
-    }
-  }
+  checkFields(config, where, { sizes: SIZE_FIELDS, lists: LIST_FIELDS, rates: RATE_FIELDS, flags: FLAG_FIELDS });
   const p = config.patchSize;
   if ((p & (p - 1)) !== 0) {
     throw new FprlError(`patchSize ${p} is not a power of 2`, {

@@ -45,6 +45,27 @@ export function blockParamNames(i: number) {
   };
 }
 
+/** The variables of encoder block `i` (width D, MLP width M), in their fixed order. */
+export function blockParamSpecs(i: number, D: number, M: number): ParamSpec[] {
+  const zeros: Init = { kind: 'zeros' };
+  const ones: Init = { kind: 'ones' };
+  const n = blockParamNames(i);
+  return [
+    { name: n.norm1Gamma, shape: [D], init: ones },
+    { name: n.norm1Beta, shape: [D], init: zeros },
+    { name: n.qkvKernel, shape: [D, 3 * D], init: { kind: 'xavier', fanIn: D, fanOut: 3 * D } },
+    { name: n.qkvBias, shape: [3 * D], init: zeros },
+    { name: n.outKernel, shape: [D, D], init: { kind: 'xavier', fanIn: D, fanOut: D } },
+    { name: n.outBias, shape: [D], init: zeros },
+    { name: n.norm2Gamma, shape: [D], init: ones },
+    { name: n.norm2Beta, shape: [D], init: zeros },
+    { name: n.fc1Kernel, shape: [D, M], init: { kind: 'xavier', fanIn: D, fanOut: M } },
+    { name: n.fc1Bias, shape: [M], init: zeros },
+    { name: n.fc2Kernel, shape: [M, D], init: { kind: 'xavier', fanIn: M, fanOut: D } },
+    { name: n.fc2Bias, shape: [D], init: zeros },
+  ];
+}
+
 /** Every variable of a config, in a fixed order (the order of `trainableVariables` and of weights.bin). */
 export function paramSpecs(c: ViTConfig): ParamSpec[] {
   const { patchSize: P, dim: D, mlpDim: M, numClasses: C } = c;
@@ -56,23 +77,7 @@ export function paramSpecs(c: ViTConfig): ParamSpec[] {
   ];
   if (c.posEmbedding)
     specs.push({ name: 'pos_embed', shape: [numTokens(c), D], init: { kind: 'trunc', std: 0.02 } });
-  for (let i = 0; i < c.depth; i++) {
-    const n = blockParamNames(i);
-    specs.push(
-      { name: n.norm1Gamma, shape: [D], init: ones },
-      { name: n.norm1Beta, shape: [D], init: zeros },
-      { name: n.qkvKernel, shape: [D, 3 * D], init: { kind: 'xavier', fanIn: D, fanOut: 3 * D } },
-      { name: n.qkvBias, shape: [3 * D], init: zeros },
-      { name: n.outKernel, shape: [D, D], init: { kind: 'xavier', fanIn: D, fanOut: D } },
-      { name: n.outBias, shape: [D], init: zeros },
-      { name: n.norm2Gamma, shape: [D], init: ones },
-      { name: n.norm2Beta, shape: [D], init: zeros },
-      { name: n.fc1Kernel, shape: [D, M], init: { kind: 'xavier', fanIn: D, fanOut: M } },
-      { name: n.fc1Bias, shape: [M], init: zeros },
-      { name: n.fc2Kernel, shape: [M, D], init: { kind: 'xavier', fanIn: M, fanOut: D } },
-      { name: n.fc2Bias, shape: [D], init: zeros },
-    );
-  }
+  for (let i = 0; i < c.depth; i++) specs.push(...blockParamSpecs(i, D, M));
   specs.push(
     { name: 'norm/gamma', shape: [D], init: ones },
     { name: 'norm/beta', shape: [D], init: zeros },
