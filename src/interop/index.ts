@@ -58,9 +58,21 @@ export async function openWeightFile(file: string): Promise<WeightFile> {
       stateDictKey: '',
       ignored: [],
       skipped: [],
-      hyperParameters: {},
+      hyperParameters: fprlConfigOf(s.metadata),
       close: async () => undefined,
     };
   }
   throw badFile(file, 'not a safetensors file and not a zip (torch.save / Lightning .ckpt) file');
+}
+
+/** The plain fields of the config fprl writes into its safetensors exports (`fprl.config`). */
+function fprlConfigOf(metadata: Record<string, string>): Record<string, number | string | boolean> {
+  try {
+    const c = JSON.parse(metadata['fprl.config'] ?? '{}') as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.entries(c).filter(([, v]) => ['number', 'string', 'boolean'].includes(typeof v)),
+    ) as Record<string, number | string | boolean>;
+  } catch {
+    return {};
+  }
 }
