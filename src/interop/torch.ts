@@ -59,7 +59,7 @@ function openZip(file: string): Promise<Zip> {
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zip) => {
       if (err || !zip) {
-        reject(badFile(file, `not a safetensors file and not a PyTorch zip checkpoint (${err?.message ?? 'unreadable'})`));
+        reject(badFile(file, `cannot read the zip of a PyTorch checkpoint: it is truncated or damaged (${err?.message ?? 'unreadable'})`));
         return;
       }
       const entries = new Map<string, yauzl.Entry>();
