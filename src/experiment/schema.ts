@@ -34,6 +34,7 @@ export const PATH_FIELDS = [
   '/dataset/cache',
   '/rewardModules/*',
   '/agentModules/*',
+  '/agents/*/initWeights',
 ] as const;
 
 /**
@@ -271,6 +272,12 @@ function agentKindEntrySchema(def: AgentDefinition): Record<string, unknown> {
         type: 'string',
         description: "Start from the final checkpoint of this agent's run with the same seed (fine-tuning).",
       },
+      initWeights: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'Start the policy from a folder written by `fprl import` (PyTorch weights), relative to this file; the model section must describe the same architecture.',
+      },
       training: trainingOverrideSchema,
     },
   };
@@ -441,6 +448,8 @@ export interface AgentEntry {
   description?: string;
   rewards: RewardEntry[];
   initFrom?: string;
+  /** A folder written by `fprl import` (absolute after loading). */
+  initWeights?: string;
   training?: Partial<TrainingConfig>;
   [field: string]: unknown;
 }
