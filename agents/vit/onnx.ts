@@ -37,7 +37,8 @@ export function buildOnnxModel(c: ViTConfig, values: (name: string) => Float32Ar
 
   const ln = (y: string, gamma: string, beta: string) =>
     g.op('LayerNormalization', [y, v(gamma), v(beta)], { axis: -1, epsilon: { float: LAYER_NORM_EPS } });
-  const dense = (y: string, kernel: string, bias: string) => g.op('Add', [g.op('MatMul', [y, v(kernel)]), v(bias)]);
+  const dense = (y: string, kernel: string, bias: string) =>
+    g.op('Add', [g.op('MatMul', [y, v(kernel)]), v(bias)]);
   const headsShape = shape('shape/heads', [0, 0, H, hd]);
   const mergedShape = shape('shape/merged', [0, 0, D]);
   const split = shape('split/qkv', [D, D, D]);
@@ -48,14 +49,16 @@ export function buildOnnxModel(c: ViTConfig, values: (name: string) => Float32Ar
     const attention = (y: string) => {
       const qkv = dense(y, n.qkvKernel, n.qkvBias); // [B,T,3D]
       const [q, k, vv] = g.opN('Split', [qkv, split], 3, { axis: 2 });
-      const heads = (t: string) => g.op('Transpose', [g.op('Reshape', [t, headsShape])], { perm: [0, 2, 1, 3] });
+      const heads = (t: string) =>
+        g.op('Transpose', [g.op('Reshape', [t, headsShape])], { perm: [0, 2, 1, 3] });
       const qs = g.op('Mul', [heads(q), scale]);
       const kt = g.op('Transpose', [g.op('Reshape', [k, headsShape])], { perm: [0, 2, 3, 1] });
       const weights = g.op('Softmax', [g.op('MatMul', [qs, kt])], { axis: -1 });
       const ctx = g.op('Transpose', [g.op('MatMul', [weights, heads(vv)])], { perm: [0, 2, 1, 3] });
       return dense(g.op('Reshape', [ctx, mergedShape]), n.outKernel, n.outBias);
     };
-    const mlp = (y: string) => dense(g.op('Relu', [dense(y, n.fc1Kernel, n.fc1Bias)]), n.fc2Kernel, n.fc2Bias);
+    const mlp = (y: string) =>
+      dense(g.op('Relu', [dense(y, n.fc1Kernel, n.fc1Bias)]), n.fc2Kernel, n.fc2Bias);
     if (c.normFirst) {
       x = g.op('Add', [x, attention(ln(x, n.norm1Gamma, n.norm1Beta))]);
       x = g.op('Add', [x, mlp(ln(x, n.norm2Gamma, n.norm2Beta))]);

@@ -48,7 +48,13 @@ export function torchRules(c: ViTConfig, layout: 'report' | 'reference'): TorchR
   const T = numTokens(c);
   const enc = layout === 'report' ? 'transformer.' : '';
   const rules: TorchRule[] = [
-    { torch: 'conv.weight', fprl: 'patch_embed/kernel', torchShape: [D, 3, P, P], core: [D, 3, P, P], perm: [2, 3, 1, 0] },
+    {
+      torch: 'conv.weight',
+      fprl: 'patch_embed/kernel',
+      torchShape: [D, 3, P, P],
+      core: [D, 3, P, P],
+      perm: [2, 3, 1, 0],
+    },
     vec('conv.bias', 'patch_embed/bias', D),
   ];
   if (c.posEmbedding) {
@@ -76,9 +82,21 @@ export function torchRules(c: ViTConfig, layout: 'report' | 'reference'): TorchR
   rules.push(
     vec(`${enc}norm.weight`, 'norm/gamma', D),
     vec(`${enc}norm.bias`, 'norm/beta', D),
-    { torch: 'to_patch_embedding.weight', fprl: 'proj/kernel', torchShape: [D, D, 1, 1], core: [D, D], perm: [1, 0] },
+    {
+      torch: 'to_patch_embedding.weight',
+      fprl: 'proj/kernel',
+      torchShape: [D, D, 1, 1],
+      core: [D, D],
+      perm: [1, 0],
+    },
     vec('to_patch_embedding.bias', 'proj/bias', D),
-    { torch: 'deconv.weight', fprl: 'head/kernel', torchShape: [D, C, P, P], core: [D, C, P, P], perm: [0, 2, 3, 1] },
+    {
+      torch: 'deconv.weight',
+      fprl: 'head/kernel',
+      torchShape: [D, C, P, P],
+      core: [D, C, P, P],
+      perm: [0, 2, 3, 1],
+    },
     vec('deconv.bias', 'head/bias', C),
   );
   return rules;
@@ -88,7 +106,13 @@ export function torchRules(c: ViTConfig, layout: 'report' | 'reference'): TorchR
 export function timmRules(c: ViTConfig): TorchRule[] {
   const { patchSize: P, dim: D, mlpDim: M } = c;
   const rules: TorchRule[] = [
-    { torch: 'patch_embed.proj.weight', fprl: 'patch_embed/kernel', torchShape: [D, 3, P, P], core: [D, 3, P, P], perm: [2, 3, 1, 0] },
+    {
+      torch: 'patch_embed.proj.weight',
+      fprl: 'patch_embed/kernel',
+      torchShape: [D, 3, P, P],
+      core: [D, 3, P, P],
+      perm: [2, 3, 1, 0],
+    },
     vec('patch_embed.proj.bias', 'patch_embed/bias', D),
   ];
   for (let i = 0; i < c.depth; i++) {
@@ -114,7 +138,15 @@ export function timmRules(c: ViTConfig): TorchRule[] {
 }
 
 /** Keys of a timm checkpoint fprl does not use (a classifier, the class token...): reported, not loaded. */
-export const TIMM_DROPPED = ['cls_token', 'head.weight', 'head.bias', 'fc_norm.weight', 'fc_norm.bias', 'pre_logits.fc.weight', 'pre_logits.fc.bias'];
+export const TIMM_DROPPED = [
+  'cls_token',
+  'head.weight',
+  'head.bias',
+  'fc_norm.weight',
+  'fc_norm.bias',
+  'pre_logits.fc.weight',
+  'pre_logits.fc.bias',
+];
 
 /** A PyTorch tensor's values in fprl's layout. */
 export function toFprl(rule: TorchRule, data: Float32Array): Float32Array {
@@ -235,7 +267,8 @@ export function inferArch(
   if (hints.preset !== undefined) sources.preset = hints.preset;
 
   let numClasses = hints.numClasses ?? preset?.numClasses ?? 11;
-  sources.numClasses = hints.numClasses !== undefined ? '--classes' : preset ? `preset ${hints.preset}` : 'default';
+  sources.numClasses =
+    hints.numClasses !== undefined ? '--classes' : preset ? `preset ${hints.preset}` : 'default';
   if (layout !== 'timm') {
     numClasses = need('deconv.weight', 4)[1];
     sources.numClasses = 'deconv.weight';
@@ -252,7 +285,9 @@ export function inferArch(
   } else if (pos && layout !== 'timm') {
     const g = Math.round(Math.sqrt(pos[1]));
     if (g * g !== pos[1]) {
-      throw new FprlError(`tensor '${posKey}' ${shapeText(pos)} holds ${pos[1]} tokens, not a square grid`, { where });
+      throw new FprlError(`tensor '${posKey}' ${shapeText(pos)} holds ${pos[1]} tokens, not a square grid`, {
+        where,
+      });
     }
     imageSize = g * patchSize;
     sources.imageSize = posKey;
@@ -381,7 +416,10 @@ export function checkShape(rule: TorchRule, shape: readonly number[], where: str
   if (shape.length !== rule.torchShape.length || shape.some((d, i) => d !== rule.torchShape[i])) {
     throw new FprlError(
       `tensor '${rule.torch}' has shape ${shapeText(shape)} but the model needs ${shapeText(rule.torchShape)} (fprl variable '${rule.fprl}')`,
-      { where, hint: 'the layers of this file do not all share one architecture: check that it is the model you meant' },
+      {
+        where,
+        hint: 'the layers of this file do not all share one architecture: check that it is the model you meant',
+      },
     );
   }
   if (numel(shape) !== numel(rule.core)) throw new Error('torch-layout: rule with inconsistent shapes');

@@ -19,7 +19,7 @@ function parseFormat(text: string): ExportFormat {
 export function register(program: Command): void {
   program
     .command('export')
-    .description('write a run\'s Face Transformer as safetensors (PyTorch names) or ONNX (the greedy parser)')
+    .description("write a run's Face Transformer as safetensors (PyTorch names) or ONNX (the greedy parser)")
     .argument('<from>', 'run folder, checkpoint folder, or a folder made by fprl import')
     .requiredOption('--format <fmt>', 'safetensors or onnx', parseFormat)
     .requiredOption('--out <file>', 'file to write')

@@ -30,14 +30,20 @@ export function describeImport(s: ImportSummary, out: string): string {
 
 function parseArch(text: string): ArchChoice {
   if (!(ARCHES as readonly string[]).includes(text)) {
-    throw new FprlError(`unknown --arch '${text}'`, { where: '--arch', hint: `choose one of: ${ARCHES.join(', ')}` });
+    throw new FprlError(`unknown --arch '${text}'`, {
+      where: '--arch',
+      hint: `choose one of: ${ARCHES.join(', ')}`,
+    });
   }
   return text as ArchChoice;
 }
 
 function parseNorm(text: string): boolean {
   if (text !== 'pre' && text !== 'post') {
-    throw new FprlError(`unknown --norm '${text}'`, { where: '--norm', hint: 'pre (norm_first=True) or post' });
+    throw new FprlError(`unknown --norm '${text}'`, {
+      where: '--norm',
+      hint: 'pre (norm_first=True) or post',
+    });
   }
   return text === 'pre';
 }
@@ -45,13 +51,22 @@ function parseNorm(text: string): boolean {
 export function register(program: Command): void {
   program
     .command('import')
-    .description('read PyTorch weights (safetensors, torch.save, Lightning .ckpt) into an fprl checkpoint folder')
+    .description(
+      'read PyTorch weights (safetensors, torch.save, Lightning .ckpt) into an fprl checkpoint folder',
+    )
     .argument('<file>', 'weight file')
     .requiredOption('--out <dir>', 'folder to write (new, empty, or made by fprl import)')
     .option('--arch <name>', `key layout: ${ARCHES.join(', ')}`, parseArch, 'auto')
-    .option('--preset <name>', 'ViT preset giving what shapes cannot (heads, norm order, image size, dropout)')
+    .option(
+      '--preset <name>',
+      'ViT preset giving what shapes cannot (heads, norm order, image size, dropout)',
+    )
     .option('--heads <n>', 'attention heads', parsePositiveInt('--heads'))
-    .option('--image-size <n>', 'input side in pixels (a timm backbone is resampled to it)', parsePositiveInt('--image-size'))
+    .option(
+      '--image-size <n>',
+      'input side in pixels (a timm backbone is resampled to it)',
+      parsePositiveInt('--image-size'),
+    )
     .option('--norm <order>', 'encoder blocks: pre (norm_first=True) or post', parseNorm)
     .option('--classes <n>', 'classes of a freshly initialised head (timm)', parsePositiveInt('--classes'))
     .option('--seed <n>', 'seed of freshly initialised variables', parsePositiveInt('--seed', 0), 0)

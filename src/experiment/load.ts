@@ -156,7 +156,8 @@ export async function resolveExperiment(
     if (config.dataset.cache !== undefined)
       config.dataset.cache = path.resolve(baseDir, config.dataset.cache);
   }
-  for (const a of config.agents) if (a.initWeights !== undefined) a.initWeights = path.resolve(baseDir, a.initWeights);
+  for (const a of config.agents)
+    if (a.initWeights !== undefined) a.initWeights = path.resolve(baseDir, a.initWeights);
   for (const [i, m] of config.rewardModules.entries()) {
     const seen = importedModules.get(registry) ?? new Set<string>();
     importedModules.set(registry, seen);
@@ -282,22 +283,35 @@ function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): PolicyArch
  * An agent's `initWeights` folder exists, was written by `fprl import`, and holds the architecture
  * of the experiment's model (the dropout rates may differ).
  */
-function checkInitWeights(a: AgentEntry, i: number, model: PolicyArchitecture | undefined, issues: ConfigIssue[]): void {
+function checkInitWeights(
+  a: AgentEntry,
+  i: number,
+  model: PolicyArchitecture | undefined,
+  issues: ConfigIssue[],
+): void {
   if (a.initWeights === undefined || !model) return;
   const at = `/agents/${i}/initWeights`;
   let imported: ViTConfig;
   try {
     imported = readImportedConfig(a.initWeights);
   } catch (e) {
-    issues.push({ path: at, message: `${a.initWeights}: ${isFprlError(e) ? e.message : String(e)} (write it with fprl import FILE --out DIR)` });
+    issues.push({
+      path: at,
+      message: `${a.initWeights}: ${isFprlError(e) ? e.message : String(e)} (write it with fprl import FILE --out DIR)`,
+    });
     return;
   }
   if (model.kind !== 'vit') {
-    issues.push({ path: at, message: `imported weights are a 'vit' Face Transformer but /model is a '${model.kind}' network` });
+    issues.push({
+      path: at,
+      message: `imported weights are a 'vit' Face Transformer but /model is a '${model.kind}' network`,
+    });
     return;
   }
   const mine = model.config as ViTConfig;
-  const differ = ARCH_FIELDS.filter((k) => imported[k] !== mine[k]).map((k) => `${k} ${imported[k]} there, ${mine[k]} here`);
+  const differ = ARCH_FIELDS.filter((k) => imported[k] !== mine[k]).map(
+    (k) => `${k} ${imported[k]} there, ${mine[k]} here`,
+  );
   if (differ.length) {
     issues.push({
       path: at,
@@ -336,12 +350,16 @@ function checkAgent(
     issues.push(issueFrom(e, '', `${at}/training`, 'training'));
   }
   if (a.initWeights !== undefined && !kind.policy) {
-    issues.push({ path: `${at}/initWeights`, message: `a ${a.kind} agent has no policy network to initialise; remove initWeights` });
+    issues.push({
+      path: `${at}/initWeights`,
+      message: `a ${a.kind} agent has no policy network to initialise; remove initWeights`,
+    });
   }
   if (a.initWeights !== undefined && a.initFrom !== undefined) {
     issues.push({
       path: `${at}/initWeights`,
-      message: 'give initFrom (another agent of this experiment) or initWeights (an imported folder), not both',
+      message:
+        'give initFrom (another agent of this experiment) or initWeights (an imported folder), not both',
     });
   }
   if (a.initFrom !== undefined) {

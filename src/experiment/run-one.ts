@@ -121,7 +121,8 @@ export async function executeRun(
       name: entry.name,
       where: `/agents/${entryIndex}`,
     });
-    if (entry.initWeights && !(await hasCheckpoint(paths.checkpoints))) await initFromImported(agent, entry.initWeights);
+    if (entry.initWeights && !(await hasCheckpoint(paths.checkpoints)))
+      await initFromImported(agent, entry.initWeights);
     if (run.initFrom && !(await hasCheckpoint(paths.checkpoints))) {
       const [srcAgent, srcSeed] = run.initFrom.split('/seed-');
       await initFromCheckpoint(agent, runPaths(runDir(sweepDir, srcAgent, Number(srcSeed))).checkpoints);

@@ -88,7 +88,8 @@ function valueInfo(w: ProtoWriter, v: ValueInfo): void {
     type.message(1, (tensor) => {
       tensor.int(1, v.type);
       tensor.message(2, (shape) => {
-        for (const d of v.dims) shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
+        for (const d of v.dims)
+          shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
       });
     }),
   );
@@ -109,7 +110,10 @@ function attribute(w: ProtoWriter, name: string, a: OnnxAttr): void {
 }
 
 /** The ModelProto bytes of `graph` (opset `opset` of the default domain). */
-export function encodeModel(graph: OnnxGraph, opts: { name: string; producer: string; version: string; opset: number }): Uint8Array {
+export function encodeModel(
+  graph: OnnxGraph,
+  opts: { name: string; producer: string; version: string; opset: number },
+): Uint8Array {
   const m = new ProtoWriter();
   m.int(1, 8); // ir_version
   m.string(2, opts.producer);

@@ -190,7 +190,8 @@ export function unpickle(bytes: Uint8Array, where: string): PyValue {
   const setItems = (target: PyValue, items: PyValue[]) => {
     if (isRefused(target)) return;
     if (!(target instanceof Map)) fail('SETITEM on something that is not a dict');
-    for (let i = 0; i + 1 < items.length; i += 2) (target as Map<PyKey, PyValue>).set(key(items[i]), items[i + 1]);
+    for (let i = 0; i + 1 < items.length; i += 2)
+      (target as Map<PyKey, PyValue>).set(key(items[i]), items[i + 1]);
   };
   const append = (target: PyValue, items: PyValue[]) => {
     if (isRefused(target)) return;
@@ -260,7 +261,9 @@ export function unpickle(bytes: Uint8Array, where: string): PyValue {
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
         if (n > 0 && b[n - 1] & 0x80) v -= 1n << BigInt(8 * n);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+        stack.push(
+          v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v,
+        );
         break;
       }
       case 0x47: // BINFLOAT (big-endian double)

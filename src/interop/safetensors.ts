@@ -26,7 +26,20 @@ import {
 /** Headers beyond this are refused (the format's own reader caps them at 100 MB). */
 const MAX_HEADER = 100_000_000;
 const DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
-const KNOWN_DTYPES = ['F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'F8_E4M3', 'F8_E5M2', 'U16', 'U32', 'U64'];
+const KNOWN_DTYPES = [
+  'F64',
+  'I64',
+  'I32',
+  'I16',
+  'I8',
+  'U8',
+  'BOOL',
+  'F8_E4M3',
+  'F8_E5M2',
+  'U16',
+  'U32',
+  'U64',
+];
 
 export interface SafetensorsFile {
   file: string;
@@ -49,7 +62,8 @@ export async function readSafetensors(file: string): Promise<SafetensorsFile> {
   let headerLength: number;
   try {
     size = (await handle.stat()).size;
-    if (size < 8) throw badFile(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
+    if (size < 8)
+      throw badFile(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
     const lenBytes = Buffer.alloc(8);
     await handle.read(lenBytes, 0, 8, 0);
     const n = lenBytes.readBigUInt64LE(0);
@@ -60,7 +74,8 @@ export async function readSafetensors(file: string): Promise<SafetensorsFile> {
       );
     }
     headerLength = Number(n);
-    if (headerLength > MAX_HEADER) throw badFile(file, `safetensors header of ${headerLength} bytes is too large`);
+    if (headerLength > MAX_HEADER)
+      throw badFile(file, `safetensors header of ${headerLength} bytes is too large`);
     const text = Buffer.alloc(headerLength);
     await handle.read(text, 0, headerLength, 8);
     try {

@@ -10,8 +10,24 @@
  * (also on the registry) unzip from one in-memory buffer, which a multi-GB checkpoint cannot be.
  */
 import yauzl from 'yauzl';
-import { badFile, numel, shapeText, type FloatDType, type StoredTensor, decodeFloats, BYTES_PER } from './tensors.js';
-import { isRefused, isTensorRef, refusedIn, unpickle, type PyKey, type PyValue, type TensorRef } from './pickle.js';
+import {
+  badFile,
+  numel,
+  shapeText,
+  type FloatDType,
+  type StoredTensor,
+  decodeFloats,
+  BYTES_PER,
+} from './tensors.js';
+import {
+  isRefused,
+  isTensorRef,
+  refusedIn,
+  unpickle,
+  type PyKey,
+  type PyValue,
+  type TensorRef,
+} from './pickle.js';
 import { FprlError } from '../core/errors.js';
 
 const STORAGE_DTYPES: Record<string, FloatDType> = {
@@ -59,7 +75,12 @@ function openZip(file: string): Promise<Zip> {
   return new Promise((resolve, reject) => {
     yauzl.open(file, { lazyEntries: true, autoClose: false }, (err, zip) => {
       if (err || !zip) {
-        reject(badFile(file, `cannot read the zip of a PyTorch checkpoint: it is truncated or damaged (${err?.message ?? 'unreadable'})`));
+        reject(
+          badFile(
+            file,
+            `cannot read the zip of a PyTorch checkpoint: it is truncated or damaged (${err?.message ?? 'unreadable'})`,
+          ),
+        );
         return;
       }
       const entries = new Map<string, yauzl.Entry>();
@@ -129,7 +150,11 @@ export async function readTorchFile(file: string): Promise<TorchFile> {
   try {
     const pkl = [...z.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
     if (!pkl) {
-      throw badFile(file, 'a zip without <name>/data.pkl: not a torch.save file', 'save the weights with torch.save(model.state_dict(), path)');
+      throw badFile(
+        file,
+        'a zip without <name>/data.pkl: not a torch.save file',
+        'save the weights with torch.save(model.state_dict(), path)',
+      );
     }
     const root = pkl.slice(0, -'data.pkl'.length);
     const where = `${file}: ${pkl}`;
@@ -148,7 +173,9 @@ export async function readTorchFile(file: string): Promise<TorchFile> {
     const skipped: string[] = [];
     const hyperParameters: Record<string, number | string | boolean> = {};
     if (!isStateDict(top)) {
-      const candidate = ['state_dict', 'model', 'model_state_dict', 'module', 'net'].find((k) => asMap(top.get(k) as PyValue));
+      const candidate = ['state_dict', 'model', 'model_state_dict', 'module', 'net'].find((k) =>
+        asMap(top.get(k) as PyValue),
+      );
       if (!candidate) {
         const refused = [...refusedIn(top)];
         if (refused.length) throw refuse(refused[0], '');
@@ -164,12 +191,16 @@ export async function readTorchFile(file: string): Promise<TorchFile> {
         if (k === candidate) continue;
         const globals = [...refusedIn(v)];
         if (globals.length) {
-          skipped.push(`skipped '${String(k)}': it holds pickled ${globals.map((g) => `'${g}'`).join(', ')} objects (never unpickled or run)`);
+          skipped.push(
+            `skipped '${String(k)}': it holds pickled ${globals.map((g) => `'${g}'`).join(', ')} objects (never unpickled or run)`,
+          );
         } else ignored.push(String(k));
       }
       const hp = asMap(top.get('hyper_parameters') as PyValue);
       if (hp && !refusedIn(hp).size) {
-        for (const [k, v] of hp) if (['number', 'string', 'boolean'].includes(typeof v)) hyperParameters[String(k)] = v as number | string | boolean;
+        for (const [k, v] of hp)
+          if (['number', 'string', 'boolean'].includes(typeof v))
+            hyperParameters[String(k)] = v as number | string | boolean;
       }
     }
     const tensors: StoredTensor[] = [];
@@ -193,10 +224,16 @@ export async function readTorchFile(file: string): Promise<TorchFile> {
       if (!entry) throw badFile(file, `tensor '${name}': its storage ${entryName} is missing from the zip`);
       const bytes = v.storage.numel * STORAGE_BYTES[type];
       if (entry.uncompressedSize < bytes) {
-        throw badFile(file, `tensor '${name}': storage ${entryName} holds ${entry.uncompressedSize} bytes, ${bytes} expected`);
+        throw badFile(
+          file,
+          `tensor '${name}': storage ${entryName} holds ${entry.uncompressedSize} bytes, ${bytes} expected`,
+        );
       }
       if (v.size.length !== v.stride.length || (numel(v.size) > 0 && maxIndex(v) >= v.storage.numel)) {
-        throw badFile(file, `tensor '${name}' ${shapeText(v.size)} reaches beyond its storage (${v.storage.numel} elements)`);
+        throw badFile(
+          file,
+          `tensor '${name}' ${shapeText(v.size)} reaches beyond its storage (${v.storage.numel} elements)`,
+        );
       }
       tensors.push({
         name,

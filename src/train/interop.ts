@@ -81,12 +81,18 @@ interface Located {
 
 function locate(keys: string[], arch: ArchChoice, where: string): Located {
   const order: [TorchLayout | 'huggingface', string][] = [];
-  if (arch !== 'timm-vit') order.push(['report', LAYOUT_ANCHORS.report], ['reference', LAYOUT_ANCHORS.reference]);
+  if (arch !== 'timm-vit')
+    order.push(['report', LAYOUT_ANCHORS.report], ['reference', LAYOUT_ANCHORS.reference]);
   if (arch !== 'torch-vit') {
-    order.push(['timm', LAYOUT_ANCHORS.timm], ['huggingface', 'encoder.layer.0.attention.attention.query.weight']);
+    order.push(
+      ['timm', LAYOUT_ANCHORS.timm],
+      ['huggingface', 'encoder.layer.0.attention.attention.query.weight'],
+    );
   }
   for (const [layout, anchor] of order) {
-    const hit = keys.find((k) => k.endsWith(anchor) && (k.length === anchor.length || k[k.length - anchor.length - 1] === '.'));
+    const hit = keys.find(
+      (k) => k.endsWith(anchor) && (k.length === anchor.length || k[k.length - anchor.length - 1] === '.'),
+    );
     if (hit) return { layout, prefix: hit.slice(0, hit.length - anchor.length) };
   }
   throw new FprlError(
@@ -117,7 +123,10 @@ function hfAsTimm(tensors: Map<string, StoredTensor>): Map<string, StoredTensor>
   for (const [id, parts] of qkv) {
     const list = [parts.query, parts.key, parts.value];
     if (list.some((p) => !p)) {
-      out.set(id.replace('qkv', 'qkv-incomplete'), list.find((p) => p)!);
+      out.set(
+        id.replace('qkv', 'qkv-incomplete'),
+        list.find((p) => p)!,
+      );
       continue;
     }
     const [q, k, v] = list as StoredTensor[];
@@ -152,7 +161,11 @@ async function isEmptyOrOurs(out: string): Promise<'absent' | 'empty' | 'ours' |
 }
 
 /** Read a PyTorch / safetensors weight file and write it as an fprl checkpoint folder at `out`. */
-export async function importWeights(file: string, out: string, opts: ImportOptions = {}): Promise<ImportSummary> {
+export async function importWeights(
+  file: string,
+  out: string,
+  opts: ImportOptions = {},
+): Promise<ImportSummary> {
   const state = await isEmptyOrOurs(out);
   if (state === 'foreign' && !opts.force) {
     throw new FprlError('--out is a non-empty folder that fprl import did not make', {
@@ -173,7 +186,12 @@ export async function importWeights(file: string, out: string, opts: ImportOptio
     if (located.layout === 'huggingface') tensors = hfAsTimm(tensors);
     const layout: TorchLayout = located.layout === 'huggingface' ? 'timm' : located.layout;
     const shapes = new Map([...tensors].map(([k, t]) => [k, t.shape]));
-    const { config, sources } = inferArch(shapes, layout, { ...opts, hyper: { ...wf.hyperParameters, ...opts.hyper } }, file);
+    const { config, sources } = inferArch(
+      shapes,
+      layout,
+      { ...opts, hyper: { ...wf.hyperParameters, ...opts.hyper } },
+      file,
+    );
     const rules: TorchRule[] = layout === 'timm' ? timmRules(config) : torchRules(config, layout);
     const used = new Set(rules.map((r) => r.torch));
     if (layout === 'timm') used.add('pos_embed');
@@ -182,12 +200,17 @@ export async function importWeights(file: string, out: string, opts: ImportOptio
     const unexpected = [...tensors.keys()].filter((k) => !known.has(k));
     if (missing.length || unexpected.length) {
       const parts = [];
-      if (missing.length) parts.push(`missing keys: ${missing.map((k) => `${located.prefix}${k}`).join(', ')}`);
-      if (unexpected.length) parts.push(`unexpected keys: ${unexpected.map((k) => `${located.prefix}${k}`).join(', ')}`);
-      throw new FprlError(`the state dict does not match the ${located.layout} layout of ${describe(config)}: ${parts.join('; ')}`, {
-        where: file,
-        hint: 'fprl loads strictly (as load_state_dict(strict=True)): save the matching module, or pass --arch to choose the layout',
-      });
+      if (missing.length)
+        parts.push(`missing keys: ${missing.map((k) => `${located.prefix}${k}`).join(', ')}`);
+      if (unexpected.length)
+        parts.push(`unexpected keys: ${unexpected.map((k) => `${located.prefix}${k}`).join(', ')}`);
+      throw new FprlError(
+        `the state dict does not match the ${located.layout} layout of ${describe(config)}: ${parts.join('; ')}`,
+        {
+          where: file,
+          hint: 'fprl loads strictly (as load_state_dict(strict=True)): save the matching module, or pass --arch to choose the layout',
+        },
+      );
     }
     for (const r of rules) checkShape(r, tensors.get(r.torch)!.shape, file);
     const values = new Map<string, Float32Array>();
@@ -242,13 +265,17 @@ async function timmPosEmbed(
   if (t.shape.length !== 3 || one !== 1 || d !== c.dim || gs * gs !== n - cls || gs === 0) {
     throw new FprlError(
       `tensor 'pos_embed' ${shapeText(t.shape)} is not a square grid of position embeddings${cls ? ' after the class token' : ''} of width ${c.dim}: it cannot be resampled`,
-      { where: file, hint: 'fprl takes [1, 1 + g*g, D] (class token first) or [1, g*g, D] position embeddings' },
+      {
+        where: file,
+        hint: 'fprl takes [1, 1 + g*g, D] (class token first) or [1, g*g, D] position embeddings',
+      },
     );
   }
   const all = await t.read();
   const grid = all.subarray(cls * d);
   const gt = Math.sqrt(numTokens(c));
-  if (gs !== gt) sources.posEmbed = `resampled bicubic from ${gs}x${gs} to ${gt}x${gt}${cls ? ', class token dropped' : ''}`;
+  if (gs !== gt)
+    sources.posEmbed = `resampled bicubic from ${gs}x${gs} to ${gt}x${gt}${cls ? ', class token dropped' : ''}`;
   else if (cls) sources.posEmbed = 'class token dropped';
   return resamplePosEmbed(grid, gs, gt, d);
 }
@@ -262,7 +289,8 @@ async function writeImported(
   const tmp = `${out.replace(/[/\\]+$/, '')}.tmp-${process.pid}`;
   await fs.rm(tmp, { recursive: true, force: true });
   const weights: tf.NamedTensorMap = {};
-  for (const spec of paramSpecs(config)) weights[spec.name] = tf.tensor(values.get(spec.name)!, spec.shape, 'float32');
+  for (const spec of paramSpecs(config))
+    weights[spec.name] = tf.tensor(values.get(spec.name)!, spec.shape, 'float32');
   const model = new FaceTransformer(config, new Rng(0, 'unused'), weights);
   tf.dispose(weights);
   try {
@@ -283,10 +311,16 @@ async function writeImported(
  * imported folder, a saved agent, a checkpoint folder, or a run folder (`runs/x/<agent>/seed-0`).
  */
 export function policyDirOf(from: string): string {
-  const candidates = [from, path.join(from, 'policy'), path.join(from, 'agent', 'policy'), path.join(from, 'checkpoints', 'agent', 'policy')];
+  const candidates = [
+    from,
+    path.join(from, 'policy'),
+    path.join(from, 'agent', 'policy'),
+    path.join(from, 'checkpoints', 'agent', 'policy'),
+  ];
   for (const c of candidates) {
     if (existsSync(path.join(c, MODEL_JSON))) return c;
-    if (existsSync(path.join(`${path.dirname(c)}.old`, path.basename(c), MODEL_JSON))) return path.join(`${path.dirname(c)}.old`, path.basename(c));
+    if (existsSync(path.join(`${path.dirname(c)}.old`, path.basename(c), MODEL_JSON)))
+      return path.join(`${path.dirname(c)}.old`, path.basename(c));
   }
   throw new FprlError('no Face Transformer weights here', {
     where: from,
@@ -298,7 +332,9 @@ export function policyDirOf(from: string): string {
 export type ExportFormat = 'safetensors' | 'onnx';
 
 /** PyTorch names and layouts of a Face Transformer's weights (the reference module's, torch_vit_bench.py). */
-export function torchStateDict(model: FaceTransformer): { name: string; shape: number[]; data: Float32Array }[] {
+export function torchStateDict(
+  model: FaceTransformer,
+): { name: string; shape: number[]; data: Float32Array }[] {
   const byName = new Map(model.namedVariables.map((n) => [n.name, n.variable]));
   const c = model.config;
   // The reference module always has `pos`: a model without a position embedding exports zeros
@@ -314,14 +350,21 @@ export function torchStateDict(model: FaceTransformer): { name: string; shape: n
 }
 
 /** Write the Face Transformer at `from` as safetensors (PyTorch names) or ONNX (the greedy parser). */
-export async function exportWeights(from: string, format: ExportFormat, out: string): Promise<{ config: ViTConfig; policyDir: string }> {
+export async function exportWeights(
+  from: string,
+  format: ExportFormat,
+  out: string,
+): Promise<{ config: ViTConfig; policyDir: string }> {
   const policyDir = policyDirOf(from);
   let model: FaceTransformer;
   try {
     model = await FaceTransformer.load(policyDir);
   } catch (e) {
     if (e instanceof FprlError && /holds a 'hybrid' network/.test(e.message)) {
-      throw new FprlError('only the ViT presets export to PyTorch and ONNX, not the hybrid', { where: policyDir, cause: e });
+      throw new FprlError('only the ViT presets export to PyTorch and ONNX, not the hybrid', {
+        where: policyDir,
+        cause: e,
+      });
     }
     throw e;
   }
@@ -333,7 +376,10 @@ export async function exportWeights(from: string, format: ExportFormat, out: str
         'fprl.config': JSON.stringify(model.config),
       });
     } else {
-      await writeFileAtomic(out, buildOnnxModel(model.config, (name) => byNameData(model, name)));
+      await writeFileAtomic(
+        out,
+        buildOnnxModel(model.config, (name) => byNameData(model, name)),
+      );
     }
     return { config: model.config, policyDir };
   } finally {
@@ -359,7 +405,10 @@ export function readImportedConfig(dir: string): ViTConfig {
       hint: 'run fprl import FILE --out DIR first, and point initWeights at DIR',
     });
   }
-  if (json.format !== IMPORT_FORMAT) throw new FprlError(`${IMPORT_JSON} has format ${JSON.stringify(json.format)}, not ${IMPORT_FORMAT}`, { where: file });
+  if (json.format !== IMPORT_FORMAT)
+    throw new FprlError(`${IMPORT_JSON} has format ${JSON.stringify(json.format)}, not ${IMPORT_FORMAT}`, {
+      where: file,
+    });
   return validateViTConfig(json.model.config, `${file}: model.config`);
 }
 

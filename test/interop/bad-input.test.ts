@@ -38,7 +38,11 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
   });
   afterEach(() => rm(tmp, { recursive: true, force: true }));
 
-  async function refused(file: string, pattern: RegExp, opts: ImportOptions = { heads: 2 }): Promise<FprlError> {
+  async function refused(
+    file: string,
+    pattern: RegExp,
+    opts: ImportOptions = { heads: 2 },
+  ): Promise<FprlError> {
     let err: unknown;
     try {
       await importWeights(file, out, opts);
@@ -86,7 +90,10 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
     const f = path.join(tmp, 'overlap.safetensors');
     await rawSafetensors(
       f,
-      { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } },
+      {
+        a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+        b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
+      },
       new Uint8Array(24),
     );
     await refused(f, /tensors 'a' \[0,16\] and 'b' \[8,24\] overlap/);
@@ -117,10 +124,15 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
 
   it('missing and unexpected keys are listed', async () => {
     const f = path.join(tmp, 'keys.safetensors');
-    const ts = (await referenceTensors()).filter((t) => t.name !== 'layers.1.norm2.bias' && t.name !== 'deconv.bias');
+    const ts = (await referenceTensors()).filter(
+      (t) => t.name !== 'layers.1.norm2.bias' && t.name !== 'deconv.bias',
+    );
     ts.push({ name: 'layers.0.extra.weight', shape: [2], data: new Float32Array(2) });
     await writeSafetensors(f, ts);
-    await refused(f, /missing keys: layers\.1\.norm2\.bias, deconv\.bias; unexpected keys: layers\.0\.extra\.weight/);
+    await refused(
+      f,
+      /missing keys: layers\.1\.norm2\.bias, deconv\.bias; unexpected keys: layers\.0\.extra\.weight/,
+    );
   });
 
   it('a shape that does not fit names the tensor and both shapes', async () => {
@@ -141,10 +153,15 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
     await writeSafetensors(
       f,
       ts.map((t) =>
-        t.name === 'vit.embeddings.position_embeddings' ? { ...t, shape: [1, 9, 16], data: t.data.subarray(0, 9 * 16) } : t,
+        t.name === 'vit.embeddings.position_embeddings'
+          ? { ...t, shape: [1, 9, 16], data: t.data.subarray(0, 9 * 16) }
+          : t,
       ),
     );
-    await refused(f, /tensor 'pos_embed' \[1,9,16\] is not a square grid .* cannot be resampled/, { heads: 2, imageSize: 16 });
+    await refused(f, /tensor 'pos_embed' \[1,9,16\] is not a square grid .* cannot be resampled/, {
+      heads: 2,
+      imageSize: 16,
+    });
   });
 
   it('heads that shapes cannot tell ask for --heads', async () => {
@@ -160,12 +177,16 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
     } catch (e) {
       err = e;
     }
-    expect((err as FprlError).describe()).to.match(/non-empty folder that fprl import did not make[\s\S]*--force/);
+    expect((err as FprlError).describe()).to.match(
+      /non-empty folder that fprl import did not make[\s\S]*--force/,
+    );
     expect(await readFile(path.join(out, 'thesis.tex'), 'utf8')).to.equal('precious');
     await importWeights(fixture('reference-pre.safetensors'), out, { heads: 2, force: true });
     expect((await readdir(out)).sort()).to.deep.equal(['fprl-import.json', 'policy']);
     // A folder fprl made is replaced without --force.
     await importWeights(fixture('reference-post.pt'), out, { heads: 2, normFirst: false });
-    expect(JSON.parse(await readFile(path.join(out, 'fprl-import.json'), 'utf8')).model.config.normFirst).to.equal(false);
+    expect(
+      JSON.parse(await readFile(path.join(out, 'fprl-import.json'), 'utf8')).model.config.normFirst,
+    ).to.equal(false);
   });
 });

@@ -19,7 +19,13 @@ function experiment(initWeights: string, model: Record<string, unknown> = {}): R
     dataset: { kind: 'synthetic', size: 16, train: 8, val: 4, test: 4, seed: 0 },
     // The fixture's architecture: image 16, patch 4, dim 16, depth 2, heads 2, mlp 32, pre-norm.
     model: { preset: 'tiny-64', patchSize: 4, dim: 16, depth: 2, heads: 2, mlpDim: 32, dropout: 0, ...model },
-    training: { steps: 1, batchSize: 4, evalEvery: 1, checkpointEvery: 1, optimizer: { name: 'sgd', lr: 1e-12 } },
+    training: {
+      steps: 1,
+      batchSize: 4,
+      evalEvery: 1,
+      checkpointEvery: 1,
+      optimizer: { name: 'sgd', lr: 1e-12 },
+    },
     agents: [{ name: 'rl', kind: 'reinforce', baseline: 'ema', rewards: [{ plugin: 'dice' }], initWeights }],
     seeds: [0],
     evaluation: { pictures: 0, batchSize: 4 },
@@ -32,7 +38,9 @@ describe('experiments start from imported PyTorch weights (initWeights)', functi
   before(async () => {
     await useBackend('cpu');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fprl-initweights-'));
-    await importWeights(path.join(FIXTURES, 'reference-pre.safetensors'), path.join(tmp, 'imported'), { heads: 2 });
+    await importWeights(path.join(FIXTURES, 'reference-pre.safetensors'), path.join(tmp, 'imported'), {
+      heads: 2,
+    });
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -40,11 +48,20 @@ describe('experiments start from imported PyTorch weights (initWeights)', functi
     const file = path.join(tmp, 'exp.json');
     fs.writeFileSync(file, JSON.stringify(experiment('imported')));
     const out = path.join(tmp, 'runs');
-    const outcome = await runSweep({ experiment: file, out, progress: 'none', backend: 'cpu', print: () => undefined });
+    const outcome = await runSweep({
+      experiment: file,
+      out,
+      progress: 'none',
+      backend: 'cpu',
+      print: () => undefined,
+    });
     expect(outcome.results.map((r) => r.status)).to.deep.equal(['ok']);
     const st = path.join(tmp, 'back.safetensors');
     await exportWeights(path.join(out, 'rl', 'seed-0'), 'safetensors', st);
-    const [mine, theirs] = await Promise.all([readSafetensors(st), readSafetensors(path.join(FIXTURES, 'reference-pre.safetensors'))]);
+    const [mine, theirs] = await Promise.all([
+      readSafetensors(st),
+      readSafetensors(path.join(FIXTURES, 'reference-pre.safetensors')),
+    ]);
     const byName = new Map(theirs.tensors.map((t) => [t.name, t]));
     expect(mine.tensors.map((t) => t.name).sort()).to.deep.equal([...byName.keys()].sort());
     for (const t of mine.tensors) {
@@ -65,7 +82,9 @@ describe('experiments start from imported PyTorch weights (initWeights)', functi
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message).to.match(/\/agents\/0\/initWeights: the imported model differs from \/model: heads 2 there, 4 here; normFirst true there, false here/);
+    expect(message).to.match(
+      /\/agents\/0\/initWeights: the imported model differs from \/model: heads 2 there, 4 here; normFirst true there, false here/,
+    );
   });
 
   it('refuses a folder not written by fprl import', async () => {

@@ -9,8 +9,34 @@ const bytes = (...parts: (string | number[])[]) =>
 describe('the restricted unpickler', () => {
   it('reads dicts, lists, tuples, numbers, strings, booleans and None', () => {
     // {'a': [1, 2.5, True, None], 'b': ('x', -3)}
-    const p = bytes([0x80, 2], '}', '(', 'X', [1, 0, 0, 0], 'a', ']', '(', 'K', [1], 'G', [0x40, 4, 0, 0, 0, 0, 0, 0], [0x88], 'N', 'e',
-      'X', [1, 0, 0, 0], 'b', 'X', [1, 0, 0, 0], 'x', 'J', [0xfd, 0xff, 0xff, 0xff], [0x86], 'u', '.');
+    const p = bytes(
+      [0x80, 2],
+      '}',
+      '(',
+      'X',
+      [1, 0, 0, 0],
+      'a',
+      ']',
+      '(',
+      'K',
+      [1],
+      'G',
+      [0x40, 4, 0, 0, 0, 0, 0, 0],
+      [0x88],
+      'N',
+      'e',
+      'X',
+      [1, 0, 0, 0],
+      'b',
+      'X',
+      [1, 0, 0, 0],
+      'x',
+      'J',
+      [0xfd, 0xff, 0xff, 0xff],
+      [0x86],
+      'u',
+      '.',
+    );
     const v = unpickle(p, 'test') as Map<string, unknown>;
     expect(v.get('a')).to.deep.equal([1, 2.5, true, null]);
     expect(v.get('b')).to.deep.equal(['x', -3]);
@@ -25,7 +51,13 @@ describe('the restricted unpickler', () => {
   });
 
   it('refuses opcodes it does not implement and truncated input, naming the offset', () => {
-    expect(() => unpickle(bytes([0x80, 2], 'I12\n', '.'), 'f.pt: data.pkl')).to.throw(FprlError, /unsupported pickle opcode 0x49 \(pickle offset 2\)/);
-    expect(() => unpickle(bytes([0x80, 2], 'X', [9, 0, 0, 0], 'ab'), 'f.pt')).to.throw(FprlError, /truncated/);
+    expect(() => unpickle(bytes([0x80, 2], 'I12\n', '.'), 'f.pt: data.pkl')).to.throw(
+      FprlError,
+      /unsupported pickle opcode 0x49 \(pickle offset 2\)/,
+    );
+    expect(() => unpickle(bytes([0x80, 2], 'X', [9, 0, 0, 0], 'ab'), 'f.pt')).to.throw(
+      FprlError,
+      /truncated/,
+    );
   });
 });

@@ -33,7 +33,10 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** fprl's logits [B,S,S,C] of the imported folder `dir` on the fixture input. */
-async function fprlLogits(dir: string, input: { shape: number[]; data: Float32Array }): Promise<Float32Array> {
+async function fprlLogits(
+  dir: string,
+  input: { shape: number[]; data: Float32Array },
+): Promise<Float32Array> {
   const model = await FaceTransformer.load(path.join(dir, 'policy'));
   try {
     const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
@@ -59,12 +62,32 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
   afterEach(() => rm(tmp, { recursive: true, force: true }));
 
   const cases: [string, string, string, ImportOptions][] = [
-    ["the report's module (transformer.layers.N, post-norm, no position embedding), torch.save", 'report.pt', 'report', { heads: 2, imageSize: 16 }],
-    ['the same module as a Lightning checkpoint (net. prefix, hyper_parameters)', 'report-lightning.ckpt', 'report', {}],
-    ['torch_vit_bench.py ViTSegmenter, pre-norm, safetensors F32', 'reference-pre.safetensors', 'reference-pre', { heads: 2 }],
+    [
+      "the report's module (transformer.layers.N, post-norm, no position embedding), torch.save",
+      'report.pt',
+      'report',
+      { heads: 2, imageSize: 16 },
+    ],
+    [
+      'the same module as a Lightning checkpoint (net. prefix, hyper_parameters)',
+      'report-lightning.ckpt',
+      'report',
+      {},
+    ],
+    [
+      'torch_vit_bench.py ViTSegmenter, pre-norm, safetensors F32',
+      'reference-pre.safetensors',
+      'reference-pre',
+      { heads: 2 },
+    ],
     ['the same weights stored as F16', 'reference-pre-f16.safetensors', 'reference-pre-f16', { heads: 2 }],
     ['the same weights stored as BF16', 'reference-pre-bf16.safetensors', 'reference-pre-bf16', { heads: 2 }],
-    ['ViTSegmenter, post-norm, torch.save', 'reference-post.pt', 'reference-post', { heads: 2, normFirst: false }],
+    [
+      'ViTSegmenter, post-norm, torch.save',
+      'reference-post.pt',
+      'reference-post',
+      { heads: 2, normFirst: false },
+    ],
   ];
   for (const [what, file, key, opts] of cases) {
     it(`gives PyTorch's logits within 1e-4: ${what}`, async () => {
@@ -83,7 +106,9 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
     expect(s.sources.heads).to.equal('hyper_parameters');
     expect(s.sources.normFirst).to.equal('hyper_parameters');
     expect(s.model.config).to.include({ heads: 2, imageSize: 16, normFirst: false, posEmbedding: false });
-    expect(s.notes.join('\n')).to.match(/skipped 'datamodule_hyper_parameters': it holds pickled 'argparse\.Namespace'/);
+    expect(s.notes.join('\n')).to.match(
+      /skipped 'datamodule_hyper_parameters': it holds pickled 'argparse\.Namespace'/,
+    );
     expect(s.notes.join('\n')).to.match(/ignored: .*epoch.*optimizer_states/);
   });
 
@@ -101,9 +126,14 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
       await importWeights(st, b, { heads: opts.heads });
       if (name !== 'report') {
         // (the report's module has no position embedding: it exports zeros as `pos`, read back as one)
-        expect(await readFile(path.join(b, 'policy', 'weights.bin'))).to.deep.equal(await readFile(path.join(a, 'policy', 'weights.bin')));
+        expect(await readFile(path.join(b, 'policy', 'weights.bin'))).to.deep.equal(
+          await readFile(path.join(a, 'policy', 'weights.bin')),
+        );
       } else {
-        const diff = maxAbsDiff(await fprlLogits(b, ref.get('input')!), await fprlLogits(a, ref.get('input')!));
+        const diff = maxAbsDiff(
+          await fprlLogits(b, ref.get('input')!),
+          await fprlLogits(a, ref.get('input')!),
+        );
         expect(diff).to.equal(0);
       }
     }
@@ -119,7 +149,9 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
     expect(s.sources.posEmbed).to.equal('resampled bicubic from 3x3 to 4x4, class token dropped');
     const model = await FaceTransformer.load(path.join(out, 'policy'));
     try {
-      const pos = model.namedVariables.find((n) => n.name === 'pos_embed')!.variable.dataSync() as Float32Array;
+      const pos = model.namedVariables
+        .find((n) => n.name === 'pos_embed')!
+        .variable.dataSync() as Float32Array;
       expect(maxAbsDiff(pos, ref.get('timm/pos_embed')!.data)).to.be.below(1e-5);
     } finally {
       model.dispose();
@@ -128,7 +160,10 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
 
   it('reads Hugging Face ViT names (q, k, v apart) into the same weights as timm', async () => {
     await importWeights(fixture('timm.pt'), path.join(tmp, 't'), { heads: 2, imageSize: 16 });
-    const s = await importWeights(fixture('hf.safetensors'), path.join(tmp, 'h'), { heads: 2, imageSize: 16 });
+    const s = await importWeights(fixture('hf.safetensors'), path.join(tmp, 'h'), {
+      heads: 2,
+      imageSize: 16,
+    });
     expect(s.layout).to.equal('huggingface');
     expect(s.prefix).to.equal('vit.');
     expect(await readFile(path.join(tmp, 'h', 'policy', 'weights.bin'))).to.deep.equal(
@@ -140,12 +175,35 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
     const out = path.join(tmp, 'cli');
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) => (
+      lines.push(String(chunk)),
+      true
+    )) as typeof process.stdout.write;
     let code: number;
     try {
-      code = await main(['node', 'fprl', 'import', fixture('timm.pt'), '--out', out, '--heads', '2', '--image-size', '16']);
+      code = await main([
+        'node',
+        'fprl',
+        'import',
+        fixture('timm.pt'),
+        '--out',
+        out,
+        '--heads',
+        '2',
+        '--image-size',
+        '16',
+      ]);
       expect(code).to.equal(0);
-      code = await main(['node', 'fprl', 'export', out, '--format', 'safetensors', '--out', path.join(tmp, 'x.safetensors')]);
+      code = await main([
+        'node',
+        'fprl',
+        'export',
+        out,
+        '--format',
+        'safetensors',
+        '--out',
+        path.join(tmp, 'x.safetensors'),
+      ]);
     } finally {
       process.stdout.write = write;
     }
@@ -156,7 +214,12 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
     expect(text).to.match(/initialised fresh: proj\/kernel, proj\/bias, head\/kernel, head\/bias/);
     expect(text).to.match(/exported .* as safetensors/);
     const st = await readSafetensors(path.join(tmp, 'x.safetensors'));
-    expect(st.tensors.map((t) => t.name)).to.include.members(['conv.weight', 'pos', 'layers.1.linear2.bias', 'deconv.weight']);
+    expect(st.tensors.map((t) => t.name)).to.include.members([
+      'conv.weight',
+      'pos',
+      'layers.1.linear2.bias',
+      'deconv.weight',
+    ]);
   });
 });
 
