@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { useBackend } from '../helpers/backend.js';
 import { FaceTransformer } from '../../agents/vit/index.js';
@@ -224,6 +225,25 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
 });
 
 describe('ONNX export (checked with onnxruntime-node)', () => {
+  it("keeps onnxruntime-node's install script from downloading anything (.npmrc, read as npm_config_*)", async () => {
+    const npmrc = await readFile(path.join(FIXTURES, '..', '..', '..', '.npmrc'), 'utf8');
+    const setting = /^onnxruntime-node-install=(.*)$/m.exec(npmrc)?.[1];
+    expect(setting).to.equal('skip');
+    const { parseInstallFlag } = createRequire(import.meta.url)(
+      'onnxruntime-node/script/install-utils.js',
+    ) as {
+      parseInstallFlag: () => unknown;
+    };
+    const saved = process.env.npm_config_onnxruntime_node_install;
+    process.env.npm_config_onnxruntime_node_install = setting;
+    try {
+      expect(parseInstallFlag()).to.equal(false); // false: the script exits before any download
+    } finally {
+      if (saved === undefined) delete process.env.npm_config_onnxruntime_node_install;
+      else process.env.npm_config_onnxruntime_node_install = saved;
+    }
+  });
+
   let tmp: string;
   let ref: Map<string, { shape: number[]; data: Float32Array }>;
   before(async () => {
