@@ -294,13 +294,13 @@ export function inferArch(
   } else if (hyperNumber(hints.hyper, ['image_size', 'imageSize', 'img_size']) !== undefined) {
     imageSize = hyperNumber(hints.hyper, ['image_size', 'imageSize', 'img_size']);
     sources.imageSize = 'hyper_parameters';
+  } else if (preset) {
+    imageSize = preset.imageSize;
+    sources.imageSize = `preset ${hints.preset}`;
   } else if (layout === 'timm' && pos) {
     const g = Math.round(Math.sqrt(pos[1] - 1));
     imageSize = (g * g === pos[1] - 1 ? g : Math.round(Math.sqrt(pos[1]))) * patchSize;
     sources.imageSize = `${posKey} (no resampling)`;
-  } else if (preset) {
-    imageSize = preset.imageSize;
-    sources.imageSize = `preset ${hints.preset}`;
   }
   if (imageSize === undefined) {
     throw new FprlError('the image size cannot be read from this file (it has no position embedding)', {

@@ -62,6 +62,13 @@ export async function openWeightFile(file: string): Promise<WeightFile> {
       close: async () => undefined,
     };
   }
+  if (head[0] === 0x80) {
+    throw badFile(
+      file,
+      'a legacy torch.save file (PyTorch < 1.6, or _use_new_zipfile_serialization=False): fprl reads the zip format',
+      'load it in PyTorch and save it again with torch.save(state_dict, path) (or as safetensors)',
+    );
+  }
   throw badFile(file, 'not a safetensors file and not a zip (torch.save / Lightning .ckpt) file');
 }
 

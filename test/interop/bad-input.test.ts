@@ -10,7 +10,9 @@ import path from 'node:path';
 import { FprlError } from '../../src/core/errors.js';
 import { useBackend } from '../helpers/backend.js';
 import { readSafetensors, writeSafetensors, type DenseTensor } from '../../src/interop/index.js';
-import { importWeights, type ImportOptions } from '../../src/train/interop.js';
+import { exportWeights, importWeights, type ImportOptions } from '../../src/train/interop.js';
+import { HybridFaceTransformer, resolveHybridConfig } from '../../agents/vit/index.js';
+import { Rng } from '../../src/core/rng.js';
 import { FIXTURES } from '../fixtures/torch/export-for-check.js';
 
 const fixture = (name: string) => path.join(FIXTURES, name);
@@ -27,6 +29,44 @@ async function referenceTensors(): Promise<DenseTensor[]> {
   const f = await readSafetensors(fixture('reference-pre.safetensors'));
   return Promise.all(f.tensors.map(async (t) => ({ name: t.name, shape: t.shape, data: await t.read() })));
 }
+
+describe('fprl export refuses what it cannot write', () => {
+  before(() => useBackend('cpu'));
+
+  it('a hybrid network, naming the folder; a folder without weights', async () => {
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'fprl-bad-export-'));
+    try {
+      const model = new HybridFaceTransformer(
+        resolveHybridConfig({ preset: 'hybrid-128', imageSize: 16, depth: 1 }),
+        new Rng(0),
+      );
+      await model.save(path.join(tmp, 'hybrid'));
+      model.dispose();
+      const out = path.join(tmp, 'x.safetensors');
+      let err: unknown;
+      try {
+        await exportWeights(path.join(tmp, 'hybrid'), 'safetensors', out);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as FprlError).describe()).to.match(
+        /only the ViT presets export to PyTorch and ONNX, not the hybrid/,
+      );
+      expect(existsSync(out)).to.equal(false);
+      err = undefined;
+      try {
+        await exportWeights(tmp, 'onnx', out);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as FprlError).describe()).to.match(
+        /no Face Transformer weights here[\s\S]*hint: point at a run folder/,
+      );
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('fprl import refuses bad input clearly and writes nothing', () => {
   let tmp: string;
@@ -62,6 +102,28 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
     const f = path.join(tmp, 'notes.txt');
     await writeFile(f, 'these are not weights, just some text');
     await refused(f, /not a safetensors file and not a zip/);
+  });
+
+  it('a legacy (pre-zip) torch.save file says how to re-save it', async () => {
+    const f = path.join(tmp, 'legacy.pt');
+    // What torch.save(..., _use_new_zipfile_serialization=False) starts with: a pickled magic number.
+    await writeFile(
+      f,
+      Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]),
+    );
+    const e = await refused(f, /legacy torch\.save file/);
+    expect(e.hint).to.match(/save it again/);
+  });
+
+  it('--arch naming another layout than the file has', async () => {
+    await refused(
+      fixture('reference-pre.safetensors'),
+      /no known ViT layout among the keys[\s\S]*--arch timm-vit expects/,
+      {
+        heads: 2,
+        arch: 'timm-vit',
+      },
+    );
   });
 
   it('a truncated safetensors file names the tensor that reaches past the end', async () => {

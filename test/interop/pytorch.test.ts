@@ -113,6 +113,14 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
     expect(s.notes.join('\n')).to.match(/ignored: .*epoch.*optimizer_states/);
   });
 
+  it('leaves no tensors behind after an import and an export', async () => {
+    const before = tf.memory().numTensors;
+    await importWeights(fixture('timm.pt'), path.join(tmp, 'a'), { heads: 2, imageSize: 16 });
+    await exportWeights(path.join(tmp, 'a'), 'onnx', path.join(tmp, 'a.onnx'));
+    await exportWeights(path.join(tmp, 'a'), 'safetensors', path.join(tmp, 'a.safetensors'));
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
   it('round-trips fprl -> safetensors -> fprl bit-identically, and exports what PyTorch strict-loaded at fixture time', async () => {
     const strict = JSON.parse(await readFile(fixture('strict-load.json'), 'utf8'));
     for (const [file, name, opts] of EXPORTS) {
