@@ -22,7 +22,7 @@ import {
   type RawCheckpoint,
 } from './checkpoint.js';
 import { ARCH_FIELDS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
-import { dense, dropout, layerNorm, patchify, tokenMeans, unpatchify } from './ops.js';
+import { dense, dropout, layerNormEps, patchify, tokenMeans, unpatchify } from './ops.js';
 import {
   blockParamNames,
   createVariables,
@@ -44,7 +44,9 @@ export interface PredictOptions {
 }
 
 function describeArch(c: ViTConfig): string {
-  return ARCH_FIELDS.map((k) => `${k}=${c[k]}`).join(' ');
+  return ARCH_FIELDS.filter((k) => c[k] !== undefined)
+    .map((k) => `${k}=${c[k]}`)
+    .join(' ');
 }
 
 export class FaceTransformer implements PolicyNet {
@@ -143,6 +145,8 @@ export class FaceTransformer implements PolicyNet {
       heads: c.heads,
       normFirst: c.normFirst,
       dropout: c.dropout,
+      mlpActivation: c.mlpActivation,
+      layerNormEps: c.layerNormEps,
     };
     return tf.tidy(() => {
       const patchKernel = tf.reshape(this.v('patch_embed/kernel'), [p * p * 3, d]) as tf.Tensor2D;
@@ -154,7 +158,7 @@ export class FaceTransformer implements PolicyNet {
       }
       x = dropout(x, c.embDropout, rng);
       for (let i = 0; i < c.depth; i++) x = encoderBlock(x, this.blockWeights(i), shape, rng);
-      x = layerNorm(x, this.v('norm/gamma'), this.v('norm/beta'));
+      x = layerNormEps(c.layerNormEps)(x, this.v('norm/gamma'), this.v('norm/beta'));
       const pooled = tokenMeans(x, b);
       // The 1x1 conv on the [g,g,D] grid is a dense layer on its tokens.
       x = dense(x, this.v('proj/kernel'), this.v('proj/bias'));

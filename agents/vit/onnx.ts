@@ -10,7 +10,7 @@
  */
 import { OnnxGraph, ONNX_FLOAT, ONNX_INT64, encodeModel } from '../../src/interop/onnx.js';
 import { numTokens, type ViTConfig } from './config.js';
-import { LAYER_NORM_EPS } from './ops.js';
+import { LAYER_NORM_EPS } from './config.js';
 import { blockParamNames, paramSpecs } from './params.js';
 
 export const ONNX_OPSET = 17;
@@ -36,13 +36,22 @@ export function buildOnnxModel(c: ViTConfig, values: (name: string) => Float32Ar
   if (c.posEmbedding) x = g.op('Add', [x, v('pos_embed')]);
 
   const ln = (y: string, gamma: string, beta: string) =>
-    g.op('LayerNormalization', [y, v(gamma), v(beta)], { axis: -1, epsilon: { float: LAYER_NORM_EPS } });
+    g.op('LayerNormalization', [y, v(gamma), v(beta)], {
+      axis: -1,
+      epsilon: { float: c.layerNormEps ?? LAYER_NORM_EPS },
+    });
   const dense = (y: string, kernel: string, bias: string) =>
     g.op('Add', [g.op('MatMul', [y, v(kernel)]), v(bias)]);
   const headsShape = shape('shape/heads', [0, 0, H, hd]);
   const mergedShape = shape('shape/merged', [0, 0, D]);
   const split = shape('split/qkv', [D, D, D]);
   const scale = g.float('attn/scale', [], Float32Array.of(1 / Math.sqrt(hd)));
+  // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)) (ONNX's Gelu op needs opset 20).
+  const half = g.float('gelu/half', [], Float32Array.of(0.5));
+  const one = g.float('gelu/one', [], Float32Array.of(1));
+  const rsqrt2 = g.float('gelu/rsqrt2', [], Float32Array.of(Math.SQRT1_2));
+  const geluOf = (y: string) =>
+    g.op('Mul', [g.op('Mul', [y, half]), g.op('Add', [one, g.op('Erf', [g.op('Mul', [y, rsqrt2])])])]);
 
   for (let i = 0; i < c.depth; i++) {
     const n = blockParamNames(i);
@@ -57,8 +66,8 @@ export function buildOnnxModel(c: ViTConfig, values: (name: string) => Float32Ar
       const ctx = g.op('Transpose', [g.op('MatMul', [weights, heads(vv)])], { perm: [0, 2, 1, 3] });
       return dense(g.op('Reshape', [ctx, mergedShape]), n.outKernel, n.outBias);
     };
-    const mlp = (y: string) =>
-      dense(g.op('Relu', [dense(y, n.fc1Kernel, n.fc1Bias)]), n.fc2Kernel, n.fc2Bias);
+    const act = (y: string) => (c.mlpActivation === 'gelu' ? geluOf(y) : g.op('Relu', [y]));
+    const mlp = (y: string) => dense(act(dense(y, n.fc1Kernel, n.fc1Bias)), n.fc2Kernel, n.fc2Bias);
     if (c.normFirst) {
       x = g.op('Add', [x, attention(ln(x, n.norm1Gamma, n.norm1Beta))]);
       x = g.op('Add', [x, mlp(ln(x, n.norm2Gamma, n.norm2Beta))]);

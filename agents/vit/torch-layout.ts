@@ -204,6 +204,8 @@ export interface ArchHints {
   imageSize?: number;
   normFirst?: boolean;
   numClasses?: number;
+  /** LayerNorm epsilon of the source (timm: 1e-6; Hugging Face: 1e-12; PyTorch's layers: 1e-5). */
+  layerNormEps?: number;
   /** A Lightning checkpoint's plain hyper-parameters (heads, image_size, norm_first...). */
   hyper?: Record<string, number | string | boolean>;
 }
@@ -355,7 +357,27 @@ export function inferArch(
     normFirst = true;
     sources.normFirst = 'timm blocks are pre-norm';
   }
+  // The MLP activation and LayerNorm epsilon cannot be read from shapes: timm and Hugging Face ViTs
+  // use exact GELU (and eps 1e-6 / 1e-12); PyTorch's TransformerEncoderLayer ReLU and 1e-5.
+  const hyperAct = hints.hyper?.mlpActivation ?? hints.hyper?.activation;
+  const mlpActivation =
+    hyperAct === 'gelu' || hyperAct === 'relu' ? hyperAct : layout === 'timm' ? 'gelu' : 'relu';
+  sources.mlpActivation =
+    hyperAct === mlpActivation
+      ? 'hyper_parameters'
+      : layout === 'timm'
+        ? 'timm blocks use GELU'
+        : 'PyTorch TransformerEncoderLayer default';
+  let layerNormEps =
+    hints.layerNormEps ?? hyperNumber(hints.hyper, ['layerNormEps', 'layer_norm_eps', 'norm_eps']);
+  sources.layerNormEps = hints.layerNormEps !== undefined ? 'layout default' : 'hyper_parameters';
+  if (layerNormEps === undefined) {
+    layerNormEps = layout === 'timm' ? 1e-6 : 1e-5;
+    sources.layerNormEps = layout === 'timm' ? 'timm default' : 'PyTorch LayerNorm default';
+  }
   const config = resolveViTConfig({
+    mlpActivation,
+    layerNormEps,
     imageSize,
     patchSize,
     dim,

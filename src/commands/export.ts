@@ -26,6 +26,14 @@ export function register(program: Command): void {
     .action(async (from: string, flags: { format: ExportFormat; out: string }) => {
       await initBackend('cpu');
       const { config, policyDir } = await exportWeights(from, flags.format, flags.out);
+      if (
+        flags.format === 'safetensors' &&
+        (config.mlpActivation === 'gelu' || config.layerNormEps !== undefined)
+      ) {
+        process.stdout.write(
+          `note: build the PyTorch module with TransformerEncoderLayer(..., activation='${config.mlpActivation ?? 'relu'}', layer_norm_eps=${config.layerNormEps ?? 1e-5}) and nn.LayerNorm(D, eps=${config.layerNormEps ?? 1e-5}) to compute the same function\n`,
+        );
+      }
       process.stdout.write(
         `exported ${policyDir} (image ${config.imageSize}, patch ${config.patchSize}, dim ${config.dim}, depth ${config.depth}, ${config.normFirst ? 'pre' : 'post'}-norm) as ${flags.format} -> ${flags.out}\n`,
       );

@@ -225,6 +225,18 @@ export const modelSchema = {
     },
     posEmbedding: { type: 'boolean', description: 'Learned positional embedding.' },
     normFirst: { type: 'boolean', description: 'Pre-norm blocks (false: post-norm, as the source report).' },
+    mlpActivation: {
+      type: 'string',
+      enum: ['relu', 'gelu'],
+      description:
+        "The MLP's activation (relu, as PyTorch's TransformerEncoderLayer; gelu for imported timm / Hugging Face encoders).",
+    },
+    layerNormEps: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 1,
+      description: 'LayerNorm epsilon (default 1e-5; timm 1e-6, Hugging Face 1e-12).',
+    },
   },
 } as const;
 
@@ -431,6 +443,8 @@ export interface ModelConfig {
   embDropout?: number;
   posEmbedding?: boolean;
   normFirst?: boolean;
+  mlpActivation?: 'relu' | 'gelu';
+  layerNormEps?: number;
 }
 
 export interface RewardEntry {

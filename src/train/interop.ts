@@ -186,6 +186,8 @@ export async function importWeights(
     if (located.layout === 'huggingface') tensors = hfAsTimm(tensors);
     const layout: TorchLayout = located.layout === 'huggingface' ? 'timm' : located.layout;
     const shapes = new Map([...tensors].map(([k, t]) => [k, t.shape]));
+    if (located.layout === 'huggingface' && opts.layerNormEps === undefined)
+      opts = { ...opts, layerNormEps: 1e-12 };
     const { config, sources } = inferArch(
       shapes,
       layout,

@@ -33,17 +33,18 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-/** fprl's logits [B,S,S,C] of the imported folder `dir` on the fixture input. */
+/** fprl's logits [B,S,S,C] (or `pooled` [B,D]) of the imported folder `dir` on the fixture input. */
 async function fprlLogits(
   dir: string,
   input: { shape: number[]; data: Float32Array },
+  which: 'logits' | 'pooled' = 'logits',
 ): Promise<Float32Array> {
   const model = await FaceTransformer.load(path.join(dir, 'policy'));
   try {
     const x = tf.tensor4d(input.data, input.shape as [number, number, number, number]);
-    const { logits, pooled } = model.apply(x);
-    const data = (await logits.data()) as Float32Array;
-    tf.dispose([x, logits, pooled]);
+    const out = model.apply(x);
+    const data = (await out[which].data()) as Float32Array;
+    tf.dispose([x, out.logits, out.pooled]);
     return data;
   } finally {
     model.dispose();
@@ -167,6 +168,22 @@ describe('PyTorch interop (fixtures made with PyTorch)', () => {
     }
   });
 
+  it("computes timm's encoder within 1e-4 (exact GELU, LayerNorm eps 1e-6, on the patch tokens): pooled tokens", async () => {
+    const out = path.join(tmp, 'timm');
+    const s = await importWeights(fixture('timm.pt'), out, { heads: 2, imageSize: 16 });
+    expect(s.model.config).to.include({ mlpActivation: 'gelu', layerNormEps: 1e-6, normFirst: true });
+    const diff = maxAbsDiff(await fprlLogits(out, ref.get('input')!, 'pooled'), ref.get('pooled/timm')!.data);
+    expect(diff).to.be.below(1e-4);
+  });
+
+  it('computes the Hugging Face encoder within 1e-4 (its LayerNorm eps 1e-12)', async () => {
+    const out = path.join(tmp, 'hf');
+    const s = await importWeights(fixture('hf.safetensors'), out, { heads: 2, imageSize: 16 });
+    expect(s.model.config).to.include({ mlpActivation: 'gelu', layerNormEps: 1e-12 });
+    const diff = maxAbsDiff(await fprlLogits(out, ref.get('input')!, 'pooled'), ref.get('pooled/hf')!.data);
+    expect(diff).to.be.below(1e-4);
+  });
+
   it('reads Hugging Face ViT names (q, k, v apart) into the same weights as timm', async () => {
     await importWeights(fixture('timm.pt'), path.join(tmp, 't'), { heads: 2, imageSize: 16 });
     const s = await importWeights(fixture('hf.safetensors'), path.join(tmp, 'h'), {
@@ -287,4 +304,17 @@ describe('ONNX export (checked with onnxruntime-node)', () => {
       await session.release();
     });
   }
+
+  it("gives fprl's logits within 1e-4 for an imported timm encoder (GELU as Erf, LayerNorm eps 1e-6)", async () => {
+    const ort = await import('onnxruntime-node');
+    const dir = path.join(tmp, 'timm');
+    const onnx = path.join(tmp, 'timm.onnx');
+    await importWeights(fixture('timm.pt'), dir, { heads: 2, imageSize: 16 });
+    await exportWeights(dir, 'onnx', onnx);
+    const input = ref.get('input')!;
+    const session = await ort.InferenceSession.create(onnx);
+    const result = await session.run({ image: new ort.Tensor('float32', input.data, input.shape) });
+    expect(maxAbsDiff(result.logits.data as Float32Array, await fprlLogits(dir, input))).to.be.below(1e-4);
+    await session.release();
+  });
 });
