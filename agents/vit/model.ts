@@ -21,7 +21,7 @@ import {
   writeCheckpoint,
   type RawCheckpoint,
 } from './checkpoint.js';
-import { ARCH_FIELDS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
+import { ARCH_FIELDS, LAYER_NORM_EPS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
 import { dense, dropout, layerNormEps, patchify, tokenMeans, unpatchify } from './ops.js';
 import {
   blockParamNames,
@@ -43,10 +43,15 @@ export interface PredictOptions {
   batchSize?: number;
 }
 
+/** A field's value, the default written out for the optional ones (relu, 1e-5). */
+function archValue(c: ViTConfig, k: (typeof ARCH_FIELDS)[number]): string {
+  if (k === 'mlpActivation') return c.mlpActivation ?? 'relu';
+  if (k === 'layerNormEps') return String(c.layerNormEps ?? LAYER_NORM_EPS);
+  return String(c[k]);
+}
+
 function describeArch(c: ViTConfig): string {
-  return ARCH_FIELDS.filter((k) => c[k] !== undefined)
-    .map((k) => `${k}=${c[k]}`)
-    .join(' ');
+  return ARCH_FIELDS.map((k) => `${k}=${archValue(c, k)}`).join(' ');
 }
 
 export class FaceTransformer implements PolicyNet {
@@ -244,7 +249,7 @@ export class FaceTransformer implements PolicyNet {
     for (const k of ARCH_FIELDS) {
       if (raw.config[k] !== this.config[k]) {
         throw new FprlError(
-          `checkpoint has ${k}=${raw.config[k]} but this model has ${k}=${this.config[k]}`,
+          `checkpoint has ${k}=${archValue(raw.config, k)} but this model has ${k}=${archValue(this.config, k)}`,
           {
             where: `${raw.dir}: model.json userDefinedMetadata.config.${k}`,
             hint,

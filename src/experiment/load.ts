@@ -283,6 +283,12 @@ function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): PolicyArch
  * An agent's `initWeights` folder exists, was written by `fprl import`, and holds the architecture
  * of the experiment's model (the dropout rates may differ).
  */
+/** What an absent optional architecture field means. */
+const DEFAULT_OF: Partial<Record<(typeof ARCH_FIELDS)[number], string | number>> = {
+  mlpActivation: 'relu',
+  layerNormEps: 1e-5,
+};
+
 function checkInitWeights(
   a: AgentEntry,
   i: number,
@@ -310,7 +316,7 @@ function checkInitWeights(
   }
   const mine = model.config as ViTConfig;
   const differ = ARCH_FIELDS.filter((k) => imported[k] !== mine[k]).map(
-    (k) => `${k} ${imported[k]} there, ${mine[k]} here`,
+    (k) => `${k} ${imported[k] ?? DEFAULT_OF[k]} there, ${mine[k] ?? DEFAULT_OF[k]} here`,
   );
   if (differ.length) {
     issues.push({
