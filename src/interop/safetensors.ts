@@ -21,25 +21,27 @@ import {
   type DenseTensor,
   type FloatDType,
   type StoredTensor,
+  unreadable,
 } from './tensors.js';
 
 /** Headers beyond this are refused (the format's own reader caps them at 100 MB). */
 const MAX_HEADER = 100_000_000;
 const DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
-const KNOWN_DTYPES = [
-  'F64',
-  'I64',
-  'I32',
-  'I16',
-  'I8',
-  'U8',
-  'BOOL',
-  'F8_E4M3',
-  'F8_E5M2',
-  'U16',
-  'U32',
-  'U64',
-];
+/** Other dtypes of the format, by element size: listed (their offsets checked), refused when read. */
+const OTHER_DTYPES: Record<string, number> = {
+  F64: 8,
+  I64: 8,
+  U64: 8,
+  I32: 4,
+  U32: 4,
+  I16: 2,
+  U16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+};
 
 export interface SafetensorsFile {
   file: string;
@@ -101,12 +103,12 @@ export async function readSafetensors(file: string): Promise<SafetensorsFile> {
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const where = `tensor '${name}'`;
-    if (typeof e?.dtype !== 'string' || !DTYPES.includes(e.dtype)) {
-      const known = typeof e?.dtype === 'string' && KNOWN_DTYPES.includes(e.dtype);
+    const other = typeof e?.dtype === 'string' && Object.hasOwn(OTHER_DTYPES, e.dtype);
+    if (typeof e?.dtype !== 'string' || (!DTYPES.includes(e.dtype) && !other)) {
       throw badFile(
         file,
-        `${where} has ${known ? 'unsupported' : 'unknown'} dtype ${JSON.stringify(e?.dtype)}`,
-        'fprl reads F32, F16 and BF16 weights: convert the tensor in PyTorch (.float()) and save again',
+        `${where} has unknown dtype ${JSON.stringify(e?.dtype)}`,
+        'a safetensors dtype is one of F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL...; the header is damaged',
       );
     }
     const shape = e.shape;
@@ -119,7 +121,7 @@ export async function readSafetensors(file: string): Promise<SafetensorsFile> {
     }
     const [begin, end] = off as [number, number];
     const dtype = e.dtype as FloatDType;
-    const bytes = numel(shape) * BYTES_PER[dtype];
+    const bytes = numel(shape) * (other ? OTHER_DTYPES[dtype] : BYTES_PER[dtype]);
     if (end < begin || end - begin !== bytes) {
       throw badFile(
         file,
@@ -133,6 +135,10 @@ export async function readSafetensors(file: string): Promise<SafetensorsFile> {
       );
     }
     spans.push({ name, begin, end });
+    if (other) {
+      tensors.push(unreadable(file, name, dtype, [...shape]));
+      continue;
+    }
     tensors.push({
       name,
       dtype,

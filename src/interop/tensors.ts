@@ -11,7 +11,13 @@ export type FloatDType = 'F32' | 'F16' | 'BF16';
 /** A tensor in a weight file: shape in the file's own layout (PyTorch's, row-major). */
 export interface StoredTensor {
   name: string;
+  /**
+   * The element type. A tensor of another type (an int64 buffer, a float64 statistic) is listed
+   * with `unsupported` set to its type: it may sit unused beside the weights, and only reading it
+   * is an error (naming it).
+   */
   dtype: FloatDType;
+  unsupported?: string;
   shape: number[];
   /** The values as float32 (row-major, contiguous), read from the file on demand. */
   read(): Promise<Float32Array>;
@@ -100,6 +106,24 @@ export function permute(data: Float32Array, shape: readonly number[], perm: read
 /** `[a,b,...]` for messages. */
 export function shapeText(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
+}
+
+/** A tensor fprl cannot read: listed, and an error naming it when its values are asked for. */
+export function unreadable(file: string, name: string, dtype: string, shape: number[]): StoredTensor {
+  return {
+    name,
+    dtype: 'F32',
+    unsupported: dtype,
+    shape,
+    read: () =>
+      Promise.reject(
+        badFile(
+          file,
+          `tensor '${name}' has unsupported dtype ${dtype}`,
+          'fprl reads F32, F16 and BF16 weights: convert the tensor in PyTorch (.float()) and save again',
+        ),
+      ),
+  };
 }
 
 /** An FprlError about one weight file, naming it, with the hint every reader shares. */

@@ -16,6 +16,7 @@ import {
   shapeText,
   type FloatDType,
   type StoredTensor,
+  unreadable,
   decodeFloats,
   BYTES_PER,
 } from './tensors.js';
@@ -213,11 +214,8 @@ export async function readTorchFile(file: string): Promise<TorchFile> {
       const type = v.storage.type;
       const dtype = STORAGE_DTYPES[type];
       if (!dtype) {
-        throw badFile(
-          file,
-          `tensor '${name}' has unsupported dtype (${type})`,
-          'fprl reads float32, float16 and bfloat16 weights: convert with .float() and save again',
-        );
+        tensors.push(unreadable(file, name, type.replace(/Storage$/, ''), [...v.size]));
+        continue;
       }
       const entryName = `${root}data/${v.storage.key}`;
       const entry = z.entries.get(entryName);

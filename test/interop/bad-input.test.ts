@@ -169,10 +169,22 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
     await refused(f, /tensor 'w' has data_offsets \[0,12\] \(12 bytes\) but F32 \[4\] needs 16/);
   });
 
-  it('an unsupported dtype names the tensor', async () => {
+  it('an unknown dtype in the header; an unsupported dtype (I64) where a weight must be, naming the tensor', async () => {
     const f = path.join(tmp, 'int.safetensors');
-    await rawSafetensors(f, { steps: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8));
-    await refused(f, /tensor 'steps' has unsupported dtype "I64"/);
+    await rawSafetensors(f, { steps: { dtype: 'Q4', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8));
+    await refused(f, /tensor 'steps' has unknown dtype "Q4"/);
+    const header: Record<string, unknown> = {};
+    const parts: Uint8Array[] = [];
+    let at = 0;
+    for (const t of await referenceTensors()) {
+      const wide = t.name === 'deconv.bias';
+      const bytes = wide ? new Uint8Array(t.data.length * 8) : new Uint8Array(t.data.buffer.slice(0));
+      header[t.name] = { dtype: wide ? 'I64' : 'F32', shape: t.shape, data_offsets: [at, at + bytes.length] };
+      parts.push(bytes);
+      at += bytes.length;
+    }
+    await rawSafetensors(f, header, Buffer.concat(parts));
+    await refused(f, /tensor 'deconv\.bias' has unsupported dtype I64/);
   });
 
   it('a pickle that calls os.system is refused, naming the global, and never run', async () => {
