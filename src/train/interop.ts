@@ -240,7 +240,10 @@ export async function importWeights(
       loaded: rules.map((r) => r.fprl).concat(layout === 'timm' ? ['pos_embed'] : []),
       fresh,
       dropped,
-      notes: [...wf.skipped, ...(wf.ignored.length ? [`ignored: ${wf.ignored.join(', ')}`] : [])],
+      notes: [
+        ...wf.skipped,
+        ...(wf.ignored.length ? [`not loaded as weights: ${wf.ignored.join(', ')}`] : []),
+      ],
     };
     await writeImported(out, config, values, summary);
     return summary;
