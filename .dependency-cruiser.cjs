@@ -14,18 +14,55 @@ const LAYERS = [
     path: '^src/(experiment|report|sinks|bench)/',
     why: 'sweeps, run folders, reports, sinks and benchmarks orchestrate training; nothing below may know about run folders or reports',
   },
-  { name: 'train', path: '^src/train/', why: 'the trainer loop, evaluation, diagnostics and checkpoints drive agents and envs' },
-  { name: 'agents', path: '^agents/(?!vit/|nets/)', why: 'learners: they own a policy network and its optimiser' },
-  { name: 'envs', path: '^envs/', why: 'the per-pixel bandit: datasets in, rewards out; it never sees an agent' },
-  { name: 'rewards', path: '^rewards/', why: 'reward plugins know label maps and counts, nothing of agents or envs (they also run in a browser)' },
-  { name: 'parallel', path: '^src/parallel/', why: 'the executor runs a loss description on one thread or many; it knows networks, not learners' },
-  { name: 'nets', path: '^agents/(vit|nets)/', why: 'policy networks describe themselves; they know tensors, not losses or learners' },
-  { name: 'optim', path: '^src/optim/', why: 'optimisers, schedules, gradients and tensor io serve any learner' },
-  { name: 'data-metrics', path: '^src/(data|metrics)/', why: 'faces in, tensors out; confusion counts and scores' },
+  {
+    name: 'train',
+    path: '^src/train/',
+    why: 'the trainer loop, evaluation, diagnostics and checkpoints drive agents and envs',
+  },
+  {
+    name: 'agents',
+    path: '^agents/(?!vit/|nets/)',
+    why: 'learners: they own a policy network and its optimiser',
+  },
+  {
+    name: 'envs',
+    path: '^envs/',
+    why: 'the per-pixel bandit: datasets in, rewards out; it never sees an agent',
+  },
+  {
+    name: 'rewards',
+    path: '^rewards/',
+    why: 'reward plugins know label maps and counts, nothing of agents or envs (they also run in a browser)',
+  },
+  {
+    name: 'parallel',
+    path: '^src/parallel/',
+    why: 'the executor runs a loss description on one thread or many; it knows networks, not learners',
+  },
+  {
+    name: 'nets',
+    path: '^agents/(vit|nets)/',
+    why: 'policy networks describe themselves; they know tensors, not losses or learners',
+  },
+  {
+    name: 'optim',
+    path: '^src/optim/',
+    why: 'optimisers, schedules, gradients and tensor io serve any learner',
+  },
+  {
+    name: 'data-metrics',
+    path: '^src/(data|metrics)/',
+    why: 'faces in, tensors out; confusion counts and scores',
+  },
   {
     name: 'backend',
     path: '^src/(backend|wasm|native)/',
     why: 'the tfjs backend ladder, the wasm kernels this project registers and the native addon under them',
+  },
+  {
+    name: 'interop',
+    path: '^src/interop/',
+    why: 'weight files of other tools (safetensors, PyTorch zips read by a restricted unpickler, ONNX and protobuf encoding): bytes and float arrays only, so the networks above can read and write them and the sinks can encode TensorBoard events',
   },
   {
     name: 'core',
@@ -50,14 +87,16 @@ module.exports = {
     ...upward,
     {
       name: 'agents-and-envs-apart',
-      comment: 'agents and envs are one floor but meet only in the trainer: an agent that imports an env (or back) cannot be reused with another env',
+      comment:
+        'agents and envs are one floor but meet only in the trainer: an agent that imports an env (or back) cannot be reused with another env',
       severity: 'error',
       from: { path: '^(agents/(?!vit/|nets/)|envs/)' },
       to: { path: '^(agents/(?!vit/|nets/)|envs/)', pathNot: '^$1' },
     },
     {
       name: 'report-and-sinks-below-experiment',
-      comment: 'report and sinks write what the experiment hands them; importing the experiment back would make a cycle between floors',
+      comment:
+        'report and sinks write what the experiment hands them; importing the experiment back would make a cycle between floors',
       severity: 'error',
       from: { path: '^src/(report|sinks)/' },
       to: { path: '^src/(experiment|bench)/' },
@@ -91,7 +130,10 @@ module.exports = {
     exclude: { path: '^(node_modules|dist|build|test|examples)/|^src/(cli|index)\\.ts$' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+    },
     reporterOptions: {
       archi: { collapsePattern: '^(src/[^/]+/|agents/(vit|nets)/|agents/|envs/|rewards/)' },
     },

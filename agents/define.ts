@@ -107,7 +107,7 @@ export interface AgentDefinition extends RegistryEntry<Agent, AgentFactoryArgs> 
 }
 
 /** Fields of every experiment agent entry: a kind cannot declare them. */
-export const ENTRY_FIELDS = ['kind', 'name', 'description', 'rewards', 'initFrom', 'training'] as const;
+export const ENTRY_FIELDS = ['kind', 'name', 'description', 'rewards', 'initFrom', 'initWeights', 'training'] as const;
 
 const NAME = /^[A-Za-z0-9][\w.@/-]*$/;
 

@@ -59,6 +59,23 @@ export {
   type CheckpointMeta,
   type TrainerState,
 } from './train/checkpoint.js';
+export {
+  importWeights,
+  exportWeights,
+  initFromImported,
+  torchStateDict,
+  type ImportOptions,
+  type ImportSummary,
+  type ExportFormat,
+} from './train/interop.js';
+export {
+  openWeightFile,
+  readSafetensors,
+  writeSafetensors,
+  readTorchFile,
+  type WeightFile,
+  type StoredTensor,
+} from './interop/index.js';
 export * from './sinks/index.js';
 export * from './report/index.js';
 export * from './experiment/index.js';

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../src/core/rng.js';
-import { dense, dropout, layerNorm } from './ops.js';
+import { dense, dropout, gelu, layerNormEps } from './ops.js';
 
 /** The variables of one block (see params.ts for names and shapes). */
 export interface BlockWeights {
@@ -32,6 +32,10 @@ export interface BlockShape {
   heads: number;
   normFirst: boolean;
   dropout: number;
+  /** The MLP's activation (default relu). */
+  mlpActivation?: 'relu' | 'gelu';
+  /** LayerNorm epsilon (default PyTorch's 1e-5). */
+  layerNormEps?: number;
 }
 
 /**
@@ -66,7 +70,11 @@ export function selfAttention(
 
 /** MLP on tokens x [N, D] -> [N, D]. */
 export function mlp(x: tf.Tensor2D, w: BlockWeights, s: BlockShape, rng: Rng | undefined): tf.Tensor2D {
-  const hidden = dropout(dense(x, w.fc1Kernel, w.fc1Bias, true), s.dropout, rng);
+  const act =
+    s.mlpActivation === 'gelu'
+      ? gelu(dense(x, w.fc1Kernel, w.fc1Bias))
+      : dense(x, w.fc1Kernel, w.fc1Bias, true);
+  const hidden = dropout(act, s.dropout, rng);
   return dense(hidden, w.fc2Kernel, w.fc2Bias);
 }
 
@@ -78,6 +86,7 @@ export function encoderBlock(
   rng: Rng | undefined,
 ): tf.Tensor2D {
   const drop = (y: tf.Tensor2D) => dropout(y, s.dropout, rng);
+  const layerNorm = layerNormEps(s.layerNormEps);
   if (s.normFirst) {
     const a = tf.add<tf.Tensor2D>(x, drop(selfAttention(layerNorm(x, w.norm1Gamma, w.norm1Beta), w, s, rng)));
     return tf.add<tf.Tensor2D>(a, drop(mlp(layerNorm(a, w.norm2Gamma, w.norm2Beta), w, s, rng)));

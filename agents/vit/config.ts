@@ -5,6 +5,9 @@
 import { FprlError } from '../../src/core/errors.js';
 import { NUM_CLASSES } from '../../src/core/classes.js';
 
+/** PyTorch's LayerNorm epsilon, the default of `layerNormEps`. */
+export const LAYER_NORM_EPS = 1e-5;
+
 export interface ViTConfig {
   /** Input side in pixels; images are `[B, imageSize, imageSize, 3]`. */
   imageSize: number;
@@ -28,6 +31,13 @@ export interface ViTConfig {
   posEmbedding: boolean;
   /** true: pre-norm blocks (PyTorch `norm_first=True`); false: post-norm (the report's model). */
   normFirst: boolean;
+  /**
+   * The MLP's activation: `relu` (PyTorch's TransformerEncoderLayer, the default) or `gelu` (exact,
+   * erf-based: timm and Hugging Face ViTs, set by `fprl import`). Absent means relu.
+   */
+  mlpActivation?: 'relu' | 'gelu';
+  /** LayerNorm epsilon (absent: PyTorch's default 1e-5; timm uses 1e-6, Hugging Face 1e-12). */
+  layerNormEps?: number;
 }
 
 export type ViTPresetName = 'seed' | 'ti16-256' | 'tiny-64';
@@ -43,12 +53,20 @@ export const ARCH_FIELDS = [
   'numClasses',
   'posEmbedding',
   'normFirst',
+  'mlpActivation',
+  'layerNormEps',
 ] as const satisfies readonly (keyof ViTConfig)[];
 
 const SIZE_FIELDS = ['imageSize', 'patchSize', 'dim', 'depth', 'heads', 'mlpDim', 'numClasses'] as const;
 const RATE_FIELDS = ['dropout', 'embDropout'] as const;
 const FLAG_FIELDS = ['posEmbedding', 'normFirst'] as const;
-const ALL_FIELDS: readonly string[] = [...SIZE_FIELDS, ...RATE_FIELDS, ...FLAG_FIELDS];
+const ALL_FIELDS: readonly string[] = [
+  ...SIZE_FIELDS,
+  ...RATE_FIELDS,
+  ...FLAG_FIELDS,
+  'mlpActivation',
+  'layerNormEps',
+];
 
 /**
  * Named variants. `seed` is the report's model (post-norm, as its PyTorch TransformerEncoderLayer);
@@ -210,6 +228,24 @@ export function validateViTConfig(config: ViTConfig, where = WHERE): ViTConfig {
       hint: 'each head gets dim / heads channels: pick heads dividing dim',
     });
   }
+  if (
+    config.mlpActivation !== undefined &&
+    config.mlpActivation !== 'relu' &&
+    config.mlpActivation !== 'gelu'
+  ) {
+    throw new FprlError(
+      `mlpActivation must be 'relu' or 'gelu', got ${JSON.stringify(config.mlpActivation)}`,
+      {
+        where: `${where}.mlpActivation`,
+      },
+    );
+  }
+  const eps = config.layerNormEps;
+  if (eps !== undefined && !(typeof eps === 'number' && eps > 0 && eps < 1)) {
+    throw new FprlError(`layerNormEps must be a number in (0, 1), got ${JSON.stringify(eps)}`, {
+      where: `${where}.layerNormEps`,
+    });
+  }
   const out: ViTConfig = {
     imageSize: config.imageSize,
     patchSize: config.patchSize,
@@ -222,6 +258,9 @@ export function validateViTConfig(config: ViTConfig, where = WHERE): ViTConfig {
     embDropout: config.embDropout,
     posEmbedding: config.posEmbedding,
     normFirst: config.normFirst,
+    // Written only when not the default, so configs and checkpoints from before read the same.
+    ...(config.mlpActivation === 'gelu' ? { mlpActivation: 'gelu' as const } : {}),
+    ...(eps !== undefined && eps !== LAYER_NORM_EPS ? { layerNormEps: eps } : {}),
   };
   return Object.freeze(out);
 }

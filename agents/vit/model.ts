@@ -13,12 +13,19 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/core/rng.js';
 import { encoderBlock, type BlockShape } from './block.js';
 import { VIT_CHECKPOINT } from './checkpoint.js';
-import { ARCH_FIELDS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
+import { ARCH_FIELDS, LAYER_NORM_EPS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
 import { NamedVariableNet, loadNet, type ApplyOptions, type NetKind } from './net.js';
-import { dense, dropout, layerNorm, patchify, tokenMeans, unpatchify } from './ops.js';
+import { dense, dropout, layerNormEps, patchify, tokenMeans, unpatchify } from './ops.js';
 import { paramSpecs } from './params.js';
 
 export type { ApplyOptions, PredictOptions } from './net.js';
+
+/** A field's value, the default written out for the optional ones (relu, 1e-5). */
+function archValue(c: ViTConfig, k: keyof ViTConfig): string {
+  if (k === 'mlpActivation') return c.mlpActivation ?? 'relu';
+  if (k === 'layerNormEps') return String(c.layerNormEps ?? LAYER_NORM_EPS);
+  return String(c[k]);
+}
 
 const VIT: NetKind<ViTConfig> = {
   label: 'FaceTransformer',
@@ -26,6 +33,7 @@ const VIT: NetKind<ViTConfig> = {
   validate: (c) => validateViTConfig(c),
   initStream: 'vit/init',
   archFields: ARCH_FIELDS,
+  archValue,
   sizeHint: (c, h) =>
     `resize the data to ${c.imageSize}x${c.imageSize} (dataset size option) or choose a config with imageSize ${h}`,
 };
@@ -64,6 +72,8 @@ export class FaceTransformer extends NamedVariableNet<ViTConfig> {
       heads: c.heads,
       normFirst: c.normFirst,
       dropout: c.dropout,
+      mlpActivation: c.mlpActivation,
+      layerNormEps: c.layerNormEps,
     };
     return tf.tidy(() => {
       const patchKernel = tf.reshape(this.v('patch_embed/kernel'), [p * p * 3, d]) as tf.Tensor2D;
@@ -75,7 +85,7 @@ export class FaceTransformer extends NamedVariableNet<ViTConfig> {
       }
       x = dropout(x, c.embDropout, rng);
       for (let i = 0; i < c.depth; i++) x = encoderBlock(x, this.blockWeights(i), shape, rng);
-      x = layerNorm(x, this.v('norm/gamma'), this.v('norm/beta'));
+      x = layerNormEps(c.layerNormEps)(x, this.v('norm/gamma'), this.v('norm/beta'));
       const pooled = tokenMeans(x, b);
       // The 1x1 conv on the [g,g,D] grid is a dense layer on its tokens.
       x = dense(x, this.v('proj/kernel'), this.v('proj/bias'));

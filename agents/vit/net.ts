@@ -37,13 +37,19 @@ export interface NetKind<C> {
   initStream: string;
   /** Config fields a checkpoint must share with the model (same shapes can compute another function). */
   archFields: readonly (keyof C & string)[];
+  /** A field's value as compared and shown (default: `String(config[k])`; optional fields write their default). */
+  archValue?: (config: C, k: keyof C & string) => string;
   /** What to do about images of another size `h` (the hint of the error). */
   sizeHint: (config: C, h: number) => string;
 }
 
 /** `k=v` for every architecture field (error hints). */
-export function describeArch<C>(fields: readonly (keyof C & string)[], c: C): string {
-  return fields.map((k) => `${k}=${String(c[k])}`).join(' ');
+function describeArch<C>(kind: NetKind<C>, c: C): string {
+  return kind.archFields.map((k) => `${k}=${valueOf(kind, c, k)}`).join(' ');
+}
+
+function valueOf<C>(kind: NetKind<C>, c: C, k: keyof C & string): string {
+  return kind.archValue ? kind.archValue(c, k) : String(c[k]);
 }
 
 export abstract class NamedVariableNet<C extends { imageSize: number; numClasses: number; dropout: number; embDropout: number }>
@@ -175,15 +181,16 @@ export abstract class NamedVariableNet<C extends { imageSize: number; numClasses
     if (this.disposed)
       throw new FprlError('the model was disposed', { where: `${this.kind.label}.loadWeightsFrom` });
     const raw = await readCheckpoint(dir, this.kind.checkpoint);
-    const fields = this.kind.archFields;
+    const kind = this.kind;
     const hint =
-      `checkpoint: ${describeArch(fields, raw.config)}; this model: ${describeArch(fields, this.config)}. ` +
+      `checkpoint: ${describeArch(kind, raw.config)}; this model: ${describeArch(kind, this.config)}. ` +
       `Use ${this.kind.label}.load(dir) to get the checkpoint with its own config, or build this model with it.`;
     checkVariables(raw, this.specs, hint);
-    for (const k of fields) {
-      if (String(raw.config[k]) !== String(this.config[k])) {
+    for (const k of kind.archFields) {
+      const [theirs, ours] = [valueOf(kind, raw.config, k), valueOf(kind, this.config, k)];
+      if (theirs !== ours) {
         throw new FprlError(
-          `checkpoint has ${k}=${String(raw.config[k])} but this model has ${k}=${String(this.config[k])}`,
+          `checkpoint has ${k}=${theirs} but this model has ${k}=${ours}`,
           { where: `${raw.dir}: model.json userDefinedMetadata.config.${k}`, hint },
         );
       }

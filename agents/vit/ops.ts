@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BulkRandom } from './random.js';
+import { LAYER_NORM_EPS } from './config.js';
 import type { Rng } from '../../src/core/rng.js';
 
-/** PyTorch's LayerNorm epsilon. */
-export const LAYER_NORM_EPS = 1e-5;
+export { LAYER_NORM_EPS };
 
 type Saver = tf.GradSaveFunc;
 
@@ -23,26 +23,68 @@ export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, re
  * (about 12 kernels backward instead of ~40 from autodiff of the forward ops):
  *   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * gamma.
  */
-export const layerNorm = tf.customGrad((...args) => {
-  const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, Saver];
-  const centred = tf.sub(x, tf.mean(x, -1, true));
-  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), LAYER_NORM_EPS));
-  const xhat = tf.mul(centred, rstd);
-  save([xhat, rstd, gamma]);
-  return {
-    value: tf.add(tf.mul(xhat, gamma), beta),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.tidy(() => {
-        const [xh, rs, gm] = saved;
-        const g = tf.mul(dy, gm);
-        const dx = tf.mul(
-          tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))),
-          rs,
-        );
-        return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
-      }),
-  };
-}) as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
+export const layerNorm = layerNormWithEps(LAYER_NORM_EPS);
+
+const layerNorms = new Map<number, typeof layerNorm>();
+
+/** {@link layerNorm} with another epsilon (one function per epsilon, made once). */
+export function layerNormEps(eps: number = LAYER_NORM_EPS): typeof layerNorm {
+  let f = layerNorms.get(eps);
+  if (!f) layerNorms.set(eps, (f = eps === LAYER_NORM_EPS ? layerNorm : layerNormWithEps(eps)));
+  return f;
+}
+
+function layerNormWithEps(eps: number) {
+  return tf.customGrad((...args) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, Saver];
+    const centred = tf.sub(x, tf.mean(x, -1, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps));
+    const xhat = tf.mul(centred, rstd);
+    save([xhat, rstd, gamma]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [xh, rs, gm] = saved;
+          const g = tf.mul(dy, gm);
+          const dx = tf.mul(
+            tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))),
+            rs,
+          );
+          return [dx, tf.sum(tf.mul(dy, xh), 0), tf.sum(dy, 0)];
+        }),
+    };
+  }) as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
+}
+
+/**
+ * Exact (erf) GELU, x * Phi(x), as PyTorch's `nn.GELU()` used by timm and Hugging Face ViTs.
+ * erf is Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7) from elementwise ops every backend
+ * has and differentiates (wasm has no Erf kernel).
+ */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => {
+    const z = tf.mul(x, Math.SQRT1_2);
+    const a = tf.abs(z);
+    const t = tf.div(1, tf.add(1, tf.mul(a, 0.3275911)));
+    const poly = tf.mul(
+      t,
+      tf.add(
+        0.254829592,
+        tf.mul(
+          t,
+          tf.add(
+            -0.284496736,
+            tf.mul(t, tf.add(1.421413741, tf.mul(t, tf.add(-1.453152027, tf.mul(t, 1.061405429))))),
+          ),
+        ),
+      ),
+    );
+    const erfAbs = tf.sub(1, tf.mul(poly, tf.exp(tf.neg(tf.square(a)))));
+    const erf = tf.mul(tf.sign(z), erfAbs);
+    return tf.mul(tf.mul(x, 0.5), tf.add(1, erf)) as T;
+  });
+}
 
 /**
  * Mean of each image's tokens: x [B*T, D] -> [B, D], as one plain matMul with a [B, B*T]

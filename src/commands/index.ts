@@ -7,6 +7,8 @@ import { register as run } from './run.js';
 import { register as evalRun } from './eval.js';
 import { register as predict } from './predict.js';
 import { register as score } from './score.js';
+import { register as importWeights } from './import.js';
+import { register as exportWeights } from './export.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose, bench];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose, bench, importWeights, exportWeights];

@@ -19,7 +19,8 @@ import {
   type AgentRegistry,
 } from '../../agents/registry.js';
 import { NUM_CLASSES } from '../core/classes.js';
-import type { ViTConfig } from '../../agents/vit/config.js';
+import { ARCH_FIELDS, type ViTConfig } from '../../agents/vit/config.js';
+import { readImportedConfig } from '../train/interop.js';
 import type { HybridConfig } from '../../agents/vit/hybrid-config.js';
 import { resolveModelPreset } from '../../agents/vit/presets.js';
 import { FprlError, isFprlError } from '../core/errors.js';
@@ -155,6 +156,8 @@ export async function resolveExperiment(
     if (config.dataset.cache !== undefined)
       config.dataset.cache = path.resolve(baseDir, config.dataset.cache);
   }
+  for (const a of config.agents)
+    if (a.initWeights !== undefined) a.initWeights = path.resolve(baseDir, a.initWeights);
   for (const [i, m] of config.rewardModules.entries()) {
     const seen = importedModules.get(registry) ?? new Set<string>();
     importedModules.set(registry, seen);
@@ -182,6 +185,7 @@ export async function resolveExperiment(
   }
   issues.push(...checkAgentGraph(config.agents));
   config.agents.forEach((a, i) => checkAgent(config, a, i, registry, agents, issues));
+  if (opts.checkPaths ?? true) config.agents.forEach((a, i) => checkInitWeights(a, i, model, issues));
   if ((opts.checkPaths ?? true) && config.dataset.kind !== 'synthetic' && !existsSync(config.dataset.root)) {
     issues.push({ path: '/dataset/root', message: `folder ${config.dataset.root} does not exist` });
   }
@@ -275,6 +279,53 @@ function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): PolicyArch
   }
 }
 
+/**
+ * An agent's `initWeights` folder exists, was written by `fprl import`, and holds the architecture
+ * of the experiment's model (the dropout rates may differ).
+ */
+/** What an absent optional architecture field means. */
+const DEFAULT_OF: Partial<Record<(typeof ARCH_FIELDS)[number], string | number>> = {
+  mlpActivation: 'relu',
+  layerNormEps: 1e-5,
+};
+
+function checkInitWeights(
+  a: AgentEntry,
+  i: number,
+  model: PolicyArchitecture | undefined,
+  issues: ConfigIssue[],
+): void {
+  if (a.initWeights === undefined || !model) return;
+  const at = `/agents/${i}/initWeights`;
+  let imported: ViTConfig;
+  try {
+    imported = readImportedConfig(a.initWeights);
+  } catch (e) {
+    issues.push({
+      path: at,
+      message: `${a.initWeights}: ${isFprlError(e) ? e.message : String(e)} (write it with fprl import FILE --out DIR)`,
+    });
+    return;
+  }
+  if (model.kind !== 'vit') {
+    issues.push({
+      path: at,
+      message: `imported weights are a 'vit' Face Transformer but /model is a '${model.kind}' network`,
+    });
+    return;
+  }
+  const mine = model.config as ViTConfig;
+  const differ = ARCH_FIELDS.filter((k) => imported[k] !== mine[k]).map(
+    (k) => `${k} ${imported[k] ?? DEFAULT_OF[k]} there, ${mine[k] ?? DEFAULT_OF[k]} here`,
+  );
+  if (differ.length) {
+    issues.push({
+      path: at,
+      message: `the imported model differs from /model: ${differ.join('; ')}; set /model to the imported architecture (fprl import printed it; ${a.initWeights}/fprl-import.json has it)`,
+    });
+  }
+}
+
 function checkAgent(
   config: ExperimentConfig,
   a: AgentEntry,
@@ -303,6 +354,19 @@ function checkAgent(
     trainingOf(config, a);
   } catch (e) {
     issues.push(issueFrom(e, '', `${at}/training`, 'training'));
+  }
+  if (a.initWeights !== undefined && !kind.policy) {
+    issues.push({
+      path: `${at}/initWeights`,
+      message: `a ${a.kind} agent has no policy network to initialise; remove initWeights`,
+    });
+  }
+  if (a.initWeights !== undefined && a.initFrom !== undefined) {
+    issues.push({
+      path: `${at}/initWeights`,
+      message:
+        'give initFrom (another agent of this experiment) or initWeights (an imported folder), not both',
+    });
   }
   if (a.initFrom !== undefined) {
     const src = config.agents.find((b) => b.name === a.initFrom);
@@ -363,7 +427,7 @@ function checkAgent(
 
 /** The agent-config part of an agent entry (what `resolveAgentConfig` and agent factories take). */
 export function agentConfigOf(a: AgentEntry): AgentKindConfig {
-  const { name: _n, description: _d, rewards: _r, initFrom: _i, training: _t, ...cfg } = a;
+  const { name: _n, description: _d, rewards: _r, initFrom: _i, initWeights: _w, training: _t, ...cfg } = a;
   return cfg;
 }
 

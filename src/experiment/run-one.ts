@@ -17,6 +17,7 @@ import type { RunResult } from '../report/types.js';
 import { train } from '../train/trainer.js';
 import { evaluate, evaluationMetrics, scoreMetrics, type EvaluationResult } from '../train/evaluate.js';
 import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
+import { initFromImported } from '../train/interop.js';
 import { buildAgent, buildEnv, runStreams } from '../train/build.js';
 import type { Agent } from '../core/types.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/atomic.js';
@@ -120,6 +121,8 @@ export async function executeRun(
       name: entry.name,
       where: `/agents/${entryIndex}`,
     });
+    if (entry.initWeights && !(await hasCheckpoint(paths.checkpoints)))
+      await initFromImported(agent, entry.initWeights);
     if (run.initFrom && !(await hasCheckpoint(paths.checkpoints))) {
       const [srcAgent, srcSeed] = run.initFrom.split('/seed-');
       await initFromCheckpoint(agent, runPaths(runDir(sweepDir, srcAgent, Number(srcSeed))).checkpoints);

@@ -34,6 +34,7 @@ export const PATH_FIELDS = [
   '/dataset/cache',
   '/rewardModules/*',
   '/agentModules/*',
+  '/agents/*/initWeights',
 ] as const;
 
 /**
@@ -224,6 +225,18 @@ export const modelSchema = {
     },
     posEmbedding: { type: 'boolean', description: 'Learned positional embedding.' },
     normFirst: { type: 'boolean', description: 'Pre-norm blocks (false: post-norm, as the source report).' },
+    mlpActivation: {
+      type: 'string',
+      enum: ['relu', 'gelu'],
+      description:
+        "The MLP's activation (relu, as PyTorch's TransformerEncoderLayer; gelu for imported timm / Hugging Face encoders).",
+    },
+    layerNormEps: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 1,
+      description: 'LayerNorm epsilon (default 1e-5; timm 1e-6, Hugging Face 1e-12).',
+    },
   },
 } as const;
 
@@ -270,6 +283,12 @@ function agentKindEntrySchema(def: AgentDefinition): Record<string, unknown> {
       initFrom: {
         type: 'string',
         description: "Start from the final checkpoint of this agent's run with the same seed (fine-tuning).",
+      },
+      initWeights: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'Start the policy from a folder written by `fprl import` (PyTorch weights), relative to this file; the model section must describe the same architecture.',
       },
       training: trainingOverrideSchema,
     },
@@ -424,6 +443,8 @@ export interface ModelConfig {
   embDropout?: number;
   posEmbedding?: boolean;
   normFirst?: boolean;
+  mlpActivation?: 'relu' | 'gelu';
+  layerNormEps?: number;
 }
 
 export interface RewardEntry {
@@ -441,6 +462,8 @@ export interface AgentEntry {
   description?: string;
   rewards: RewardEntry[];
   initFrom?: string;
+  /** A folder written by `fprl import` (absolute after loading). */
+  initWeights?: string;
   training?: Partial<TrainingConfig>;
   [field: string]: unknown;
 }

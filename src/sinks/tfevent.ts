@@ -9,7 +9,7 @@
  *   Image   { int32 height = 1; int32 width = 2; int32 colorspace = 3; bytes encoded_image_string = 4; }
  *   SessionLog { SessionStatus status = 1; }   // START = 1
  */
-import { ProtoWriter } from './protobuf.js';
+import { ProtoWriter } from '../interop/protobuf.js';
 
 /** The version string TensorBoard expects in the first record of a file. */
 export const FILE_VERSION = 'brain.Event:2';

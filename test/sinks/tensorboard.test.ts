@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBus } from '../../src/core/bus.js';
 import { TensorBoardSink, snakeCase } from '../../src/sinks/tensorboard.js';
-import { encodeVarint } from '../../src/sinks/protobuf.js';
+import { encodeVarint } from '../../src/interop/protobuf.js';
 import { frameRecord } from '../../src/sinks/tfrecord.js';
 import { crc32cRef, decodeEvent, decodeFields, maskRef, readRecords } from './tfevents-reader.js';
 

@@ -40,9 +40,17 @@ for (const backend of ['cpu', 'wasm'] as const) {
       model.dispose();
     });
 
-    for (const normFirst of [true, false]) {
-      it(`gives every variable a non-zero gradient (${normFirst ? 'pre' : 'post'}-norm tiny-64)`, () => {
-        const model = new FaceTransformer(resolveViTConfig({ preset: 'tiny-64', normFirst }), new Rng(1));
+    for (const [normFirst, extra] of [
+      [true, {}],
+      [false, {}],
+      [true, { mlpActivation: 'gelu', layerNormEps: 1e-6 }],
+    ] as const) {
+      const what = `${normFirst ? 'pre' : 'post'}-norm tiny-64${'mlpActivation' in extra ? ', GELU, eps 1e-6' : ''}`;
+      it(`gives every variable a non-zero gradient (${what})`, () => {
+        const model = new FaceTransformer(
+          resolveViTConfig({ preset: 'tiny-64', normFirst, ...extra }),
+          new Rng(1),
+        );
         const x = images(2, 64);
         const y = labels(2, 64, 11);
         const { value, grads } = tf.variableGrads(

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/core/rng.js';
 import { useBackend } from '../helpers/backend.js';
 import { patchify, unpatchify } from '../../agents/vit/index.js';
-import { dense, layerNorm, tokenMeans } from '../../agents/vit/ops.js';
+import { dense, gelu, layerNorm, tokenMeans } from '../../agents/vit/ops.js';
 import { selfAttention, encoderBlock, type BlockWeights } from '../../agents/vit/block.js';
 import { BulkRandom } from '../../agents/vit/random.js';
 import { images, maxAbsDiff } from './fixtures.js';
@@ -144,6 +144,23 @@ describe('vit ops', () => {
       });
     });
   }
+
+  it('gelu is exact (erf) GELU within 2e-6 on [-6, 6], as PyTorch nn.GELU()', () => {
+    // x * Phi(x) for x in [-6, 6], Phi from erf by its Taylor series (exact enough at |x| <= 6 in float64).
+    const erf = (z: number) => {
+      let sum = 0;
+      let term = z;
+      for (let n = 0; n < 200; n++) {
+        sum += term / (2 * n + 1);
+        term *= (-z * z) / (n + 1);
+      }
+      return (2 / Math.sqrt(Math.PI)) * sum;
+    };
+    const xs = Array.from({ length: 121 }, (_, i) => -6 + i * 0.1);
+    const got = tf.tidy(() => gelu(tf.tensor1d(xs)).dataSync());
+    const worst = Math.max(...xs.map((x, i) => Math.abs(got[i] - 0.5 * x * (1 + erf(x / Math.SQRT2)))));
+    expect(worst).to.be.below(3e-7 * 6);
+  });
 
   it('draws dropout masks at the asked rate, scaled to keep the expectation', () => {
     const mask = new BulkRandom(new Rng(9)).dropoutMask(200_000, 0.1);

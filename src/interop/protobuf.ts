@@ -1,7 +1,10 @@
 /**
- * A minimal protocol-buffer encoder: just the wire types TensorBoard's `Event` and `Summary`
- * messages need (varint, 64-bit, length-delimited, 32-bit). Hand-written so that writing
- * event files needs no generated code and no native TensorFlow.
+ * A minimal protocol-buffer encoder: the wire types TensorBoard's `Event` and `Summary` messages
+ * and ONNX's `ModelProto` need (varint, 64-bit, length-delimited, 32-bit). Hand-written so that
+ * writing event files and ONNX models needs no generated code, no .proto files at run time and no
+ * native TensorFlow (protobufjs would need the schemas shipped or generated; these two formats use
+ * a handful of fields). It lives in src/interop/ so the sinks (TensorBoard) and the ONNX exporter
+ * (agents/vit) can both use it.
  *
  * Fields are always written, even when they hold the proto3 default: a `oneof` member such
  * as `Summary.Value.simple_value = 0` must be present on the wire to count as set.
