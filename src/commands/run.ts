@@ -55,6 +55,8 @@ export interface RunFlags {
   backend?: string;
   steps?: number;
   retryFailed?: boolean;
+  /** Write into a non-empty --out that is not a sweep folder. */
+  force?: boolean;
   quiet?: boolean;
   progress?: 'auto' | 'bars' | 'lines';
 }
@@ -76,6 +78,7 @@ export function runCommand(
     ...(flags.threads !== undefined ? { threads: { forced: flags.threads, fallback: 1 } } : {}),
     steps: flags.steps,
     retryFailed: flags.retryFailed,
+    force: flags.force,
     progress: flags.quiet ? 'none' : (flags.progress ?? 'auto'),
     print,
     ...extra,
@@ -125,6 +128,7 @@ export function register(program: Command): void {
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option('--steps <n>', 'train every agent this many steps (quick tries)', parsePositiveInt('--steps'))
     .option('--retry-failed', 'run again the runs that failed in an earlier session')
+    .option('--force', 'write into a non-empty --out that is not a sweep folder')
     .option('--progress <mode>', 'progress display: auto, bars or lines')
     .option('--quiet', 'no progress display (the table and the report path are still printed)')
     .action(async (experiment: string | undefined, flags: RunFlags) => {

@@ -20,11 +20,12 @@ import type { RunResult } from '../report/types.js';
 import { writeReport } from '../report/write.js';
 import { ProgressSink } from '../sinks/index.js';
 import { writeJsonAtomic } from '../core/atomic.js';
+import { guardOutput, markOutput } from '../core/output-guard.js';
 import { describeEnvironment, type EnvironmentRecord } from './environment.js';
-import { defaultSweepDir, runDir, runPaths, sweepPaths } from './layout.js';
+import { defaultSweepDir, runDir, runPaths, SWEEP_FILES, sweepPaths } from './layout.js';
 import { loadExperiment, resolveExperiment, type ResolvedExperiment } from './load.js';
 import { openSplit, releaseSplits, type SplitName } from './datasets.js';
-import { acquireSweepLock } from './lock.js';
+import { acquireSweepLock, LOCK_FILE } from './lock.js';
 import { planSweep, type RunSpec } from './plan.js';
 import type { ForwardedEvent } from './protocol.js';
 import { collectResults, readJsonFile, readRunResult } from './results.js';
@@ -55,6 +56,8 @@ export interface SweepOptions {
   steps?: number;
   /** Run again the runs that failed in an earlier session (default: keep their result). */
   retryFailed?: boolean;
+  /** Write into a non-empty `out` that is not a sweep folder (default: refused). */
+  force?: boolean;
   /** Progress display on stderr: `none` for quiet. Default auto (bars on a TTY, lines in logs). */
   progress?: 'auto' | 'bars' | 'lines' | 'none';
   /** Lines for the user (backend, folder, table, report path). Default: nothing. */
@@ -148,6 +151,19 @@ async function prepare(
   return { exp, dir: dir ?? defaultSweepDir(exp.config.name), seeds };
 }
 
+const RUN_COMMAND = 'fprl run';
+
+/** What a sweep reads: the experiment file, the data folder, modules and starting weights. */
+function sweepInputs(experiment: string | undefined, config: ResolvedExperiment['config']): string[] {
+  return [
+    ...(experiment ? [experiment] : []),
+    ...(config.dataset.kind !== 'synthetic' ? [config.dataset.root] : []),
+    ...config.rewardModules,
+    ...(config.agentModules ?? []),
+    ...config.agents.flatMap((a) => (a.initWeights !== undefined ? [a.initWeights] : [])),
+  ];
+}
+
 /** Run (or resume) a sweep; see the module comment. */
 export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   if (!opts.experiment && !opts.resume) {
@@ -160,9 +176,18 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   const { exp, dir, seeds } = await prepare(opts);
   const { config } = exp;
   const files = sweepPaths(dir);
+  await guardOutput(dir, {
+    command: RUN_COMMAND,
+    flag: opts.resume ? '--resume' : '--out',
+    inputs: sweepInputs(opts.experiment, config),
+    force: opts.force,
+    // Sweep folders made before the marker; a bare lock is a sweep starting this moment.
+    recognise: [[SWEEP_FILES.config, SWEEP_FILES.environment], [LOCK_FILE]],
+  });
   // An unavailable --backend is refused before the folder is created or locked.
   const backend = backendInfo() && !opts.backend ? backendInfo()! : await initBackend(opts.backend);
   const lock = acquireSweepLock(dir);
+  await markOutput(dir, RUN_COMMAND);
   let progress: ProgressSink | undefined;
   const executors: Executor[] = [];
   try {
