@@ -33,7 +33,7 @@ import { resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
 import { resolveAugment } from '../data/index.js';
 import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';
-import { jsonErrorOffset, lineColumn } from './json-position.js';
+import { parseJsonText } from './json-position.js';
 import { describeAjvErrors, validatorFor, type ConfigIssue } from '../core/validate.js';
 import { configError } from './issues.js';
 import { checkAgentGraph } from './plan.js';
@@ -104,21 +104,9 @@ export async function loadExperiment(file: string, opts: LoadOptions = {}): Prom
   return { ...resolved, source: file };
 }
 
-/** JSON.parse with the error's position given as line and column. */
+/** JSON.parse with the error's position given as line and column (see {@link parseJsonText}). */
 export function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const offset = jsonErrorOffset(text);
-    const { line, column } = lineColumn(text, offset < 0 ? text.length : offset);
-    const near = text.slice(Math.max(0, offset), Math.max(0, offset) + 20).split('\n')[0];
-    const what = offset >= text.length ? 'unexpected end of the file' : `unexpected ${JSON.stringify(near)}`;
-    throw new FprlError(`not valid JSON at line ${line}, column ${column}: ${what}`, {
-      where,
-      hint: 'check for a missing comma or quote, or a trailing comma (JSON allows none)',
-      cause: e,
-    });
-  }
+  return parseJsonText(text, where);
 }
 
 /** Validate and resolve a parsed experiment (see {@link loadExperiment}). */
