@@ -25,6 +25,7 @@ import { describeEnvironment, type EnvironmentRecord } from './environment.js';
 import { defaultSweepDir, runDir, runPaths, SWEEP_FILES, sweepPaths } from './layout.js';
 import { loadExperiment, resolveExperiment, type ResolvedExperiment } from './load.js';
 import { openSplit, releaseSplits, type SplitName } from './datasets.js';
+import { degenerateProblems, tallyDataset } from '../data/index.js';
 import { acquireSweepLock, LOCK_FILE } from './lock.js';
 import { planSweep, type RunSpec } from './plan.js';
 import type { ForwardedEvent } from './protocol.js';
@@ -319,7 +320,17 @@ async function checkSweepData(
   warn: (text: string) => void,
 ): Promise<void> {
   const splits = new Set<SplitName>(['train', 'val', config.evaluation.split]);
-  for (const split of splits) await openSplit(config.dataset, split, warn);
+  for (const split of splits) {
+    const dataset = await openSplit(config.dataset, split, warn);
+    if (config.dataset.kind === 'synthetic') continue;
+    // Degenerate splits (every mask one class: an error; classes absent: a warning).
+    const where =
+      config.dataset.kind === 'lapa' ? path.join(config.dataset.root, split) : config.dataset.root;
+    const problems = degenerateProblems(split, await tallyDataset(dataset), where);
+    for (const p of problems.filter((x) => x.severity === 'warning')) warn(`${p.file}: ${p.message}`);
+    const error = problems.find((x) => x.severity === 'error');
+    if (error) throw new FprlError(error.message, { where: error.file, hint: error.hint });
+  }
   if (workers) releaseSplits();
 }
 
