@@ -29,7 +29,7 @@ import type { PolicyArchitecture, RewardPlugin, RewardSpec } from '../core/types
 import { importRewards } from '../../rewards/load.js';
 import { optionsValidator } from '../../rewards/define.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
-import { resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
+import { MIN_STEPS, resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
 import { resolveAugment } from '../data/index.js';
 import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';
@@ -37,7 +37,13 @@ import { parseJsonText } from './json-position.js';
 import { describeAjvErrors, validatorFor, type ConfigIssue } from '../core/validate.js';
 import { configError } from './issues.js';
 import { checkAgentGraph } from './plan.js';
-import { experimentSchema, PATH_FIELDS, type AgentEntry, type ExperimentConfig } from './schema.js';
+import {
+  experimentSchema,
+  MAX_SEEDS,
+  PATH_FIELDS,
+  type AgentEntry,
+  type ExperimentConfig,
+} from './schema.js';
 
 /** The compiled experiment schema for one list of agent kinds (recompiled when the kinds change). */
 let compiled: { kinds: readonly AgentDefinition[]; validate: ValidateFunction } | undefined;
@@ -161,8 +167,8 @@ export async function resolveExperiment(
     seen.add(m);
   }
 
-  if (opts.seeds) config.seeds = [...opts.seeds];
-  if (opts.steps !== undefined) applyStepsOverride(config, opts.steps);
+  if (opts.seeds) config.seeds = [...checkSeedCount(opts.seeds)];
+  if (opts.steps !== undefined) applyStepsOverride(config, checkStepsFlag(opts.steps));
 
   const issues: ConfigIssue[] = [];
   const model = checkModel(config, issues);
@@ -221,6 +227,31 @@ function schemaHint(doc: Record<string, unknown>, agents: AgentRegistry): string
 }
 
 /** `--steps N`: every agent trains N steps (epochs and per-agent lengths are dropped). */
+/** `--steps` (or the `steps` option): the same bound as `training.steps`. */
+export function checkStepsFlag(steps: number): number {
+  if (!Number.isInteger(steps) || steps < MIN_STEPS) {
+    throw new FprlError(
+      `${steps} is not an integer >= ${MIN_STEPS}: a run that trains nothing is no result`,
+      {
+        where: '--steps',
+        hint: `e.g. --steps 10 for a quick try; to score a checkpoint without training, use fprl eval`,
+      },
+    );
+  }
+  return steps;
+}
+
+/** `--seeds` (or the `seeds` option): at most {@link MAX_SEEDS}. */
+export function checkSeedCount(seeds: readonly number[]): readonly number[] {
+  if (seeds.length > MAX_SEEDS) {
+    throw new FprlError(`${seeds.length} seeds are more than ${MAX_SEEDS} (one run per agent and seed)`, {
+      where: '--seeds',
+      hint: 'give a shorter list or range, e.g. --seeds 0-4',
+    });
+  }
+  return seeds;
+}
+
 function applyStepsOverride(config: ExperimentConfig, steps: number): void {
   delete config.training.epochs;
   config.training.steps = steps;
