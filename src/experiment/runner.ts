@@ -188,7 +188,6 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   // An unavailable --backend is refused before the folder is created or locked.
   const backend = backendInfo() && !opts.backend ? backendInfo()! : await initBackend(opts.backend);
   const lock = acquireSweepLock(dir);
-  await markOutput(dir, RUN_COMMAND);
   let progress: ProgressSink | undefined;
   const executors: Executor[] = [];
   try {
@@ -209,6 +208,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     // anything is written, not a failed result.json per run that --retry-failed must undo.
     if (todo.length) await checkSweepData(config, processes > 1, (t) => print(`warning: ${t}`));
 
+    // Marked once the data passed: a refused sweep leaves nothing but its (released) lock.
+    await markOutput(dir, RUN_COMMAND);
     await writeJsonAtomic(files.config, config);
     await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
     if (opts.retryFailed) await clearFailed(dir, plan, previous);
