@@ -62,11 +62,8 @@ function inside(child: string, parent: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
-function refuseOverlap(target: string, opts: GuardOptions, exists: boolean): void {
+function refuseOverlap(target: string, opts: GuardOptions, fileInsideOk: boolean): void {
   const t = realish(target);
-  // A new file inside an input folder touches nothing (`fprl export RUN --out RUN/model.onnx`);
-  // an existing one may be a file the command reads.
-  const fileInsideOk = opts.kind === 'file' && !exists;
   const flag = opts.flag ?? '--out';
   for (const input of opts.inputs) {
     if (input === undefined) continue;
@@ -115,7 +112,13 @@ export async function guardOutput(target: string, opts: GuardOptions): Promise<G
     // ENOTDIR: under a file; the writer's own error names it.
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
   }
-  refuseOverlap(target, opts, stat !== undefined);
+  // A new file inside an input folder touches nothing (`fprl export RUN --out RUN/model.onnx`),
+  // nor does one the command wrote there before; any other may be a file the command reads.
+  const ownFile =
+    opts.kind === 'file' && stat?.isFile() === true && opts.ownsFile !== undefined
+      ? await opts.ownsFile(target).catch(() => false)
+      : false;
+  refuseOverlap(target, opts, opts.kind === 'file' && (stat === undefined || ownFile));
   if (stat === undefined) return 'absent';
   if ((opts.kind ?? 'dir') === 'file') {
     if (stat.isDirectory()) {
@@ -124,7 +127,7 @@ export async function guardOutput(target: string, opts: GuardOptions): Promise<G
         hint: `give a file name, e.g. ${path.join(target, 'model.safetensors')}`,
       });
     }
-    if (opts.ownsFile && (await opts.ownsFile(target).catch(() => false))) return 'ours';
+    if (ownFile) return 'ours';
     if (opts.force) return 'forced';
     throw new FprlError(
       `${flag} is an existing file that ${opts.command} did not write: it would be overwritten`,

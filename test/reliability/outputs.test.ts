@@ -284,6 +284,10 @@ describe('outputs never clobber inputs or foreign files', function () {
         where: inRun,
         message: `--out is inside the input ${run}`,
       });
+      // A new file inside the run folder touches nothing; writing it again is writing its own file.
+      const beside = path.join(run, 'model.onnx');
+      expect((await runCli(['export', run, '--format', 'onnx', '--out', beside])).code).to.equal(0);
+      expect((await runCli(['export', run, '--format', 'onnx', '--out', beside])).code).to.equal(0);
     });
   });
 });
