@@ -78,7 +78,7 @@ export const PREDICT_COMMAND = 'fprl predict';
 export async function predictImages(opts: PredictOptions): Promise<PredictResult> {
   const files = await listImages(opts.images);
   // Label maps written over the photos they were made from lose the photos: refused first.
-  await guardOutput(opts.out, {
+  const state = await guardOutput(opts.out, {
     command: PREDICT_COMMAND,
     inputs: [...opts.images, opts.run],
     force: opts.force,
@@ -86,7 +86,8 @@ export async function predictImages(opts: PredictOptions): Promise<PredictResult
   const loaded = await loadRun(opts.run);
   const size = loaded.exp.vit.imageSize;
   const batchSize = opts.batchSize ?? 16;
-  await markOutput(opts.out, PREDICT_COMMAND);
+  // A folder taken with --force stays unmarked: the user's files there stay protected next time.
+  if (state !== 'forced') await markOutput(opts.out, PREDICT_COMMAND);
   await fs.mkdir(path.join(opts.out, 'overlays'), { recursive: true });
   const result: PredictResult = { files: [] };
   try {

@@ -36,13 +36,14 @@ export async function writeSyntheticFolder(opts: SynthFolderOptions): Promise<Sy
     throw new FprlError(`unknown format '${format as string}'`, { where: 'format', hint: 'use png or jpg' });
   }
   // A synthetic set written over an existing dataset mixes the two silently: refused first.
-  await guardOutput(opts.out, {
+  const state = await guardOutput(opts.out, {
     command: SYNTH_COMMAND,
     inputs: [],
     force: opts.force,
     recognise: [['synthetic.json']],
   });
-  await markOutput(opts.out, SYNTH_COMMAND);
+  // A folder taken with --force stays unmarked: the user's files there stay protected next time.
+  if (state !== 'forced') await markOutput(opts.out, SYNTH_COMMAND);
   const total = opts.counts.train + opts.counts.val + opts.counts.test;
   const written: Record<string, number> = {};
   let done = 0;

@@ -177,7 +177,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   const { exp, dir, seeds } = await prepare(opts);
   const { config } = exp;
   const files = sweepPaths(dir);
-  await guardOutput(dir, {
+  const state = await guardOutput(dir, {
     command: RUN_COMMAND,
     flag: opts.resume ? '--resume' : '--out',
     inputs: sweepInputs(opts.experiment, config),
@@ -209,7 +209,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     if (todo.length) await checkSweepData(config, processes > 1, (t) => print(`warning: ${t}`));
 
     // Marked once the data passed: a refused sweep leaves nothing but its (released) lock.
-    await markOutput(dir, RUN_COMMAND);
+    // A folder taken with --force stays unmarked: the user's files there stay protected next time.
+    if (state !== 'forced') await markOutput(dir, RUN_COMMAND);
     await writeJsonAtomic(files.config, config);
     await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
     if (opts.retryFailed) await clearFailed(dir, plan, previous);

@@ -168,9 +168,17 @@ describe('outputs never clobber inputs or foreign files', function () {
       expect(fs.readdirSync(out)).to.deep.equal(['thesis.tex']);
       const forced = await runCli([...args, '--force']);
       expect(forced.code, forced.stderr).to.equal(0);
-      const again = await runCli(args);
-      expect(again.code, again.stderr).to.equal(0);
       expect(fs.readFileSync(path.join(out, 'thesis.tex'), 'utf8')).to.equal('precious');
+      // --force is not remembered: the folder still holds the user's file, so it still needs it.
+      expect(fs.existsSync(path.join(out, OUTPUT_MARKER))).to.equal(false);
+      expect((await runCli(args)).code).to.not.equal(0);
+      // A folder it made is written again without --force.
+      const own = path.join(tmp, 'labels-own');
+      const ownArgs = ['predict', photos, '--run', run, '--out', own, '--backend', 'cpu'];
+      expect((await runCli(ownArgs)).code).to.equal(0);
+      const again = await runCli(ownArgs);
+      expect(again.code, again.stderr).to.equal(0);
+      expect(fs.readdirSync(own).sort()).to.deep.equal([OUTPUT_MARKER, 'face.png', 'overlays']);
     });
   });
 
