@@ -31,6 +31,8 @@ export interface SynthCommandOptions {
   size: number;
   seed: number;
   format: 'png' | 'jpg';
+  /** Write into a non-empty --out that fprl data synth did not make. */
+  force?: boolean;
 }
 
 export async function runDataSynth(opts: SynthCommandOptions, write: Write): Promise<SynthFolderResult> {
@@ -41,6 +43,7 @@ export async function runDataSynth(opts: SynthCommandOptions, write: Write): Pro
     size: opts.size,
     seed: opts.seed,
     format: opts.format,
+    force: opts.force,
   });
   const parts = Object.entries(res.written).map(([k, v]) => `${k} ${v}`);
   write(
@@ -163,6 +166,7 @@ export function register(program: Command): void {
     .option('--size <px>', 'image side in pixels', intArg(8), 128)
     .option('--seed <k>', 'seed of the set', intArg(0), 0)
     .option('--format <fmt>', 'image format: png (lossless) or jpg', 'png')
+    .option('--force', 'write into a non-empty --out that fprl data synth did not make')
     .action(async (o: SynthCommandOptions) => {
       await runDataSynth(o, out);
     });

@@ -5,10 +5,11 @@
  * from a checkpoint), over the same batches and samples, so baselines compare directly.
  * The estimator logic lives in src/train/diagnose.ts.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { initBackend, describeBackend } from '../backend/backend.js';
 import { FprlError } from '../core/errors.js';
+import { parseJsonText } from '../experiment/json-position.js';
 import { Rng } from '../core/rng.js';
 import { EventBus } from '../core/bus.js';
 import { BASELINES, type AgentConfig, type BaselineKind } from '../../agents/config.js';
@@ -50,10 +51,12 @@ async function readAgentConfig(spec: string): Promise<Partial<AgentConfig>> {
           hint: '--agent takes a JSON file with a reinforce agent config, or the JSON itself',
         });
       });
+  const where = spec.trim().startsWith('{') ? '--agent' : spec;
   try {
-    return JSON.parse(text) as Partial<AgentConfig>;
+    return parseJsonText(text, where) as Partial<AgentConfig>;
   } catch (e) {
-    throw new FprlError(`the agent config is not valid JSON: ${(e as Error).message}`, { where: spec });
+    if (!(e instanceof FprlError)) throw e;
+    throw new FprlError(`the agent config is ${e.message}`, { where, hint: e.hint, cause: e });
   }
 }
 
@@ -62,12 +65,17 @@ const DIFFICULTIES = ['easy', 'medium', 'hard'] as const;
 function parseRewardOptions(json: string | undefined): Record<string, unknown> | undefined {
   if (json === undefined) return undefined;
   let v: unknown;
+  // A JSON object, or the name of a file holding one.
+  const fromFile = !json.trim().startsWith('{') && existsSync(json);
+  const where = fromFile ? json : '--reward-options';
   try {
-    v = JSON.parse(json);
+    v = parseJsonText(fromFile ? readFileSync(json, 'utf8') : json, where);
   } catch (e) {
-    throw new FprlError(`the reward options are not valid JSON: ${(e as Error).message}`, {
-      where: '--reward-options',
+    if (!(e instanceof FprlError)) throw e;
+    throw new FprlError(`the reward options are ${e.message}`, {
+      where,
       hint: 'give a JSON object, e.g. \'{"includeBackground":true}\'',
+      cause: e,
     });
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
@@ -114,7 +122,9 @@ export async function diagnoseCommand(
   }
   if (o.samples !== undefined) agent.samples = o.samples;
   const preset = o.preset ?? 'tiny-64';
-  const model = resolveModelPreset(preset.trim().startsWith('{') ? JSON.parse(preset) : preset);
+  const model = resolveModelPreset(
+    preset.trim().startsWith('{') ? (parseJsonText(preset, '--preset') as Record<string, unknown>) : preset,
+  );
   const seed = o.seed ?? 0;
   const policy = buildPolicyNet({ kind: model.kind, config: model.config }, new Rng(seed, 'diagnose/model'));
   const bus = new EventBus();
@@ -172,7 +182,10 @@ export function register(program: Command): void {
     .option('--preset <name>', 'model preset (ViT or hybrid) or JSON sizes', 'tiny-64')
     .option('--checkpoint <dir>', 'study the policy weights of this checkpoint (default: fresh weights)')
     .option('--reward <plugin>', 'reward plugin', 'dice')
-    .option('--reward-options <json>', "the reward plugin's options, e.g. '{\"includeBackground\":true}'")
+    .option(
+      '--reward-options <json>',
+      "the reward plugin's options: JSON, e.g. '{\"includeBackground\":true}', or a JSON file",
+    )
     .option('--difficulty <level>', 'synthetic faces: easy, medium or hard (default hard)')
     .option('--data <dir>', 'a LaPa-layout folder (default: synthetic faces)')
     .option('--batch-size <n>', 'images per batch', int('--batch-size'), 8)

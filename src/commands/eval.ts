@@ -7,7 +7,10 @@
  */
 import type { Command } from 'commander';
 import { describeBackend, initBackend } from '../backend/backend.js';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/atomic.js';
 import { FprlError } from '../core/errors.js';
+import { guardOutput } from '../core/output-guard.js';
 import { openSplit, type SplitName } from '../experiment/datasets.js';
 import { loadRun } from '../experiment/load-run.js';
 import { parsePositiveInt } from './run.js';
@@ -116,6 +119,23 @@ function parseSplit(text: string): SplitName {
   throw new FprlError(`unknown split '${text}'`, { where: '--split', hint: 'train, val or test' });
 }
 
+/** Refuse an `--out` file that is one of the inputs or a file fprl eval did not write (before evaluating). */
+export async function guardEvalOut(
+  out: string,
+  opts: { run: string; data?: string; force?: boolean },
+): Promise<void> {
+  await guardOutput(out, {
+    command: 'fprl eval',
+    kind: 'file',
+    inputs: [opts.run, opts.data === 'synthetic' ? undefined : opts.data],
+    force: opts.force,
+    ownsFile: async (f) => {
+      const r = JSON.parse(await readFile(f, 'utf8')) as Partial<EvalReport>;
+      return typeof r.run?.checkpoint === 'string' && typeof r.split === 'string';
+    },
+  });
+}
+
 export function register(program: Command): void {
   program
     .command('eval')
@@ -130,8 +150,12 @@ export function register(program: Command): void {
     .option('--limit <n>', 'evaluate at most this many images', parsePositiveInt('--limit'))
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option('--json', 'print the report as JSON (as fprl score --json)')
+    .option('--out <file>', 'also write the JSON report to this file (new, or one fprl eval wrote)')
+    .option('--force', 'overwrite an existing --out file that fprl eval did not write')
     .action(
       async (flags: {
+        out?: string;
+        force?: boolean;
         run: string;
         data?: string;
         split?: SplitName;
@@ -140,8 +164,10 @@ export function register(program: Command): void {
         backend?: string;
         json?: boolean;
       }) => {
+        if (flags.out !== undefined) await guardEvalOut(flags.out, flags);
         process.stderr.write(`${describeBackend(await initBackend(flags.backend))}\n`);
         const report = await evalRun({ ...flags, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+        if (flags.out !== undefined) await writeFileAtomic(flags.out, `${JSON.stringify(report, null, 2)}\n`);
         if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         else {
           const { agent, seed, step } = report.run;

@@ -22,10 +22,13 @@ export function register(program: Command): void {
     .description("write a run's Face Transformer as safetensors (PyTorch names) or ONNX (the greedy parser)")
     .argument('<from>', 'run folder, checkpoint folder, or a folder made by fprl import')
     .requiredOption('--format <fmt>', 'safetensors or onnx', parseFormat)
-    .requiredOption('--out <file>', 'file to write')
-    .action(async (from: string, flags: { format: ExportFormat; out: string }) => {
+    .requiredOption('--out <file>', 'file to write (new, or one fprl export wrote)')
+    .option('--force', 'overwrite an existing --out file that fprl export did not write')
+    .action(async (from: string, flags: { format: ExportFormat; out: string; force?: boolean }) => {
       await initBackend('cpu');
-      const { config, policyDir } = await exportWeights(from, flags.format, flags.out);
+      const { config, policyDir } = await exportWeights(from, flags.format, flags.out, {
+        force: flags.force,
+      });
       if (
         flags.format === 'safetensors' &&
         (config.mlpActivation === 'gelu' || config.layerNormEps !== undefined)

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { describeBackend, initBackend } from '../backend/backend.js';
 import { normalizeImage, readImageFile, writeLabelPng } from '../data/index.js';
 import { FprlError } from '../core/errors.js';
+import { guardOutput, markOutput } from '../core/output-guard.js';
 import { loadRun } from '../experiment/load-run.js';
 import { encodePng, overlay } from '../report/pictures.js';
 import { labelsAtSize, labelsNearest } from '../train/resize-logits.js';
@@ -26,6 +27,8 @@ export interface PredictOptions {
   images: string[];
   out: string;
   batchSize?: number;
+  /** Write into a non-empty --out that fprl predict did not make. */
+  force?: boolean;
 }
 
 export interface PredictResult {
@@ -70,11 +73,21 @@ async function listImages(inputs: string[]): Promise<string[]> {
   return out;
 }
 
+export const PREDICT_COMMAND = 'fprl predict';
+
 export async function predictImages(opts: PredictOptions): Promise<PredictResult> {
   const files = await listImages(opts.images);
+  // Label maps written over the photos they were made from lose the photos: refused first.
+  const state = await guardOutput(opts.out, {
+    command: PREDICT_COMMAND,
+    inputs: [...opts.images, opts.run],
+    force: opts.force,
+  });
   const loaded = await loadRun(opts.run);
   const size = loaded.exp.vit.imageSize;
   const batchSize = opts.batchSize ?? 16;
+  // A folder taken with --force stays unmarked: the user's files there stay protected next time.
+  if (state !== 'forced') await markOutput(opts.out, PREDICT_COMMAND);
   await fs.mkdir(path.join(opts.out, 'overlays'), { recursive: true });
   const result: PredictResult = { files: [] };
   try {
@@ -139,8 +152,12 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder: <name>.png label maps, overlays/<name>.png')
     .option('--batch-size <n>', 'images per batch', parsePositiveInt('--batch-size'))
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
+    .option('--force', 'write into a non-empty --out that fprl predict did not make')
     .action(
-      async (images: string[], flags: { run: string; out: string; batchSize?: number; backend?: string }) => {
+      async (
+        images: string[],
+        flags: { run: string; out: string; batchSize?: number; backend?: string; force?: boolean },
+      ) => {
         process.stderr.write(`${describeBackend(await initBackend(flags.backend))}\n`);
         const r = await predictImages({ ...flags, images });
         process.stdout.write(

@@ -7,6 +7,9 @@ import type { Command } from 'commander';
 import { initBackend } from '../backend/backend.js';
 import os from 'node:os';
 import { FprlError } from '../core/errors.js';
+import { MIN_STEPS } from '../optim/config.js';
+import { checkSeedCount } from '../experiment/load.js';
+import { MAX_SEEDS } from '../experiment/schema.js';
 import { defaultThreads } from '../parallel/index.js';
 import type { ThreadChoice } from '../train/parallel.js';
 import { executeRun } from '../experiment/run-one.js';
@@ -14,13 +17,20 @@ import { runSweep, type SweepOptions, type SweepOutcome } from '../experiment/ru
 import { WORKER_COMMAND } from '../experiment/protocol.js';
 import { serveWorker } from '../experiment/worker-pool.js';
 
-/** `--seeds 0,1,2` -> [0, 1, 2] (also ranges: `0-4`). */
+/** `--seeds 0,1,2` -> [0, 1, 2] (also ranges: `0-4`); at most MAX_SEEDS, counted before expanding. */
 export function parseSeeds(text: string): number[] {
   const seeds: number[] = [];
   for (const part of text.split(',').map((s) => s.trim())) {
     const range = /^(\d+)-(\d+)$/.exec(part);
     if (range && Number(range[1]) <= Number(range[2])) {
-      for (let s = Number(range[1]); s <= Number(range[2]); s++) seeds.push(s);
+      const [lo, hi] = [Number(range[1]), Number(range[2])];
+      if (seeds.length + (hi - lo + 1) > MAX_SEEDS) {
+        throw new FprlError(
+          `'${text}' expands to ${seeds.length + (hi - lo + 1)} seeds, more than ${MAX_SEEDS} (one run per agent and seed)`,
+          { where: '--seeds', hint: 'give a shorter range, e.g. --seeds 0-4' },
+        );
+      }
+      for (let s = lo; s <= hi; s++) seeds.push(s);
     } else if (/^\d+$/.test(part)) seeds.push(Number(part));
     else {
       throw new FprlError(`'${text}' is not a list of seeds`, {
@@ -29,7 +39,7 @@ export function parseSeeds(text: string): number[] {
       });
     }
   }
-  return [...new Set(seeds)];
+  return [...checkSeedCount([...new Set(seeds)])];
 }
 
 export function parsePositiveInt(flag: string, min = 1): (text: string) => number {
@@ -55,6 +65,8 @@ export interface RunFlags {
   backend?: string;
   steps?: number;
   retryFailed?: boolean;
+  /** Write into a non-empty --out that is not a sweep folder. */
+  force?: boolean;
   quiet?: boolean;
   progress?: 'auto' | 'bars' | 'lines';
 }
@@ -76,6 +88,7 @@ export function runCommand(
     ...(flags.threads !== undefined ? { threads: { forced: flags.threads, fallback: 1 } } : {}),
     steps: flags.steps,
     retryFailed: flags.retryFailed,
+    force: flags.force,
     progress: flags.quiet ? 'none' : (flags.progress ?? 'auto'),
     print,
     ...extra,
@@ -123,8 +136,13 @@ export function register(program: Command): void {
       parsePositiveInt('--threads'),
     )
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
-    .option('--steps <n>', 'train every agent this many steps (quick tries)', parsePositiveInt('--steps'))
+    .option(
+      '--steps <n>',
+      'train every agent this many steps (quick tries)',
+      parsePositiveInt('--steps', MIN_STEPS),
+    )
     .option('--retry-failed', 'run again the runs that failed in an earlier session')
+    .option('--force', 'write into a non-empty --out that is not a sweep folder')
     .option('--progress <mode>', 'progress display: auto, bars or lines')
     .option('--quiet', 'no progress display (the table and the report path are still printed)')
     .action(async (experiment: string | undefined, flags: RunFlags) => {

@@ -9,6 +9,7 @@ import { type CelebAMaskOptions, scanCelebAMask } from './folder/celebamask.js';
 import { decodeItem } from './folder/decode.js';
 import { SPLITS, type Split, scanLapa } from './folder/lapa.js';
 import { type Problem, problemOf } from './folder/problems.js';
+import { addLabel, degenerateProblems, newTally } from './degenerate.js';
 import type { ScanResult } from './folder/scan.js';
 
 export interface CheckOptions {
@@ -47,9 +48,14 @@ export interface CheckReport {
   warnings: number;
 }
 
-async function checkSplit(split: Split, scan: ScanResult, opts: CheckOptions): Promise<SplitReport> {
+async function checkSplit(
+  split: Split,
+  scan: ScanResult,
+  opts: CheckOptions,
+  where: string,
+): Promise<SplitReport> {
   const counts = new Float64Array(256);
-  const presence = new Array<number>(NUM_CLASSES).fill(0);
+  const tally = newTally();
   const problems: Problem[] = [...scan.problems];
   let good = 0;
   const conc = Math.max(1, opts.concurrency ?? 8);
@@ -64,15 +70,12 @@ async function checkSplit(split: Split, scan: ScanResult, opts: CheckOptions): P
         continue;
       }
       good++;
-      const seen = new Uint8Array(256);
-      for (let i = 0; i < r.label.length; i++) {
-        counts[r.label[i]]++;
-        seen[r.label[i]] = 1;
-      }
-      for (let k = 0; k < NUM_CLASSES; k++) presence[k] += seen[k];
+      for (let i = 0; i < r.label.length; i++) counts[r.label[i]]++;
+      addLabel(tally, r.label);
     }
     opts.onProgress?.(split, Math.min(start + conc, scan.items.length), scan.items.length);
   }
+  problems.push(...degenerateProblems(split, tally, where));
   const pixels = counts.reduce((a, b) => a + b, 0);
   const share = (v: number) => (pixels ? v / pixels : 0);
   return {
@@ -83,7 +86,7 @@ async function checkSplit(split: Split, scan: ScanResult, opts: CheckOptions): P
     pixels,
     classShare: Array.from({ length: NUM_CLASSES }, (_, k) => share(counts[k])),
     ignoreShare: share(counts[IGNORE_INDEX]),
-    presence,
+    presence: tally.presence,
     problems,
   };
 }
@@ -116,7 +119,7 @@ export async function checkDataFolder(root: string, opts: CheckOptions = {}): Pr
       }
       throw e;
     }
-    splits.push(await checkSplit(split, scan, opts));
+    splits.push(await checkSplit(split, scan, opts, format === 'lapa' ? path.join(abs, split) : abs));
   }
   if (!splits.length) {
     throw new FprlError(`no ${format === 'lapa' ? 'LaPa' : 'CelebAMask-HQ'} splits found`, {
@@ -127,6 +130,17 @@ export async function checkDataFolder(root: string, opts: CheckOptions = {}): Pr
           : 'see the layouts listed in src/data/folder/celebamask.ts',
     });
   }
+  // fprl run trains on train, selects on val and scores on the evaluation split (default test).
+  const absent: Problem[] = missing.map((split) => ({
+    file: format === 'lapa' ? path.join(abs, split) : abs,
+    message: `the ${split} split is missing`,
+    hint:
+      split === 'train'
+        ? 'fprl run trains on it: add train/images and train/labels'
+        : `fprl run reads it (${split === 'val' ? 'validation during training' : 'the default evaluation split'}); add it, or split some samples off train`,
+    severity: split === 'train' ? 'error' : 'warning',
+  }));
+  if (absent.length) splits[0].problems.unshift(...absent);
   const all = splits.flatMap((s) => s.problems);
   return {
     root: abs,

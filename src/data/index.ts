@@ -45,5 +45,6 @@ export {
   type SizeSpec,
 } from './image-io.js';
 export { writeSyntheticFolder, type SynthFolderOptions, type SynthFolderResult } from './synth-folder.js';
+export { addLabel, degenerateProblems, newTally, tallyDataset, type LabelTally } from './degenerate.js';
 export { checkDataFolder, type CheckOptions, type CheckReport, type SplitReport } from './check.js';
 export { benchSynthetic } from './bench.js';

@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FprlError } from '../core/errors.js';
+import { guardOutput, markOutput } from '../core/output-guard.js';
 import { encodeImage, encodeLabelPng } from './image-io.js';
 import { SyntheticFaces } from './synthetic.js';
 
@@ -16,6 +17,8 @@ export interface SynthFolderOptions {
   size: number;
   seed: number;
   format?: 'png' | 'jpg';
+  /** Write into a non-empty `out` that fprl data synth did not make. */
+  force?: boolean;
   /** Called after each written face (progress display). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -25,11 +28,22 @@ export interface SynthFolderResult {
   written: Record<string, number>;
 }
 
+const SYNTH_COMMAND = 'fprl data synth';
+
 export async function writeSyntheticFolder(opts: SynthFolderOptions): Promise<SynthFolderResult> {
   const format = opts.format ?? 'png';
   if (format !== 'png' && format !== 'jpg') {
     throw new FprlError(`unknown format '${format as string}'`, { where: 'format', hint: 'use png or jpg' });
   }
+  // A synthetic set written over an existing dataset mixes the two silently: refused first.
+  const state = await guardOutput(opts.out, {
+    command: SYNTH_COMMAND,
+    inputs: [],
+    force: opts.force,
+    recognise: [['synthetic.json']],
+  });
+  // A folder taken with --force stays unmarked: the user's files there stay protected next time.
+  if (state !== 'forced') await markOutput(opts.out, SYNTH_COMMAND);
   const total = opts.counts.train + opts.counts.val + opts.counts.test;
   const written: Record<string, number> = {};
   let done = 0;

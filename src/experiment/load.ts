@@ -29,15 +29,21 @@ import type { PolicyArchitecture, RewardPlugin, RewardSpec } from '../core/types
 import { importRewards } from '../../rewards/load.js';
 import { optionsValidator } from '../../rewards/define.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
-import { resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
+import { MIN_STEPS, resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';
 import { resolveAugment } from '../data/index.js';
 import { augmentOf } from './datasets.js';
 import { expandEnvVars } from './env-vars.js';
-import { jsonErrorOffset, lineColumn } from './json-position.js';
+import { parseJsonText } from './json-position.js';
 import { describeAjvErrors, validatorFor, type ConfigIssue } from '../core/validate.js';
 import { configError } from './issues.js';
 import { checkAgentGraph } from './plan.js';
-import { experimentSchema, PATH_FIELDS, type AgentEntry, type ExperimentConfig } from './schema.js';
+import {
+  experimentSchema,
+  MAX_SEEDS,
+  PATH_FIELDS,
+  type AgentEntry,
+  type ExperimentConfig,
+} from './schema.js';
 
 /** The compiled experiment schema for one list of agent kinds (recompiled when the kinds change). */
 let compiled: { kinds: readonly AgentDefinition[]; validate: ValidateFunction } | undefined;
@@ -104,21 +110,9 @@ export async function loadExperiment(file: string, opts: LoadOptions = {}): Prom
   return { ...resolved, source: file };
 }
 
-/** JSON.parse with the error's position given as line and column. */
+/** JSON.parse with the error's position given as line and column (see {@link parseJsonText}). */
 export function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const offset = jsonErrorOffset(text);
-    const { line, column } = lineColumn(text, offset < 0 ? text.length : offset);
-    const near = text.slice(Math.max(0, offset), Math.max(0, offset) + 20).split('\n')[0];
-    const what = offset >= text.length ? 'unexpected end of the file' : `unexpected ${JSON.stringify(near)}`;
-    throw new FprlError(`not valid JSON at line ${line}, column ${column}: ${what}`, {
-      where,
-      hint: 'check for a missing comma or quote, or a trailing comma (JSON allows none)',
-      cause: e,
-    });
-  }
+  return parseJsonText(text, where);
 }
 
 /** Validate and resolve a parsed experiment (see {@link loadExperiment}). */
@@ -173,8 +167,8 @@ export async function resolveExperiment(
     seen.add(m);
   }
 
-  if (opts.seeds) config.seeds = [...opts.seeds];
-  if (opts.steps !== undefined) applyStepsOverride(config, opts.steps);
+  if (opts.seeds) config.seeds = [...checkSeedCount(opts.seeds)];
+  if (opts.steps !== undefined) applyStepsOverride(config, checkStepsFlag(opts.steps));
 
   const issues: ConfigIssue[] = [];
   const model = checkModel(config, issues);
@@ -233,6 +227,31 @@ function schemaHint(doc: Record<string, unknown>, agents: AgentRegistry): string
 }
 
 /** `--steps N`: every agent trains N steps (epochs and per-agent lengths are dropped). */
+/** `--steps` (or the `steps` option): the same bound as `training.steps`. */
+export function checkStepsFlag(steps: number): number {
+  if (!Number.isInteger(steps) || steps < MIN_STEPS) {
+    throw new FprlError(
+      `${steps} is not an integer >= ${MIN_STEPS}: a run that trains nothing is no result`,
+      {
+        where: '--steps',
+        hint: `e.g. --steps 10 for a quick try; to score a checkpoint without training, use fprl eval`,
+      },
+    );
+  }
+  return steps;
+}
+
+/** `--seeds` (or the `seeds` option): at most {@link MAX_SEEDS}. */
+export function checkSeedCount(seeds: readonly number[]): readonly number[] {
+  if (seeds.length > MAX_SEEDS) {
+    throw new FprlError(`${seeds.length} seeds are more than ${MAX_SEEDS} (one run per agent and seed)`, {
+      where: '--seeds',
+      hint: 'give a shorter list or range, e.g. --seeds 0-4',
+    });
+  }
+  return seeds;
+}
+
 function applyStepsOverride(config: ExperimentConfig, steps: number): void {
   delete config.training.epochs;
   config.training.steps = steps;

@@ -20,11 +20,13 @@ import type { RunResult } from '../report/types.js';
 import { writeReport } from '../report/write.js';
 import { ProgressSink } from '../sinks/index.js';
 import { writeJsonAtomic } from '../core/atomic.js';
+import { guardOutput, markOutput } from '../core/output-guard.js';
 import { describeEnvironment, type EnvironmentRecord } from './environment.js';
-import { defaultSweepDir, runDir, runPaths, sweepPaths } from './layout.js';
+import { defaultSweepDir, runDir, runPaths, SWEEP_FILES, sweepPaths } from './layout.js';
 import { loadExperiment, resolveExperiment, type ResolvedExperiment } from './load.js';
 import { openSplit, releaseSplits, type SplitName } from './datasets.js';
-import { acquireSweepLock } from './lock.js';
+import { degenerateProblems, tallyDataset } from '../data/index.js';
+import { acquireSweepLock, LOCK_FILE } from './lock.js';
 import { planSweep, type RunSpec } from './plan.js';
 import type { ForwardedEvent } from './protocol.js';
 import { collectResults, readJsonFile, readRunResult } from './results.js';
@@ -55,6 +57,8 @@ export interface SweepOptions {
   steps?: number;
   /** Run again the runs that failed in an earlier session (default: keep their result). */
   retryFailed?: boolean;
+  /** Write into a non-empty `out` that is not a sweep folder (default: refused). */
+  force?: boolean;
   /** Progress display on stderr: `none` for quiet. Default auto (bars on a TTY, lines in logs). */
   progress?: 'auto' | 'bars' | 'lines' | 'none';
   /** Lines for the user (backend, folder, table, report path). Default: nothing. */
@@ -148,6 +152,19 @@ async function prepare(
   return { exp, dir: dir ?? defaultSweepDir(exp.config.name), seeds };
 }
 
+const RUN_COMMAND = 'fprl run';
+
+/** What a sweep reads: the experiment file, the data folder, modules and starting weights. */
+function sweepInputs(experiment: string | undefined, config: ResolvedExperiment['config']): string[] {
+  return [
+    ...(experiment ? [experiment] : []),
+    ...(config.dataset.kind !== 'synthetic' ? [config.dataset.root] : []),
+    ...config.rewardModules,
+    ...(config.agentModules ?? []),
+    ...config.agents.flatMap((a) => (a.initWeights !== undefined ? [a.initWeights] : [])),
+  ];
+}
+
 /** Run (or resume) a sweep; see the module comment. */
 export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   if (!opts.experiment && !opts.resume) {
@@ -160,6 +177,14 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   const { exp, dir, seeds } = await prepare(opts);
   const { config } = exp;
   const files = sweepPaths(dir);
+  const state = await guardOutput(dir, {
+    command: RUN_COMMAND,
+    flag: opts.resume ? '--resume' : '--out',
+    inputs: sweepInputs(opts.experiment, config),
+    force: opts.force,
+    // Sweep folders made before the marker; a bare lock is a sweep starting this moment.
+    recognise: [[SWEEP_FILES.config, SWEEP_FILES.environment], [LOCK_FILE]],
+  });
   // An unavailable --backend is refused before the folder is created or locked.
   const backend = backendInfo() && !opts.backend ? backendInfo()! : await initBackend(opts.backend);
   const lock = acquireSweepLock(dir);
@@ -183,6 +208,9 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     // anything is written, not a failed result.json per run that --retry-failed must undo.
     if (todo.length) await checkSweepData(config, processes > 1, (t) => print(`warning: ${t}`));
 
+    // Marked once the data passed: a refused sweep leaves nothing but its (released) lock.
+    // A folder taken with --force stays unmarked: the user's files there stay protected next time.
+    if (state !== 'forced') await markOutput(dir, RUN_COMMAND);
     await writeJsonAtomic(files.config, config);
     await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
     if (opts.retryFailed) await clearFailed(dir, plan, previous);
@@ -294,7 +322,17 @@ async function checkSweepData(
   warn: (text: string) => void,
 ): Promise<void> {
   const splits = new Set<SplitName>(['train', 'val', config.evaluation.split]);
-  for (const split of splits) await openSplit(config.dataset, split, warn);
+  for (const split of splits) {
+    const dataset = await openSplit(config.dataset, split, warn);
+    if (config.dataset.kind === 'synthetic') continue;
+    // Degenerate splits (every mask one class: an error; classes absent: a warning).
+    const where =
+      config.dataset.kind === 'lapa' ? path.join(config.dataset.root, split) : config.dataset.root;
+    const problems = degenerateProblems(split, await tallyDataset(dataset), where);
+    for (const p of problems.filter((x) => x.severity === 'warning')) warn(`${p.file}: ${p.message}`);
+    const error = problems.find((x) => x.severity === 'error');
+    if (error) throw new FprlError(error.message, { where: error.file, hint: error.hint });
+  }
   if (workers) releaseSplits();
 }
 

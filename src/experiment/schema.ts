@@ -28,6 +28,12 @@ export function withoutDefaults<T>(schema: T): T {
   return schema;
 }
 
+/**
+ * Most seeds in one sweep (`seeds` in a config, `--seeds` on the command line): one run per
+ * agent and seed, so a typo like `--seeds 0-9999999` is refused before anything is planned.
+ */
+export const MAX_SEEDS = 1000;
+
 /** JSON pointers of the fields where `${ENV_VAR}` is expanded (`*`: any one key or index). */
 export const PATH_FIELDS = [
   '/dataset/root',
@@ -385,6 +391,7 @@ export function experimentSchema(kinds: readonly AgentDefinition[] = BUILTIN_AGE
         type: 'array',
         items: { type: 'integer', minimum: 0 },
         minItems: 1,
+        maxItems: MAX_SEEDS,
         uniqueItems: true,
         default: [0, 1, 2],
         description: 'One run per agent and seed; summaries give mean and 95% CI over seeds.',

@@ -95,12 +95,19 @@ export const scheduleConfigSchema = {
   },
 } as const;
 
+/** The one bound on steps, for `training.steps` in configs and `--steps` on the command line. */
+export const MIN_STEPS = 1;
+
 /** JSON schema of {@link TrainingConfig} (ajv, `useDefaults`). */
 export const trainingConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    steps: { type: 'integer', minimum: 0 },
+    steps: {
+      type: 'integer',
+      minimum: MIN_STEPS,
+      description: 'Optimiser steps, one batch each (at least 1: a run that trains nothing is no result).',
+    },
     epochs: { type: 'number', exclusiveMinimum: 0 },
     batchSize: { type: 'integer', minimum: 1, default: 8 },
     optimizer: optimizerConfigSchema,
@@ -130,7 +137,11 @@ const validateTraining: SchemaCheck<TrainingConfig> = compileSchema<TrainingConf
  */
 export function resolveTrainingConfig(partial: unknown = {}, where = 'training'): TrainingConfig {
   const cfg = structuredClone(partial ?? {}) as TrainingConfig;
-  validateTraining(cfg, where, 'every field, its default and what it does: experiments/schema.json (docs/ARCHITECTURE.md, "Configuration")');
+  validateTraining(
+    cfg,
+    where,
+    'every field, its default and what it does: experiments/schema.json (docs/ARCHITECTURE.md, "Configuration")',
+  );
   if (cfg.steps !== undefined && cfg.epochs !== undefined) {
     throw new FprlError('give either `steps` or `epochs`, not both', {
       where: `${where}.steps`,

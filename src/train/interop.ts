@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FprlError } from '../core/errors.js';
+import { guardOutput, markOutput } from '../core/output-guard.js';
 import { Rng } from '../core/rng.js';
 import type { Agent } from '../core/types.js';
 import { isFprlAgent } from '../../agents/base.js';
@@ -43,6 +44,8 @@ import { openWeightFile, shapeText, writeSafetensors, type StoredTensor } from '
 import { writeFileAtomic } from '../core/atomic.js';
 
 export const IMPORT_JSON = 'fprl-import.json';
+const IMPORT_COMMAND = 'fprl import';
+const EXPORT_COMMAND = 'fprl export';
 export const IMPORT_FORMAT = 'fprl-import/1';
 export type ArchChoice = 'auto' | 'torch-vit' | 'timm-vit';
 
@@ -147,32 +150,19 @@ function hfAsTimm(tensors: Map<string, StoredTensor>): Map<string, StoredTensor>
   return out;
 }
 
-async function isEmptyOrOurs(out: string): Promise<'absent' | 'empty' | 'ours' | 'foreign'> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(out);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
-    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return 'foreign';
-    throw e;
-  }
-  if (entries.length === 0) return 'empty';
-  return entries.includes(IMPORT_JSON) ? 'ours' : 'foreign';
-}
-
 /** Read a PyTorch / safetensors weight file and write it as an fprl checkpoint folder at `out`. */
 export async function importWeights(
   file: string,
   out: string,
   opts: ImportOptions = {},
 ): Promise<ImportSummary> {
-  const state = await isEmptyOrOurs(out);
-  if (state === 'foreign' && !opts.force) {
-    throw new FprlError('--out is a non-empty folder that fprl import did not make', {
-      where: out,
-      hint: `choose a new folder, or pass --force to replace it (a folder fprl made holds ${IMPORT_JSON})`,
-    });
-  }
+  await guardOutput(out, {
+    command: IMPORT_COMMAND,
+    inputs: [file],
+    force: opts.force,
+    replaces: true,
+    recognise: [[IMPORT_JSON]],
+  });
   const wf = await openWeightFile(file);
   try {
     const all = new Map(wf.tensors.map((t) => [t.name, t]));
@@ -301,6 +291,7 @@ async function writeImported(
   try {
     await savePolicyWeights(model, path.join(tmp, 'policy'));
     await writeFileAtomic(path.join(tmp, IMPORT_JSON), `${JSON.stringify(summary, null, 1)}\n`);
+    await markOutput(tmp, IMPORT_COMMAND);
     await fs.rm(out, { recursive: true, force: true });
     await fs.rename(tmp, out);
   } catch (e) {
@@ -359,7 +350,15 @@ export async function exportWeights(
   from: string,
   format: ExportFormat,
   out: string,
+  opts: { force?: boolean } = {},
 ): Promise<{ config: ViTConfig; policyDir: string }> {
+  await guardOutput(out, {
+    command: EXPORT_COMMAND,
+    inputs: [from],
+    force: opts.force,
+    kind: 'file',
+    ownsFile: exportedByFprl,
+  });
   const policyDir = policyDirOf(from);
   let model: FaceTransformer;
   try {
@@ -389,6 +388,22 @@ export async function exportWeights(
     return { config: model.config, policyDir };
   } finally {
     model.dispose();
+  }
+}
+
+/** Whether `file` is a safetensors or ONNX file fprl export wrote (its header names fprl). */
+async function exportedByFprl(file: string): Promise<boolean> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const text = head.subarray(0, bytesRead).toString('latin1');
+    // safetensors: __metadata__ (written first) holds fprl.layout; ONNX: producer_name (field 2).
+    // ONNX: ir_version (tag 0x08, one byte), then producer_name (tag 0x12, length, text).
+    const onnx = head[0] === 0x08 && head[2] === 0x12 && text.startsWith('face-parsing-rl', 4);
+    return text.includes('"fprl.layout"') || onnx;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { markOutput } from '../../src/core/output-guard.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -270,6 +271,8 @@ describe('experiment sweeps', function () {
     );
     await runSweep({ ...quiet, experiment: path.join(tmp, 'one.json'), out: short, steps: 2 });
     fs.mkdirSync(path.join(out, 'ce', 'seed-0'), { recursive: true });
+    // The folder is a sweep's (fprl run marks the folders it makes), so it is written into.
+    await markOutput(out, 'fprl run');
     fs.cpSync(
       path.join(short, 'ce', 'seed-0', 'checkpoints'),
       path.join(out, 'ce', 'seed-0', 'checkpoints'),

@@ -252,11 +252,11 @@ describe('fprl import refuses bad input clearly and writes nothing', () => {
       err = e;
     }
     expect((err as FprlError).describe()).to.match(
-      /non-empty folder that fprl import did not make[\s\S]*--force/,
+      /non-empty folder that fprl import did not make; fprl import would replace it, deleting thesis\.tex[\s\S]*--force/,
     );
     expect(await readFile(path.join(out, 'thesis.tex'), 'utf8')).to.equal('precious');
     await importWeights(fixture('reference-pre.safetensors'), out, { heads: 2, force: true });
-    expect((await readdir(out)).sort()).to.deep.equal(['fprl-import.json', 'policy']);
+    expect((await readdir(out)).sort()).to.deep.equal(['.fprl-output.json', 'fprl-import.json', 'policy']);
     // A folder fprl made is replaced without --force.
     await importWeights(fixture('reference-post.pt'), out, { heads: 2, normFirst: false });
     expect(

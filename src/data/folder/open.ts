@@ -111,6 +111,12 @@ export class FolderDataset implements Dataset {
     }
   }
 
+  /** The stored label `[H,W]` of sample `index`, not copied (read only): for counting classes. */
+  async storedLabel(index: number): Promise<Uint8Array> {
+    this.checkIndex(index);
+    return (await this.store.read(index)).label;
+  }
+
   async get(index: number): Promise<Sample> {
     this.checkIndex(index);
     const s = await this.store.read(index);
