@@ -57,9 +57,10 @@ export const ARCH_FIELDS = [
   'layerNormEps',
 ] as const satisfies readonly (keyof ViTConfig)[];
 
-const SIZE_FIELDS = ['imageSize', 'patchSize', 'dim', 'depth', 'heads', 'mlpDim', 'numClasses'] as const;
-const RATE_FIELDS = ['dropout', 'embDropout'] as const;
-const FLAG_FIELDS = ['posEmbedding', 'normFirst'] as const;
+/** Fields by kind, shared with the hybrid's config (hybrid-config.ts). */
+export const SIZE_FIELDS = ['imageSize', 'patchSize', 'dim', 'depth', 'heads', 'mlpDim', 'numClasses'] as const;
+export const RATE_FIELDS = ['dropout', 'embDropout'] as const;
+export const FLAG_FIELDS = ['posEmbedding', 'normFirst'] as const;
 const ALL_FIELDS: readonly string[] = [
   ...SIZE_FIELDS,
   ...RATE_FIELDS,

@@ -5,7 +5,7 @@
  */
 import { FprlError } from '../../src/core/errors.js';
 import { NUM_CLASSES } from '../../src/core/classes.js';
-import { checkFields } from './config.js';
+import { FLAG_FIELDS, RATE_FIELDS, SIZE_FIELDS, checkFields } from './config.js';
 
 export interface HybridConfig {
   /** Input side in pixels; must be a multiple of the stride (16 for the presets). */
@@ -57,10 +57,7 @@ export const HYBRID_ARCH_FIELDS = [
   'normFirst',
 ] as const satisfies readonly (keyof HybridConfig)[];
 
-const SIZE_FIELDS = ['imageSize', 'patchSize', 'dim', 'depth', 'heads', 'mlpDim', 'numClasses'] as const;
 const LIST_FIELDS = ['stemChannels', 'decoderChannels'] as const;
-const RATE_FIELDS = ['dropout', 'embDropout'] as const;
-const FLAG_FIELDS = ['posEmbedding', 'normFirst'] as const;
 const ALL_FIELDS: readonly string[] = [...SIZE_FIELDS, ...LIST_FIELDS, ...RATE_FIELDS, ...FLAG_FIELDS];
 
 const BASE = {

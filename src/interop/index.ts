@@ -5,8 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { readSafetensors, looksLikeSafetensors } from './safetensors.js';
-import { readTorchFile } from './torch.js';
-import { badFile, type StoredTensor } from './tensors.js';
+import { readTorchFile, type TorchFile } from './torch.js';
+import { badFile } from './tensors.js';
 import { FprlError } from '../core/errors.js';
 
 export * from './tensors.js';
@@ -14,19 +14,12 @@ export { readSafetensors, writeSafetensors, type SafetensorsFile } from './safet
 export { readTorchFile, type TorchFile } from './torch.js';
 export { unpickle, refusedIn, type PyValue } from './pickle.js';
 
-/** A weight file opened by {@link openWeightFile}, whatever its format. */
-export interface WeightFile {
-  file: string;
+/**
+ * A weight file opened by {@link openWeightFile}, whatever its format: a torch file's fields
+ * (a safetensors file has no state-dict key, ignored or skipped entries, or hyper-parameters).
+ */
+export interface WeightFile extends TorchFile {
   format: 'safetensors' | 'torch';
-  tensors: StoredTensor[];
-  /** Where the state dict sat in a torch file (`state_dict` for Lightning), else ''. */
-  stateDictKey: string;
-  /** Top-level entries not read (Lightning's epoch, optimizer_states...). */
-  ignored: string[];
-  /** Entries skipped because they hold objects that are not unpickled (named). */
-  skipped: string[];
-  hyperParameters: Record<string, number | string | boolean>;
-  close(): Promise<void>;
 }
 
 /** Open a safetensors file or a torch.save / Lightning zip, chosen by its first bytes. */
