@@ -22,7 +22,7 @@ import { readTensors, writeTensors, checkShapes } from '../src/optim/tensor-io.j
 import type { AgentConfig } from './config.js';
 import type { AgentContext, AgentNeeds } from './base.js';
 import { PolicyAgent } from './policy-agent.js';
-import { computeAdvantages, policyWeights, updateEma, type Advantages } from './advantage.js';
+import { computeAdvantages, policyWeights, updateEma, type AdvantageInput, type Advantages } from './advantage.js';
 import { ValueHead } from './value-head.js';
 import { pixelLoss, type LossSpec } from '../src/parallel/loss.js';
 
@@ -210,7 +210,7 @@ export class ReinforceAgent extends PolicyAgent {
   }
 
   private advantagesOf(exp: RlExperience, prep: Prepared, value?: Float32Array): Advantages {
-    return computeAdvantages({
+    return this.advantagesFrom({
       K: prep.K,
       B: prep.B,
       P: prep.P,
@@ -222,6 +222,14 @@ export class ReinforceAgent extends PolicyAgent {
       mask: prep.mask,
       normalize: this.config.normalizeAdvantage,
     });
+  }
+
+  /**
+   * The advantages from the batch's learning signal and the baseline's inputs (agents/advantage.ts):
+   * the hook a REINFORCE variant overrides to change only its baseline (README, "Write your own agent").
+   */
+  protected advantagesFrom(input: AdvantageInput): Advantages {
+    return computeAdvantages(input);
   }
 
   /**
