@@ -19,15 +19,22 @@ export function describeValue(v: unknown): string {
 }
 
 /**
- * `v` when it is a number inside `range`; else an FprlError naming `where` (the component or
- * part) and `at` (the image). An infinite value inside an unbounded range passes: the trainer
- * stops the run on it, naming the agent and the step (src/train).
+ * `v` when it is a finite number inside `range`; else an FprlError naming `where` (the component
+ * or part, with its plugin) and `at` (the image). NaN and +-Infinity are refused here even inside
+ * an unbounded range, so a non-finite answer is blamed on the plugin that gave it, not on the
+ * agent that trains on it (the trainer's own finiteness check stays for sums that overflow).
  */
 export function checkValue(v: unknown, range: readonly [number, number], where: string, at: string): number {
   if (typeof v !== 'number' || Number.isNaN(v)) {
     throw new FprlError(`returned ${describeValue(v)} for ${at}, not a number`, {
       where,
       hint: 'compute must return a number (guard 0/0 cases explicitly)',
+    });
+  }
+  if (!Number.isFinite(v)) {
+    throw new FprlError(`returned ${v} for ${at}, not a finite number`, {
+      where,
+      hint: 'compute must return a finite number (guard divisions by zero and logs of 0)',
     });
   }
   if (!inRange(v, range)) {
@@ -39,14 +46,27 @@ export function checkValue(v: unknown, range: readonly [number, number], where: 
   return v;
 }
 
-/** `credit` when it is a Float32Array of one value per pixel (`pixels`); else an FprlError naming `where`. */
-export function checkCredit(credit: unknown, pixels: number, where: string): Float32Array {
+/**
+ * `credit` when it is a Float32Array of one finite value per pixel (`pixels`); else an FprlError
+ * naming `where` and `at` (the image) and, for a non-finite value, the first bad pixel.
+ */
+export function checkCredit(credit: unknown, pixels: number, where: string, at = 'this image'): Float32Array {
   if (!(credit instanceof Float32Array) || credit.length !== pixels) {
     const got = (credit as { length?: unknown } | undefined)?.length;
     throw new FprlError(
-      `pixelCredit returned ${typeof got === 'number' ? got : 'no'} values for an image of ${pixels} pixels`,
+      `pixelCredit returned ${typeof got === 'number' ? got : 'no'} values for ${at} of ${pixels} pixels`,
       { where, hint: 'return a Float32Array of H*W values' },
     );
+  }
+  for (let p = 0; p < credit.length; p++) {
+    if (!Number.isFinite(credit[p])) {
+      let bad = 0;
+      for (let q = p; q < credit.length; q++) if (!Number.isFinite(credit[q])) bad++;
+      throw new FprlError(
+        `pixelCredit returned ${credit[p]} at pixel ${p} of ${at} (${bad} of ${pixels} values not finite)`,
+        { where, hint: 'pixel credit must be finite (guard 0/0 cases, e.g. classes absent from both maps)' },
+      );
+    }
   }
   return credit;
 }

@@ -207,7 +207,14 @@ function creditOf(
   const out = new Float32Array(e.count * hw);
   for (let i = 0; i < e.count; i++) {
     const [pred, target] = image(i);
-    out.set(checkCredit(c.plugin.pixelCredit(pred, target, ctx, c.options, kind), hw, c.where), i * hw);
+    const at = `image ${i} (${e.ids[i % e.ids.length] ?? '?'})`;
+    let credit: unknown;
+    try {
+      credit = c.plugin.pixelCredit(pred, target, ctx, c.options, kind);
+    } catch (error) {
+      throw asComponentError(error, c, `pixelCredit threw on ${at}`);
+    }
+    out.set(checkCredit(credit, hw, c.where, at), i * hw);
   }
   return out;
 }

@@ -3,7 +3,7 @@ import type { Registry } from '../src/core/registry.js';
 import type { RewardPlugin } from '../src/core/types.js';
 import { rangeOf, resolveOptions } from './define.js';
 import { checkCredit, checkValue } from './answer-check.js';
-import { settleAll } from './settle.js';
+import { settle, settleAll } from './settle.js';
 
 export interface CompositeOptions {
   parts: { plugin: string; weight: number; options?: Record<string, unknown> }[];
@@ -98,7 +98,18 @@ export function compositeReward(registry: Registry<RewardPlugin>): RewardPlugin<
         });
         return sum;
       };
-      const values = settleAll(parts.map((p) => p.plugin.compute(pred, target, ctx, p.options)));
+      const values = settleAll(
+        parts.map((p) => {
+          try {
+            const answer = settle(p.plugin.compute(pred, target, ctx, p.options));
+            return answer instanceof Promise
+              ? answer.catch((error) => Promise.reject(partError(error, p)))
+              : answer;
+          } catch (error) {
+            throw partError(error, p);
+          }
+        }),
+      );
       return values instanceof Promise ? values.then(combine) : combine(values);
     },
     pixelCredit(pred, target, ctx, opts, kind) {
@@ -110,14 +121,24 @@ export function compositeReward(registry: Registry<RewardPlugin>): RewardPlugin<
             hint: 'drop the pixel credit or this part',
           });
         }
-        const credit = checkCredit(
-          p.plugin.pixelCredit(pred, target, ctx, p.options, kind),
-          out.length,
-          p.where,
-        );
+        let answer: unknown;
+        try {
+          answer = p.plugin.pixelCredit(pred, target, ctx, p.options, kind);
+        } catch (error) {
+          throw partError(error, p, 'pixelCredit threw');
+        }
+        const credit = checkCredit(answer, out.length, p.where);
         for (let i = 0; i < out.length; i++) out[i] += p.weight * credit[i];
       }
       return out;
     },
   };
+}
+
+/** Anything a part throws or rejects with, as an FprlError naming the part and its plugin. */
+function partError(error: unknown, p: Part, at = ''): FprlError {
+  if (error instanceof FprlError && error.where === p.where) return error;
+  const inner =
+    error instanceof FprlError ? error.describe() : error instanceof Error ? error.message : String(error);
+  return new FprlError(`${at ? `${at}: ` : ''}${inner}`, { where: p.where, cause: error });
 }

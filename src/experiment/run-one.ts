@@ -16,7 +16,8 @@ import { predictionGridSize, renderPredictionGrid } from '../report/pictures.js'
 import type { RunResult } from '../report/types.js';
 import { train } from '../train/trainer.js';
 import { evaluate, evaluationMetrics, scoreMetrics, type EvaluationResult } from '../train/evaluate.js';
-import { hasCheckpoint, initFromCheckpoint } from '../train/checkpoint.js';
+import { hasCheckpoint, initFromCheckpoint, readCheckpointMeta } from '../train/checkpoint.js';
+import { checkResume } from './resume-check.js';
 import { initFromImported } from '../train/interop.js';
 import { buildAgent, buildEnv, runStreams } from '../train/build.js';
 import type { Agent } from '../core/types.js';
@@ -128,6 +129,8 @@ export async function executeRun(
       await initFromCheckpoint(agent, runPaths(runDir(sweepDir, srcAgent, Number(srcSeed))).checkpoints);
     }
     const record: RunConfigRecord = { experiment: config, agent: entry.name, seed: run.seed };
+    const resumed = await readCheckpointMeta(paths.checkpoints);
+    if (resumed) checkResume(resumed, record, paths.checkpoints, warn);
     await train({
       agent,
       env,

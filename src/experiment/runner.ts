@@ -229,9 +229,26 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
       });
       progress.attach(bus);
     }
+    const started = new Set<string>();
     const forward = (e: ForwardedEvent) => {
+      if (e.type === 'run:start') started.add(e.runId);
       const { type, ...payload } = e;
       bus.emit(type, payload as never);
+    };
+    /** Record a run that ended without its own result.json as failed, so it is never silently dropped. */
+    const recordFailed = async (r: RunSpec, error: string, wallSeconds: number): Promise<void> => {
+      const result: RunResult = {
+        agent: r.agent,
+        seed: r.seed,
+        status: 'failed',
+        error,
+        wallSeconds,
+        curve: [],
+      };
+      await writeJsonAtomic(runPaths(runDir(dir, r.agent, r.seed)).result, result);
+      if (!started.has(r.id))
+        forward({ type: 'run:start', runId: r.id, agent: r.agent, seed: r.seed, totalSteps: 0 });
+      forward({ type: 'run:end', runId: r.id, status: 'failed', error, wallSeconds });
     };
     const warn = (runId: string, text: string) =>
       progress ? progress.log(`${runId}: warning: ${text}`) : print(`${runId}: warning: ${text}`);
@@ -258,21 +275,27 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
           ),
       });
     }
-    await schedule(plan, executors, {
-      previous: (r) => previous.get(r.id),
-      onSkipped: async (r, outcome) => {
-        const result: RunResult = {
-          agent: r.agent,
-          seed: r.seed,
-          status: 'failed',
-          error: outcome.error,
-          wallSeconds: 0,
-          curve: [],
-        };
-        await writeJsonAtomic(runPaths(runDir(dir, r.agent, r.seed)).result, result);
-        forward({ type: 'run:start', runId: r.id, agent: r.agent, seed: r.seed, totalSteps: 0 });
-        forward({ type: 'run:end', runId: r.id, status: 'failed', error: outcome.error, wallSeconds: 0 });
+    // A run's own failures are in its result.json; an executor that throws is a worker process
+    // that died (OOM killer, SIGKILL, a native abort) before writing it: record that here.
+    const recorded: Executor[] = executors.map((x) => ({
+      execute: async (run: RunSpec): Promise<RunOutcome> => {
+        const t0 = performance.now();
+        try {
+          return await x.execute(run);
+        } catch (e) {
+          const written = await readRunResult(dir, run);
+          if (written) return { status: written.status, error: written.error };
+          const error =
+            `${(e as Error)?.message ?? String(e)}\n` +
+            'its last checkpoint is kept: --retry-failed resumes the run from it';
+          await recordFailed(run, error, (performance.now() - t0) / 1000);
+          return { status: 'failed', error };
+        }
       },
+    }));
+    await schedule(plan, recorded, {
+      previous: (r) => previous.get(r.id),
+      onSkipped: (r, outcome) => recordFailed(r, outcome.error ?? 'not run', 0),
     });
     await Promise.all(executors.map((e) => (e as Partial<WorkerExecutor>).close?.()));
     await progress?.close();

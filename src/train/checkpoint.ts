@@ -9,7 +9,14 @@
  * A save writes everything into `<dir>.tmp-<pid>`, then renames the old folder to `<dir>.old`,
  * the new one to `<dir>`, and removes `.old`. A crash at any point leaves either the previous
  * or the new checkpoint complete: the reader falls back to `.old` when `<dir>` is missing.
+ *
+ * Integrity: checkpoint.json lists the sha256 of every file under agent/ (`files`) and carries
+ * the sha256 of its own content (`sha256`: the sampler state, the step, the run's config), so
+ * corrupted state of the right size is refused on load, naming the file, instead of loading and
+ * failing steps later as a NaN. Checkpoints written before checksums load unverified
+ * (`verified(meta)` is false; the caller says so).
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Agent, PolicyNet } from '../core/types.js';
@@ -37,6 +44,65 @@ export interface CheckpointMeta {
   trainer: TrainerState;
   /** The run's resolved config (whatever the caller stores). */
   config?: unknown;
+  /** sha256 (hex) of every file of the checkpoint but checkpoint.json, by path relative to it ('agent/optimizer.bin'). */
+  files?: Record<string, string>;
+  /** sha256 (hex) of this JSON without the field itself (covers the sampler state and the config). */
+  sha256?: string;
+}
+
+/** Whether the checkpoint carries checksums (written by fprl since issue 16); older ones load unverified. */
+export function verified(meta: CheckpointMeta): boolean {
+  return meta.files !== undefined && meta.sha256 !== undefined;
+}
+
+const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** The checksum of a meta record: of its JSON without `sha256` (key order is kept by JSON.parse). */
+function metaSum(meta: CheckpointMeta): string {
+  const { sha256: _, ...rest } = meta;
+  return sha256(JSON.stringify(rest));
+}
+
+/** sha256 of every file under `root`, by POSIX path relative to `base`, sorted. */
+async function hashTree(root: string, base: string): Promise<Record<string, string>> {
+  const files: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fs.readdir(d, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(path.join(d, e.name));
+      else if (e.isFile()) files.push(path.join(d, e.name));
+    }
+  };
+  await walk(root);
+  const out: Record<string, string> = {};
+  for (const f of files.sort())
+    out[path.relative(base, f).split(path.sep).join('/')] = sha256(await fs.readFile(f));
+  return out;
+}
+
+/** Check every file listed in `meta.files` under `at` against its checksum; an FprlError names the first bad one. */
+async function verifyFiles(at: string, meta: CheckpointMeta): Promise<void> {
+  if (!meta.files) return;
+  for (const [rel, want] of Object.entries(meta.files)) {
+    const file = path.join(at, ...rel.split('/'));
+    let data: Buffer;
+    try {
+      data = await fs.readFile(file);
+    } catch {
+      throw new FprlError(`a file of the checkpoint (step ${meta.step}) is missing`, {
+        where: file,
+        hint: 'the checkpoint is incomplete; delete the checkpoints folder to start the run over',
+      });
+    }
+    if (sha256(data) !== want) {
+      throw new FprlError(
+        `${path.basename(file)} does not match the checksum recorded in ${META} (step ${meta.step}): it was corrupted or changed after it was written`,
+        {
+          where: file,
+          hint: 'restore the file from a backup, or delete the checkpoints folder to start the run over',
+        },
+      );
+    }
+  }
 }
 
 const META = 'checkpoint.json';
@@ -81,11 +147,15 @@ export async function writeCheckpoint(
       agent: { name: agent.name, kind: isFprlAgent(agent) ? agent.kind : undefined },
       trainer,
       config,
+      files: await hashTree(path.join(tmp, 'agent'), tmp),
     };
+    // Through JSON first, so the checksum is of exactly what a reader parses (undefined fields dropped).
+    const written = JSON.parse(JSON.stringify(meta)) as CheckpointMeta;
+    written.sha256 = metaSum(written);
     // checkpoint.json is written last: a folder without it is never taken for a checkpoint.
     const handle = await fs.open(path.join(tmp, META), 'w');
     try {
-      await handle.writeFile(`${JSON.stringify(meta, null, 1)}\n`);
+      await handle.writeFile(`${JSON.stringify(written, null, 1)}\n`);
       await handle.sync();
     } finally {
       await handle.close();
@@ -133,6 +203,12 @@ export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta | 
       hint: 'delete the folder to start the run over',
     });
   }
+  if (meta.sha256 !== undefined && metaSum(meta) !== meta.sha256) {
+    throw new FprlError(
+      'the checkpoint does not match its own checksum (its sampler state, step or config was changed after it was written)',
+      { where: p, hint: 'restore it from a backup, or delete the checkpoints folder to start the run over' },
+    );
+  }
   return meta;
 }
 
@@ -145,7 +221,9 @@ export async function loadCheckpoint(dir: string, agent: Agent): Promise<Checkpo
       hint: 'train first, or point at a run’s checkpoint folder',
     });
   }
-  await agent.load(path.join((await completeDir(dir))!, 'agent'));
+  const at = (await completeDir(dir))!;
+  await verifyFiles(at, meta);
+  await agent.load(path.join(at, 'agent'));
   return meta;
 }
 
@@ -172,6 +250,10 @@ export async function loadPolicyFromCheckpoint(policy: PolicyNet, from: string):
 /** The saved-agent folder of a checkpoint folder, or `from` itself when it is a saved agent. */
 async function agentDirOf(from: string): Promise<string> {
   const at = await completeDir(from);
+  if (at) {
+    const meta = await readCheckpointMeta(from);
+    if (meta) await verifyFiles(at, meta);
+  }
   const agentDir = at ? path.join(at, 'agent') : from;
   if (!(await exists(path.join(agentDir, 'agent.json')))) {
     throw new FprlError('no checkpoint or saved agent here', {

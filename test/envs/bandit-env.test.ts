@@ -38,6 +38,13 @@ function testRegistry(): Registry<RewardPlugin> {
       pixelCredit: () => new Float32Array(3),
     }),
   );
+  const credits = (name: string, pixelCredit: RewardPlugin['pixelCredit']) =>
+    defineReward({ ...constant(name, () => 0.5).plugin, credit: ['pixel'], pixelCredit });
+  r.register(credits('nan-credit', (pred) => new Float32Array(pred.length).fill(NaN, 5)));
+  r.register(credits('inf-credit', (pred) => Float32Array.from(pred, (_, i) => (i === 7 ? -Infinity : 1))));
+  r.register(credits('credit-throws', () => { throw new Error('no credit today'); })); // prettier-ignore
+  r.register(constant('infinite', () => Infinity, [-Infinity, Infinity]));
+  r.register(constant('resolves-infinite', () => Promise.resolve(-Infinity), [-Infinity, Infinity]));
   r.register(constant('not-a-number', () => '0.5'));
   r.register(constant('hangs', () => new Promise(() => {})));
   r.register(constant('rejects', () => Promise.reject(new Error('remote scorer down'))));
@@ -143,6 +150,16 @@ describe('envs: the bandit template (BanditEnv)', () => {
       'too-big',
       /returned 2 for image 0 \(tiny-0\), outside its declared range \[0, 1\]/,
     ],
+    [
+      'returns Infinity inside an unbounded range',
+      'infinite',
+      /returned Infinity for image 0 \(tiny-0\), not a finite number/,
+    ],
+    [
+      'resolves its Promise to -Infinity',
+      'resolves-infinite',
+      /returned -Infinity for image 0 \(tiny-0\), not a finite number/,
+    ],
     ['returns something other than a number', 'not-a-number', /returned string "0.5" for image 0/],
     ['rejects its Promise', 'rejects', /failed asynchronously: remote scorer down/],
     ['errors its Observable', 'observable-error', /failed asynchronously: worker crashed/],
@@ -193,11 +210,51 @@ describe('envs: the bandit template (BanditEnv)', () => {
       );
       expect(err).to.be.instanceOf(FprlError);
       expect((err as FprlError).where).to.equal("reward component 'bad' (plugin 'short-credit')");
-      expect((err as FprlError).message).to.match(/pixelCredit returned 3 values for an image of 12 pixels/);
+      expect((err as FprlError).message).to.match(
+        /pixelCredit returned 3 values for image 0 \(tiny-0\) of 12 pixels/,
+      );
     } finally {
       env.close();
     }
   });
+
+  const creditFailures: [string, string, RegExp][] = [
+    [
+      'holds NaN',
+      'nan-credit',
+      /pixelCredit returned NaN at pixel 5 of image 0 \(tiny-0\) \(7 of 12 values not finite\)/,
+    ],
+    [
+      'holds -Infinity',
+      'inf-credit',
+      /pixelCredit returned -Infinity at pixel 7 of image 0 \(tiny-0\) \(1 of 12/,
+    ],
+    ['throws', 'credit-throws', /pixelCredit threw on image 0 \(tiny-0\): no credit today/],
+  ];
+  for (const [what, plugin, message] of creditFailures) {
+    it(`rejects the step, naming the component and plugin, when pixel credit ${what}`, async () => {
+      const watch = watchEscapes();
+      const env = make([
+        { name: 'ok', plugin: 'f1', weight: 1 },
+        { name: 'bad', plugin, weight: 1 },
+      ]);
+      try {
+        await env.reset({ seed: 0 });
+        const err = await env.step(new Int32Array(24), { pixelCredit: 'pixel' }).then(
+          () => expect.fail('the step should reject'),
+          (e: unknown) => e,
+        );
+        expect(err).to.be.instanceOf(FprlError);
+        expect((err as FprlError).where).to.equal(`reward component 'bad' (plugin '${plugin}')`);
+        expect((err as FprlError).message).to.match(message);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(watch.escaped, 'nothing escaped to the process').to.deep.equal([]);
+      } finally {
+        watch.stop();
+        env.close();
+      }
+    });
+  }
 
   it('ignores an answer that arrives after the timeout, without crashing', async () => {
     const watch = watchEscapes();

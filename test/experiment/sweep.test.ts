@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { markOutput } from '../../src/core/output-guard.js';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -278,6 +279,17 @@ describe('experiment sweeps', function () {
       path.join(out, 'ce', 'seed-0', 'checkpoints'),
       { recursive: true },
     );
+    // The short session's checkpoint records its 2-step config; a killed 4-step run would have
+    // recorded the 4-step one, so write that in and reseal checkpoint.json (its sha256 is of its
+    // JSON without the field), or the resume would rightly refuse the changed config.
+    const metaFile = path.join(out, 'ce', 'seed-0', 'checkpoints', 'checkpoint.json');
+    const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as Record<string, unknown> & {
+      config: { experiment: { training: { steps: number } } };
+    };
+    meta.config.experiment.training.steps = 4;
+    delete meta.sha256;
+    meta.sha256 = createHash('sha256').update(JSON.stringify(meta)).digest('hex');
+    fs.writeFileSync(metaFile, JSON.stringify(meta));
     const o = await runSweep({ ...quiet, experiment: path.join(tmp, 'one.json'), out });
     expect(o.ran).to.deep.equal(['ce/seed-0']);
     const log = await readMetricsLog(path.join(out, 'ce', 'seed-0', 'metrics.jsonl'));

@@ -344,6 +344,14 @@ describe('reliability: bad input gives one clear error and damages nothing', fun
       fs.cpSync(path.join(small, 'ce', 'seed-0', 'checkpoints', 'agent', 'policy'), policy, {
         recursive: true,
       });
+      // As a checkpoint written before checksums (integrity.test.ts): else the checksums refuse the copy first.
+      const metaFile = path.join(dir, 'ce', 'seed-0', 'checkpoints', 'checkpoint.json');
+      const {
+        files: _f,
+        sha256: _s,
+        ...meta
+      } = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as Record<string, unknown>;
+      fs.writeFileSync(metaFile, JSON.stringify(meta));
       const r = await runCli(['eval', '--run', path.join(dir, 'ce', 'seed-0'), '--backend', 'cpu']);
       expectCleanFailure(r, { where: policy, message: 'different model size' });
     });

@@ -9,7 +9,8 @@ import { defineReward } from '../../rewards/index.js';
 interface FaultyOptions {
   /** Images scored normally before the fault. */
   after: number;
-  fault: 'nan' | 'infinity' | 'huge';
+  /** `nan-credit`: the image reward stays pixel accuracy, the per-pixel credit turns NaN. */
+  fault: 'nan' | 'infinity' | 'huge' | 'nan-credit';
   /** The finite value of the `huge` fault. */
   huge: number;
 }
@@ -23,24 +24,35 @@ export default defineReward<FaultyOptions>({
     type: 'object',
     properties: {
       after: { type: 'integer', minimum: 0, default: 0 },
-      fault: { type: 'string', enum: ['nan', 'infinity', 'huge'], default: 'nan' },
+      fault: { type: 'string', enum: ['nan', 'infinity', 'huge', 'nan-credit'], default: 'nan' },
       huge: { type: 'number', default: 1e37 },
     },
     additionalProperties: false,
   },
-  // Declared unbounded, so the env's range check lets Infinity and huge values through to the agent.
+  // Declared unbounded, so the env's range check lets huge values through to the agent (Infinity is refused as not finite).
   range: [-Infinity, Infinity],
+  credit: ['pixel'],
+  pixelCredit(pred, target, ctx, opts) {
+    // Counted by compute, which the env calls for every image of the same step.
+    const bad = opts.fault === 'nan-credit' && (scored.get(opts) ?? 0) >= opts.after;
+    return Float32Array.from(pred, (p, i) => (bad ? NaN : p === target[i] ? 1 : 0));
+  },
   compute(pred, target, ctx, opts) {
     const n = scored.get(opts) ?? 0;
     scored.set(opts, n + 1);
+    if (opts.fault === 'nan-credit') return accuracy(pred, target, ctx.ignoreIndex);
     if (n >= opts.after) return opts.fault === 'nan' ? NaN : opts.fault === 'infinity' ? Infinity : opts.huge;
-    let hits = 0;
-    let counted = 0;
-    for (let i = 0; i < pred.length; i++) {
-      if (target[i] === ctx.ignoreIndex) continue;
-      counted++;
-      if (pred[i] === target[i]) hits++;
-    }
-    return counted ? hits / counted : 0;
+    return accuracy(pred, target, ctx.ignoreIndex);
   },
 });
+
+function accuracy(pred: Int32Array, target: Int32Array, ignoreIndex: number): number {
+  let hits = 0;
+  let counted = 0;
+  for (let i = 0; i < pred.length; i++) {
+    if (target[i] === ignoreIndex) continue;
+    counted++;
+    if (pred[i] === target[i]) hits++;
+  }
+  return counted ? hits / counted : 0;
+}

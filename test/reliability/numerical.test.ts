@@ -51,6 +51,7 @@ describe('reliability: a NaN or Inf loss or reward stops the run, not the sweep'
         { name: 'ce', kind: 'supervised' },
         faulty('nan-reward', 'nan'),
         faulty('inf-reward', 'infinity'),
+        { ...faulty('nan-credit', 'nan-credit'), credit: 'pixel' },
         // Finite rewards whose policy gradient (1e37) or loss (3e38 x log-probabilities) overflow float32.
         faulty('inf-gradient', 'huge', { huge: 1e37 }),
         faulty('inf-loss', 'huge', { huge: 3e38 }),
@@ -69,7 +70,7 @@ describe('reliability: a NaN or Inf loss or reward stops the run, not the sweep'
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('fails the command with one message saying how many runs failed and how to retry', () => {
-    expectCleanFailure(cli, { where: out, message: '4 of 5 runs failed', hint: '--retry-failed' });
+    expectCleanFailure(cli, { where: out, message: '5 of 6 runs failed', hint: '--retry-failed' });
   });
 
   it('stops a run on a NaN reward at its step, naming the agent and the plugin', () => {
@@ -79,10 +80,23 @@ describe('reliability: a NaN or Inf loss or reward stops the run, not the sweep'
     expect(r.error).to.contain("plugin 'faulty-after'");
   });
 
-  it('stops a run on an infinite reward at its step, naming the agent', () => {
+  it('stops a run on an infinite reward at its step, naming the agent and the plugin', () => {
     const r = result('inf-reward');
     expect(r.status).to.equal('failed');
-    expect(r.error).to.match(/agent 'inf-reward'.*stopped at step 5: the reward of image 0 is Infinity/);
+    expect(r.error).to.match(
+      /agent 'inf-reward'.*stopped at step 5: returned Infinity for image 0.*not a finite number/,
+    );
+    expect(r.error).to.contain("plugin 'faulty-after'");
+  });
+
+  it('stops a run on NaN pixel credit at its step, naming the plugin and the component, not blaming the agent', () => {
+    const r = result('nan-credit');
+    expect(r.status).to.equal('failed');
+    expect(r.error).to.match(
+      /agent 'nan-credit'.*stopped at step 5: pixelCredit returned NaN at pixel 0 of image 0/,
+    );
+    expect(r.error).to.contain("reward component 'faulty-after' (plugin 'faulty-after')");
+    expect(r.error).not.to.contain('the reward is not finite');
   });
 
   it('stops a run whose loss overflows at its step, naming the agent, without applying the update', () => {
@@ -102,7 +116,7 @@ describe('reliability: a NaN or Inf loss or reward stops the run, not the sweep'
   });
 
   it('keeps the last good checkpoint (step 4) of every stopped run, and says so', async () => {
-    for (const agent of ['nan-reward', 'inf-reward', 'inf-gradient', 'inf-loss']) {
+    for (const agent of ['nan-reward', 'inf-reward', 'nan-credit', 'inf-gradient', 'inf-loss']) {
       const dir = path.join(out, agent, 'seed-0', 'checkpoints');
       expect((await readCheckpointMeta(dir))?.step, agent).to.equal(4);
       expect(result(agent).error, agent).to.contain(`the last good checkpoint (step 4) is kept in ${dir}`);
@@ -130,6 +144,7 @@ describe('reliability: a NaN or Inf loss or reward stops the run, not the sweep'
     expect(summary.failed.map((f) => f.agent)).to.have.members([
       'nan-reward',
       'inf-reward',
+      'nan-credit',
       'inf-gradient',
       'inf-loss',
     ]);

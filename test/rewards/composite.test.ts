@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { FprlError } from '../../src/core/errors.js';
 import { Registry } from '../../src/core/registry.js';
 import type { RewardPlugin } from '../../src/core/types.js';
-import { rangeOf, registerBuiltinRewards, resolveOptions } from '../../rewards/index.js';
+import { defineReward, rangeOf, registerBuiltinRewards, resolveOptions } from '../../rewards/index.js';
 import { ctxOf, score } from './helpers.js';
 
 const TARGET = [0, 0, 1, 1, 1, 2, 2, 255];
@@ -80,5 +80,63 @@ describe('rewards: composite', () => {
     )
       .to.throw(FprlError, /gives no 'difference' pixel credit/)
       .with.property('where', "composite part 1 ('boundary-f1')");
+  });
+
+  describe('names the part and its plugin when the part fails', () => {
+    const faulty = new Registry<RewardPlugin>('reward');
+    registerBuiltinRewards(faulty);
+    const base = {
+      description: 't',
+      optionsSchema: { type: 'object', properties: {}, additionalProperties: false },
+      range: [0, 1] as [number, number],
+    };
+    faulty.register(
+      defineReward({
+        ...base,
+        name: 'nan-credit',
+        credit: ['pixel'],
+        compute: () => 0.5,
+        pixelCredit: (pred) => new Float32Array(pred.length).fill(NaN),
+      }),
+    );
+    faulty.register(defineReward({ ...base, name: 'throws', compute: () => { throw new Error('boom'); } })); // prettier-ignore
+    faulty.register(
+      defineReward({ ...base, name: 'rejects', compute: () => Promise.reject(new Error('scorer down')) }),
+    );
+    const comp = faulty.create('composite');
+    const opts = (plugin: string) =>
+      resolveOptions(
+        comp,
+        {
+          parts: [
+            { plugin: 'f1', weight: 1 },
+            { plugin, weight: 1 },
+          ],
+        },
+        't',
+      );
+    const pred = Int32Array.from(PRED);
+    const target = Int32Array.from(TARGET);
+
+    it('a part whose pixel credit is NaN', () => {
+      expect(() => comp.pixelCredit!(pred, target, CTX, opts('nan-credit'), 'pixel'))
+        .to.throw(FprlError, /pixelCredit returned NaN at pixel 0 of this image \(8 of 8 values not finite\)/)
+        .with.property('where', "composite part 1 ('nan-credit')");
+    });
+
+    it('a part that throws', () => {
+      expect(() => comp.compute(pred, target, CTX, opts('throws')))
+        .to.throw(FprlError, /boom/)
+        .with.property('where', "composite part 1 ('throws')");
+    });
+
+    it('a part whose Promise rejects', async () => {
+      const err = await Promise.resolve(comp.compute(pred, target, CTX, opts('rejects'))).then(
+        () => expect.fail('should reject'),
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(FprlError).with.property('where', "composite part 1 ('rejects')");
+      expect((err as Error).message).to.contain('scorer down');
+    });
   });
 });
