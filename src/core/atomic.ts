@@ -109,7 +109,8 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
 
 // Where a folder cannot be opened or fsynced (Windows, some network file systems) the rename is
 // still atomic for readers; only its durability across a power cut is left to the system.
-async function syncFolder(dir: string): Promise<void> {
+/** fsync a folder, so that the entries renamed into it survive a power cut (best effort: some file systems refuse). */
+export async function syncFolder(dir: string): Promise<void> {
   let h: fs.FileHandle | undefined;
   try {
     h = await fs.open(dir, 'r');

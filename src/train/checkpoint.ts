@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { syncFolder } from '../core/atomic.js';
 import type { Agent, PolicyNet } from '../core/types.js';
 import type { RngState } from '../core/rng.js';
 import { FprlError } from '../core/errors.js';
@@ -160,12 +161,15 @@ export async function writeCheckpoint(
     } finally {
       await handle.close();
     }
+    // Every file inside was fsynced by its writer; the folder's entries too, before it is renamed.
+    await syncFolder(tmp);
     // If a crash left only `.old`, it is the last complete checkpoint: keep it until the new one is in place.
     if (await exists(dir)) {
       await fs.rm(old, { recursive: true, force: true });
       await fs.rename(dir, old);
     }
     await fs.rename(tmp, dir);
+    await syncFolder(path.dirname(dir));
     await fs.rm(old, { recursive: true, force: true });
     return dir;
   } catch (e) {
