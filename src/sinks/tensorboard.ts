@@ -7,6 +7,7 @@ import { FileAppender } from './appender.js';
 import type { Sink } from './sink.js';
 import { COLORSPACE, encodeEvent, FILE_VERSION, type EventBody, type SummaryValue } from './tfevent.js';
 import { frameRecord } from './tfrecord.js';
+import { trimEarlierEventFiles } from './tfevent-trim.js';
 
 export interface TensorBoardSinkOptions {
   /** Keep only events of this run (a shared bus may carry several). */
@@ -27,7 +28,9 @@ export interface TensorBoardSinkOptions {
  *
  * The first event with a step is preceded by a `SessionLog START` at that step: TensorBoard
  * then drops events with a step >= it from earlier files, so a run resumed from a checkpoint
- * does not show the orphaned steps written after that checkpoint before the crash.
+ * does not show the orphaned steps written after that checkpoint before the crash. The earlier
+ * files of the folder are also rewritten without those steps (sinks/tfevent-trim.ts), so every
+ * reader of the files, not only TensorBoard, sees each step once.
  */
 export class TensorBoardSink implements Sink {
   readonly file: string;
@@ -99,6 +102,7 @@ export class TensorBoardSink implements Sink {
     const wallTime = this.now();
     if (!this.started) {
       this.started = true;
+      trimEarlierEventFiles(this.logdir, this.file, step);
       this.record(step, { sessionStart: true }, wallTime);
     }
     this.record(step, body, wallTime);

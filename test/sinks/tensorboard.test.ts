@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBus } from '../../src/core/bus.js';
@@ -127,6 +127,67 @@ describe('TensorBoardSink', () => {
       'mean_dice',
       'boundary_f1',
     ]);
+  });
+});
+
+describe('TensorBoardSink after a resume', () => {
+  /** Every (tag, step) of every event file in `dir`, read with the independent decoder. */
+  function allScalars(dir: string): string[] {
+    const out: string[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.startsWith('events.out.tfevents.')).sort()) {
+      for (const rec of readRecords(new Uint8Array(readFileSync(join(dir, f))))) {
+        const ev = decodeEvent(rec);
+        for (const v of ev.values) out.push(`${v.tag}@${ev.step}=${v.simpleValue}`);
+      }
+    }
+    return out;
+  }
+
+  async function logSteps(dir: string, steps: number[], value: (s: number) => number, at: number) {
+    const bus = new EventBus();
+    const sink = new TensorBoardSink(dir, { now: () => at });
+    sink.attach(bus);
+    for (const step of steps) bus.emit('train:step', { runId: 'r', step, scalars: { 'losses/policy': value(step) } });
+    await sink.close();
+    return sink.file;
+  }
+
+  it('holds each step once across the event files: the steps logged after the checkpoint are dropped from the old file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fprl-tb-resume-'));
+    try {
+      // Steps 1..5 logged, the last checkpoint was at step 3, then a resume logs 4..6.
+      const first = await logSteps(dir, [1, 2, 3, 4, 5], (s) => 10 + s, T0);
+      // A torn record at the end of the old file, as a kill mid-write leaves it.
+      appendFileSync(first, Buffer.from([7, 0, 0, 0, 0, 0, 0, 0, 1, 2]));
+      await logSteps(dir, [4, 5, 6], (s) => s, T0 + 60_000);
+      const scalars = allScalars(dir);
+      expect(scalars).to.deep.equal([
+        'losses/policy@1=11',
+        'losses/policy@2=12',
+        'losses/policy@3=13',
+        'losses/policy@4=4',
+        'losses/policy@5=5',
+        'losses/policy@6=6',
+      ]);
+      // The old file still opens with its file-version header and decodes cleanly (no torn tail).
+      const records = readRecords(new Uint8Array(readFileSync(first)));
+      expect(decodeEvent(records[0]).fileVersion).to.equal('brain.Event:2');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves earlier files untouched when they hold nothing at or past the first step', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fprl-tb-resume-'));
+    try {
+      const first = await logSteps(dir, [1, 2], (s) => s, T0);
+      const before = readFileSync(first);
+      await logSteps(dir, [3, 4], (s) => s, T0 + 60_000);
+      expect(readFileSync(first).equals(before)).to.equal(true);
+      expect(allScalars(dir)).to.have.length(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
