@@ -21,6 +21,7 @@ import {
   type AgentRegistry,
 } from '../../agents/index.js';
 import type { Agent } from '../../src/core/types.js';
+import { refusal } from '../helpers/refusal.js';
 
 const FIXTURES = path.resolve('test/fixtures/agents');
 const MODULE = path.join(FIXTURES, 'group-relative.ts');
@@ -30,17 +31,6 @@ function freshRegistry(): AgentRegistry {
   const r = new Registry<Agent, AgentFactoryArgs, AgentDefinition>('agent');
   registerBuiltinAgents(r);
   return r;
-}
-
-/** The message of the FprlError `p` rejects with. */
-async function refusal(p: Promise<unknown>): Promise<FprlError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FprlError);
-    return e as FprlError;
-  }
-  throw new Error('expected a refusal');
 }
 
 const tiny = (agents: unknown[], extra: Record<string, unknown> = {}) => ({

@@ -7,32 +7,12 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
-import { FprlError } from '../../src/core/errors.js';
 import { MAX_JSON_DEPTH, parseJsonText } from '../../src/experiment/json-position.js';
 import { diagnoseCommand } from '../../src/commands/diagnose.js';
 import { expectCleanFailure, runCli, snapshot, tempDir, tinyExperiment } from './fixtures.js';
+import { refusal, refusalSync } from '../helpers/refusal.js';
 
 const BOM = '\ufeff';
-
-function refusal(f: () => unknown): FprlError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof FprlError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
-
-async function refusalOf(p: Promise<unknown>): Promise<FprlError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof FprlError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('config text', function () {
   this.timeout(60_000);
@@ -65,22 +45,22 @@ describe('config text', function () {
       `${'['.repeat(MAX_JSON_DEPTH)}1${']'.repeat(MAX_JSON_DEPTH - 1)}`,
     ];
     for (const text of bad) {
-      const e = refusal(() => parseJsonText(text, 'x.json'));
+      const e = refusalSync(() => parseJsonText(text, 'x.json'));
       expect(e.message, JSON.stringify(text)).to.match(/^not valid JSON at line [1-9]\d*, column [1-9]\d*: /);
       expect(e.where).to.equal('x.json');
     }
-    expect(refusal(() => parseJsonText('\n\n  {"a": tru}', 'x')).message).to.contain('line 3, column 9');
+    expect(refusalSync(() => parseJsonText('\n\n  {"a": tru}', 'x')).message).to.contain('line 3, column 9');
   });
 
   it('an invisible character is spelled out in the message', () => {
-    const e = refusal(() => parseJsonText(`${BOM}${BOM}{}`, 'x.json'));
+    const e = refusalSync(() => parseJsonText(`${BOM}${BOM}{}`, 'x.json'));
     expect(e.message).to.contain('line 1, column 1: unexpected "\\ufeff{}"');
   });
 
   it(`nesting deeper than ${MAX_JSON_DEPTH} levels is a clear error, not a stack overflow`, () => {
     for (const open of ['[', '{"a":']) {
       const text = open.repeat(200_000);
-      const e = refusal(() => parseJsonText(text, 'deep.json'));
+      const e = refusalSync(() => parseJsonText(text, 'deep.json'));
       expect(e.message).to.match(
         new RegExp(`^nested deeper than ${MAX_JSON_DEPTH} levels at line 1, column \\d+$`),
       );
@@ -126,9 +106,9 @@ describe('config text', function () {
       const file = path.join(tmp, 'agent.json');
       fs.writeFileSync(file, `${BOM}{"kind": "supervised"}`);
       // Parsed: refused for its kind, not for its text.
-      expect((await refusalOf(diagnoseCommand({ agent: file }))).message).to.contain('REINFORCE');
+      expect((await refusal(diagnoseCommand({ agent: file }))).message).to.contain('REINFORCE');
       fs.writeFileSync(file, `${BOM}{\n  "kind": "reinforce",\n  "samples": 2,\n}`);
-      const e = await refusalOf(diagnoseCommand({ agent: file }));
+      const e = await refusal(diagnoseCommand({ agent: file }));
       expect(e.where).to.equal(file);
       expect(e.message).to.match(/^the agent config is not valid JSON at line 4, column 1: /);
     });
@@ -137,15 +117,15 @@ describe('config text', function () {
       const file = path.join(tmp, 'options.json');
       fs.writeFileSync(file, `${BOM}{"smoth": 1}`);
       const agent = '{"kind":"reinforce","samples":2}';
-      const schema = await refusalOf(diagnoseCommand({ agent, rewardOptions: file }));
+      const schema = await refusal(diagnoseCommand({ agent, rewardOptions: file }));
       expect(schema.message).to.match(/smoth|additional/);
-      const deep = await refusalOf(diagnoseCommand({ agent, rewardOptions: `{"a":${'['.repeat(70)}` }));
+      const deep = await refusal(diagnoseCommand({ agent, rewardOptions: `{"a":${'['.repeat(70)}` }));
       expect(deep.where).to.equal('--reward-options');
       expect(deep.message).to.equal(
         `the reward options are nested deeper than ${MAX_JSON_DEPTH} levels at line 1, column 69`,
       );
       fs.writeFileSync(file, `${BOM}{"includeBackground": yes}`);
-      const broken = await refusalOf(diagnoseCommand({ agent, rewardOptions: file }));
+      const broken = await refusal(diagnoseCommand({ agent, rewardOptions: file }));
       expect(broken.where).to.equal(file);
       expect(broken.message).to.contain('not valid JSON at line 1, column 23: unexpected "yes}"');
     });

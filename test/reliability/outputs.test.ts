@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { guardOutput, markOutput, OUTPUT_MARKER } from '../../src/core/output-guard.js';
-import { FprlError } from '../../src/core/errors.js';
 import { expectCleanFailure, runCli, snapshot, tempDir, tinyExperiment, writeJson } from './fixtures.js';
+import { refusal } from '../helpers/refusal.js';
 
 const FIXTURE = path.resolve('test/fixtures/torch/reference-pre.safetensors');
 
@@ -19,16 +19,6 @@ function precious(dir: string, name = 'thesis.tex'): string {
   const file = path.join(dir, name);
   fs.writeFileSync(file, 'precious');
   return file;
-}
-
-async function refusal(p: Promise<unknown>): Promise<FprlError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof FprlError) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('outputs never clobber inputs or foreign files', function () {

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { useBackend } from '../helpers/backend.js';
 import { EventBus, type BusEvent } from '../../src/core/bus.js';
 import { Rng } from '../../src/core/rng.js';
-import { FprlError } from '../../src/core/errors.js';
 import { ConfusionMatrix } from '../../src/metrics/index.js';
 import { LinearPolicy, createAgent, type FprlAgent, type ReinforceAgent } from '../../agents/index.js';
 import { resolveTrainingConfig } from '../../src/optim/config.js';
@@ -19,6 +18,7 @@ import {
   initFromCheckpoint,
 } from '../../src/train/checkpoint.js';
 import { ArrayDataset, TinyEnv, colourWorld, correctness, macroF1 } from '../agents/fakes.js';
+import { refusal } from '../helpers/refusal.js';
 
 const H = 4;
 const W = 4;
@@ -59,16 +59,6 @@ function record(bus: EventBus): BusEvent[] {
   const events: BusEvent[] = [];
   bus.all().subscribe((e) => events.push(e));
   return events;
-}
-
-async function rejection(p: Promise<unknown>): Promise<FprlError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FprlError);
-    return e as FprlError;
-  }
-  throw new Error('expected an FprlError');
 }
 
 describe('trainer', () => {
@@ -232,7 +222,7 @@ describe('trainer', () => {
     const agent = makeAgent({ kind: 'reinforce', baseline: 'rloo', samples: 4 });
     const bus = new EventBus();
     const events = record(bus);
-    const err = await rejection(
+    const err = await refusal(
       train(options(agent, env, bus, { steps: 10, checkpointEvery: 2 }, { evalDataset: undefined })),
     );
     expect(err.message).to.match(
@@ -287,12 +277,12 @@ describe('trainer', () => {
         rng: new Rng(0),
       },
     );
-    const err = await rejection(loadCheckpoint(path.join(dir, 'c'), other));
+    const err = await refusal(loadCheckpoint(path.join(dir, 'c'), other));
     expect(err.message).to.match(/different model size/);
     const rl = makeAgent({ kind: 'reinforce' }, 5);
     await initFromCheckpoint(rl, path.join(dir, 'c'));
     expect(rl.updates).to.equal(0);
-    await rejection(initFromCheckpoint(rl, path.join(dir, 'nothing')));
+    await refusal(initFromCheckpoint(rl, path.join(dir, 'nothing')));
     [agent, other, rl].forEach((a) => a.dispose());
   });
 

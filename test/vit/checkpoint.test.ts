@@ -3,21 +3,11 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FprlError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import { useBackend } from '../helpers/backend.js';
 import { FaceTransformer, paramSpecs, resolveViTConfig, type ViTConfig } from '../../agents/vit/index.js';
 import { MICRO, images, maxAbsDiff } from './fixtures.js';
-
-async function rejection(p: Promise<unknown>): Promise<FprlError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(FprlError);
-    return e as FprlError;
-  }
-  throw new Error('expected an FprlError');
-}
+import { refusal } from '../helpers/refusal.js';
 
 describe('FaceTransformer checkpoints', () => {
   let dir: string;
@@ -93,7 +83,7 @@ describe('FaceTransformer checkpoints', () => {
     await make(MICRO, 5).save(dir);
     const bigger = make(resolveViTConfig({ ...MICRO, dim: 24, heads: 2 }), 6);
     const kept = Array.from(bigger.trainableVariables[0].dataSync());
-    const e = await rejection(bigger.loadWeightsFrom(dir));
+    const e = await refusal(bigger.loadWeightsFrom(dir));
     expect(e.message).to.equal(
       "variable 'patch_embed/kernel' has shape [4,4,3,16] in the checkpoint but [4,4,3,24] in the model",
     );
@@ -104,31 +94,31 @@ describe('FaceTransformer checkpoints', () => {
 
   it('refuses a checkpoint whose shapes fit but whose heads or norm placement differ', async () => {
     await make(MICRO, 7).save(dir);
-    const e = await rejection(make(resolveViTConfig({ ...MICRO, heads: 4 }), 8).loadWeightsFrom(dir));
+    const e = await refusal(make(resolveViTConfig({ ...MICRO, heads: 4 }), 8).loadWeightsFrom(dir));
     expect(e.message).to.equal('checkpoint has heads=2 but this model has heads=4');
-    const f = await rejection(make(resolveViTConfig({ ...MICRO, normFirst: false }), 9).loadWeightsFrom(dir));
+    const f = await refusal(make(resolveViTConfig({ ...MICRO, normFirst: false }), 9).loadWeightsFrom(dir));
     expect(f.message).to.match(/normFirst=true but this model has normFirst=false/);
   });
 
   it('refuses a checkpoint missing the positional embedding the model has', async () => {
     await make(resolveViTConfig({ ...MICRO, posEmbedding: false }), 10).save(dir);
-    const e = await rejection(make(MICRO, 11).loadWeightsFrom(dir));
+    const e = await refusal(make(MICRO, 11).loadWeightsFrom(dir));
     expect(e.message).to.equal("checkpoint has no variable 'pos_embed' (expected shape [16,16])");
   });
 
   it('explains a missing directory, a truncated weights file and a corrupted one', async () => {
-    const missing = await rejection(FaceTransformer.load(path.join(dir, 'nope')));
+    const missing = await refusal(FaceTransformer.load(path.join(dir, 'nope')));
     expect(missing.message).to.equal('no model.json here');
     await make(MICRO, 12).save(dir);
     const bin = path.join(dir, 'weights.bin');
     const bytes = await readFile(bin);
     await writeFile(bin, bytes.subarray(0, bytes.byteLength - 4));
-    expect((await rejection(FaceTransformer.load(dir))).message).to.match(
+    expect((await refusal(FaceTransformer.load(dir))).message).to.match(
       /weights hold \d+ bytes but model.json/,
     );
     bytes[100] ^= 0xff;
     await writeFile(bin, bytes);
-    expect((await rejection(FaceTransformer.load(dir))).message).to.match(/does not match the checksum/);
+    expect((await refusal(FaceTransformer.load(dir))).message).to.match(/does not match the checksum/);
   });
 
   it('overwrites a previous save atomically, leaving no temporary files', async () => {
