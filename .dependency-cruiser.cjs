@@ -71,6 +71,24 @@ const LAYERS = [
   },
 ];
 
+/**
+ * Node core modules (with or without `node:`) and the packages that only run in Node. Code that
+ * also runs in the browser page (src/web/) must reach none of them: reward plugins are the same
+ * modules in training and in the page (no copy for the web), and so are the Face Transformers.
+ */
+const NODE_CORE = [
+  'assert', 'async_hooks', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs',
+  'http', 'http2', 'https', 'module', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream',
+  'string_decoder', 'timers', 'tls', 'tty', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+];
+const NODE_ONLY = [
+  `^(node:)?(${NODE_CORE.join("|")})(/|$)`,
+  'node_modules/(sharp|yauzl|cli-progress|onnxruntime-node|@tensorflow/tfjs-node(-gpu)?|bullmq|ioredis|esbuild|playwright-core)/',
+  '\\.node$',
+];
+/** The folders the browser page bundles from, directly or through what they import. */
+const BROWSER_CODE = '^(rewards|src/web)/';
+
 /** One rule per floor: nothing on it imports a floor above it. */
 const upward = LAYERS.slice(1).map((layer, i) => ({
   name: `layer-${layer.name}-imports-up`,
@@ -115,6 +133,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^(src|agents|envs|rewards)/' },
       to: { circular: true },
+    },
+    {
+      name: 'browser-code-reaches-no-node',
+      comment:
+        'rewards/ and the page (src/web/) run in a browser: nothing they import, directly or through other modules, may be a Node core module or a Node-only package; split the Node part into its own module above (as src/native/addon.ts and index.ts, agents/vit/net.ts and persist.ts)',
+      severity: 'error',
+      from: { path: BROWSER_CODE },
+      to: { path: NODE_ONLY, reachable: true },
     },
     {
       name: 'no-test-imports-in-source',
