@@ -10,6 +10,11 @@
 const LAYERS = [
   { name: 'commands', path: '^src/commands/', why: 'the fprl subcommands: parse, validate, hand over' },
   {
+    name: 'serve',
+    path: '^src/serve/',
+    why: 'fprl serve: the HTTP server of the browser page and the esbuild steps that bundle it; it reads run folders',
+  },
+  {
     name: 'experiment',
     path: '^src/(experiment|report|sinks|bench)/',
     why: 'sweeps, run folders, reports, sinks and benchmarks orchestrate training; nothing below may know about run folders or reports',
@@ -133,6 +138,23 @@ module.exports = {
       severity: 'error',
       from: { path: '^(src|agents|envs|rewards)/' },
       to: { circular: true },
+    },
+    {
+      // The page is a floor of its own beside the commands: an entry point (bundled by esbuild,
+      // served by fprl serve) that nothing imports and that stands on the browser-safe floors only.
+      name: 'web-stands-on-browser-floors',
+      comment:
+        'the page (src/web/) may import only rewards/, the networks (agents/vit/), src/data, src/metrics, src/native/addon.ts, src/core and packages: everything else is Node or orchestration',
+      severity: 'error',
+      from: { path: '^src/web/' },
+      to: { pathNot: '^(src/web/|rewards/|agents/vit/|src/(data|metrics|core)/|src/native/addon\\.ts$|node_modules/)' },
+    },
+    {
+      name: 'nothing-imports-the-page',
+      comment: 'the page is bundled from src/web/main.ts, never imported: Node code would pull in the DOM',
+      severity: 'error',
+      from: { pathNot: '^src/web/' },
+      to: { path: '^src/web/' },
     },
     {
       name: 'browser-code-reaches-no-node',

@@ -81,7 +81,11 @@ async function start(): Promise<void> {
 async function loadRewardModule(url: string, file: string): Promise<void> {
   try {
     const r = await fetch(url);
-    if (!r.ok) throw new FprlError(await r.text(), { where: file });
+    if (!r.ok) {
+      // The server's message (esbuild's, naming the file and the import that failed).
+      showMessage(await r.text());
+      return;
+    }
     const blob = URL.createObjectURL(new Blob([await r.text()], { type: 'text/javascript' }));
     let mod: Record<string, unknown>;
     try {
