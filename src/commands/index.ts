@@ -9,6 +9,7 @@ import { register as predict } from './predict.js';
 import { register as score } from './score.js';
 import { register as importWeights } from './import.js';
 import { register as exportWeights } from './export.js';
+import { register as serve } from './serve.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose, bench, importWeights, exportWeights];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose, bench, importWeights, exportWeights, serve];
