@@ -6,7 +6,9 @@
  * and the reductions with versions that use it (src/wasm/reduce-kernel.ts), and makes `Identity`
  * and same-dtype `Cast` zero-copy (src/wasm/identity-kernel.ts), and copies `Slice`/`SplitV` parts
  * straight from the heap (src/wasm/slice-kernel.ts), and runs `Exp`, float32 sums and matMuls on the
- * native AVX2 addon when it is built (src/native/), keeping the stock configs for comparison.
+ * native AVX2 addon when it is built (src/native/), keeping the stock configs for comparison; and it
+ * registers the fused element-wise kernels (LayerNorm, GELU, softmax, the per-pixel loss:
+ * src/wasm/fused-kernels.ts) that the networks' ops use when src/native/fused.ts says they can run.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig, type FastKernelContext } from './batch-matmul.js';
@@ -18,6 +20,7 @@ import { fastTransposeConfig } from './transpose-kernel.js';
 import { fastExpConfig } from './exp-kernel.js';
 import { registerFusedAdam } from './adam-kernel.js';
 import { registerConvKernels } from './conv-kernel.js';
+import { registerFusedKernels } from './fused-kernels.js';
 
 /** The kernels replaced on the wasm backend. */
 export const FAST_WASM_KERNELS = [
@@ -63,6 +66,7 @@ let enabled = true;
  */
 export function registerWasmKernels(): string[] {
   registerFusedAdam();
+  registerFusedKernels(() => enabled);
   const replaced: string[] = [];
   for (const name of FAST_WASM_KERNELS) {
     const current = tf.getKernel(name, 'wasm');
