@@ -1,7 +1,8 @@
 /**
  * `fprl bench`: speed of the Face Transformer (`--preset NAME --batch N --steps N`), optionally
  * next to the PyTorch reference (`--compare-peer`), or of the wasm matMul kernels (`--kernels`).
- * `--no-native` measures without the native AVX2 matMul (src/native/).
+ * `--no-native` measures without the native AVX2 matMul (src/native/), `--no-fused` without the
+ * fused element-wise kernels; `--fused-kernels` times those kernels against the tfjs ops they replace.
  * The measuring lives in src/bench/; this file parses flags and prints.
  */
 import type { Command } from 'commander';
@@ -25,6 +26,8 @@ import { benchReinforce, formatReinforceBench, type ReinforceBenchResult } from 
 import { setFastWasmKernels } from '../wasm/kernels.js';
 import { requestWasmThreads } from '../wasm/threads.js';
 import { NATIVE_ENV_VAR } from '../native/index.js';
+import { FUSED_ENV_VAR } from '../native/fused.js';
+import { benchFusedKernels, formatFusedReport, type FusedReport } from '../bench/fused.js';
 
 export interface BenchCommandOptions {
   preset?: string;
@@ -34,6 +37,8 @@ export interface BenchCommandOptions {
   seed?: number;
   /** Benchmark the matMul kernels instead of the model. */
   kernels?: boolean;
+  /** Benchmark the fused element-wise kernels against the tfjs ops instead of the model. */
+  fusedKernels?: boolean;
   /** Turn this project's wasm kernels off (the stock tfjs-backend-wasm numbers). */
   stockKernels?: boolean;
   comparePeer?: boolean;
@@ -52,6 +57,7 @@ export interface BenchCommandOptions {
 
 export type BenchOutput =
   | { kind: 'kernels'; report: KernelReport; text: string }
+  | { kind: 'fused'; report: FusedReport; text: string }
   | { kind: 'reinforce'; result: ReinforceBenchResult; text: string }
   | { kind: 'model'; result: ViTBenchResult; peer?: PeerOutcome; json: object; text: string };
 
@@ -62,17 +68,27 @@ export async function benchCommand(
 ): Promise<BenchOutput> {
   const preset = o.preset ?? 'ti16-256';
   const batch = o.batch ?? 8;
-  if (o.kernels) {
+  if (o.kernels || o.fusedKernels) {
     if (isHybridPreset(preset)) {
       throw new FprlError(
-        `--kernels lists the matMuls of a ViT step; '${preset}' is a hybrid (convolutions)`,
+        `--kernels and --fused-kernels list the kernels of a ViT step; '${preset}' is a hybrid (convolutions)`,
         {
           where: '--preset',
-          hint: 'use a ViT preset (seed, ti16-256, tiny-64) with --kernels, or time the hybrid without it',
+          hint: 'use a ViT preset (seed, ti16-256, tiny-64) with --kernels or --fused-kernels, or time the hybrid without them',
         },
       );
     }
     const config = resolveViTConfig(preset);
+    if (o.fusedKernels) {
+      const report = await benchFusedKernels(config, batch, {
+        onRow: (r) => progress(`${r.name}: tfjs ops ${r.opsMs} ms, fused ${r.fusedMs ?? 'n/a'} ms`),
+      });
+      const text = formatFusedReport(
+        report,
+        `fused element-wise kernels vs tfjs ops, ${preset} at batch ${batch} (wasm, 1 thread)`,
+      );
+      return { kind: 'fused', report, text };
+    }
     const report = await benchMatMulKernels(vitStepMatMuls(config, batch), {
       onRow: (r) =>
         progress(
@@ -157,8 +173,13 @@ export function register(program: Command): void {
     .option('--warmup <n>', 'untimed steps first', positive('--warmup'), 2)
     .option('--seed <n>', 'seed of weights and data', positive('--seed'))
     .option('--kernels', 'GFLOP/s of the matMuls of one training step, stock vs fast wasm kernels')
+    .option(
+      '--fused-kernels',
+      'ms of the fused element-wise kernels (LayerNorm, GELU, softmax, the loss) vs the tfjs ops, forward + backward',
+    )
     .option('--stock-kernels', "measure with this project's wasm kernels turned off")
     .option('--no-native', 'measure without the native AVX2 matMul (XNNPACK only; as FPRL_NATIVE=0)')
+    .option('--no-fused', 'measure without the fused element-wise kernels (the tfjs ops; as FPRL_FUSED=0)')
     .option('--compare-peer', 'also run the PyTorch reference and print the ratio')
     .option(
       '--peer <path>',
@@ -194,21 +215,32 @@ export function register(program: Command): void {
           json?: boolean;
           wasmThreads?: number;
           native?: boolean;
+          fused?: boolean;
         },
       ) => {
         if (flags.wasmThreads !== undefined) requestWasmThreads(flags.wasmThreads);
         // Through the environment, so the data-parallel worker threads see it too.
         if (flags.native === false) process.env[NATIVE_ENV_VAR] = '0';
-        const info = await initBackend(flags.kernels ? (flags.backend ?? 'wasm') : flags.backend);
-        if (flags.kernels && info.backend !== 'wasm') {
-          throw new FprlError(`--kernels measures the wasm kernels, but the backend is ${info.backend}`, {
-            where: '--backend',
-            hint: 'drop --backend or use --backend wasm',
-          });
+        if (flags.fused === false) process.env[FUSED_ENV_VAR] = '0';
+        const kernels = flags.kernels || flags.fusedKernels;
+        const info = await initBackend(kernels ? (flags.backend ?? 'wasm') : flags.backend);
+        if (kernels && info.backend !== 'wasm') {
+          throw new FprlError(
+            `--kernels and --fused-kernels measure wasm kernels, but the backend is ${info.backend}`,
+            {
+              where: '--backend',
+              hint: 'drop --backend or use --backend wasm',
+            },
+          );
         }
         process.stderr.write(`${describeBackend(info)}\n`);
         const out = await benchCommand(flags, (msg) => process.stderr.write(`  ${msg}\n`));
-        const json = out.kind === 'kernels' ? out.report : out.kind === 'reinforce' ? out.result : out.json;
+        const json =
+          out.kind === 'kernels' || out.kind === 'fused'
+            ? out.report
+            : out.kind === 'reinforce'
+              ? out.result
+              : out.json;
         process.stdout.write(`${flags.json ? JSON.stringify(json) : out.text}\n`);
       },
     );

@@ -191,8 +191,15 @@ FPRL_AVX2 void softmaxRows(const float* x, float* y, long rows, long n) {
   for (long r = 0; r < rows; r++) {
     const float* xr = x + r * n;
     float* yr = y + r * n;
+    // The row's maximum in 8 lanes (max is exact: any order gives the same value).
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    long j = 0;
+    for (; j + 8 <= n; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(xr + j));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, vmax);
     float m = -INFINITY;
-    for (long j = 0; j < n; j++) m = xr[j] > m ? xr[j] : m;
+    for (float l : lanes) m = l > m ? l : m;
+    for (; j < n; j++) m = xr[j] > m ? xr[j] : m;
     const __m256 vm = _mm256_set1_ps(m);
     __m256 acc = _mm256_setzero_ps();
     float tail = 0.f;
