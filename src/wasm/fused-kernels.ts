@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeMatMul, type NativeAddon } from '../native/index.js';
-import { FUSED, FUSED_ENV_VAR, installFusedGate } from '../native/fused.js';
+import { FUSED, FUSED_ENV_VAR, fusedKernelsOn, installFusedGate } from '../native/fused.js';
 import { asWasmBackend, float32View, type WasmBackend } from './internals.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -171,6 +171,20 @@ const CONFIGS: tf.KernelConfig[] = [
 ];
 
 let registered = false;
+
+/** One line for logs and environment.json: whether the fused element-wise kernels run, and why not. */
+export function describeFused(): string {
+  if (fusedKernelsOn()) return 'fused native kernels (LayerNorm, GELU, softmax, per-pixel loss)';
+  const why =
+    process.env[FUSED_ENV_VAR] === '0'
+      ? `${FUSED_ENV_VAR}=0`
+      : !nativeMatMul()
+        ? 'no native addon'
+        : !fusedAddon()
+          ? 'the addon predates fused.cc (npm run build:native)'
+          : 'switched off';
+  return `tfjs ops (fused kernels not used: ${why})`;
+}
 
 /**
  * Register the fused kernels on the wasm backend and install the gate of src/native/fused.ts
