@@ -14,10 +14,36 @@ export { LAYER_NORM_EPS };
 
 type Saver = tf.GradSaveFunc;
 
-/** x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out], as one fused kernel. */
+/**
+ * x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out], as one fused kernel. With
+ * ReLU where the fused kernels run, the backward's dy * step(y) and bias gradient are one pass
+ * (reluBiasGrad) instead of three kernels, with the same bits as tf.fused.matMul's gradient.
+ */
 export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, relu = false): tf.Tensor2D {
+  if (relu && canFuse(FUSED.reluBiasGrad) && x.dtype === 'float32') return denseRelu(x, kernel, bias);
   return tf.fused.matMul({ a: x, b: kernel, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
 }
+
+const denseRelu = tf.customGrad((...args) => {
+  const [x, kernel, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, Saver];
+  const y = tf.fused.matMul({ a: x, b: kernel, bias, activation: 'relu' }) as tf.Tensor2D;
+  save([x, kernel, y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [xs, k, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const [N, K] = xs.shape;
+        const M = k.shape[1];
+        const [dAct, dBias] = tf.engine().runKernel(FUSED.reluBiasGrad, { dy, y: ys }, {}) as tf.Tensor[];
+        // The products on [1,*,*] views, as tf.fused.matMul's gradient computes them.
+        const d3 = tf.reshape(dAct, [1, N, M]);
+        const dx = tf.matMul(d3, tf.reshape(k, [1, K, M]), false, true);
+        const dk = tf.matMul(tf.reshape(xs, [1, N, K]), d3, true, false);
+        return [tf.reshape(dx, [N, K]), tf.reshape(dk, [K, M]), dBias];
+      }),
+  };
+}) as (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
 
 /**
  * LayerNorm over the last axis of x [N,D] with gamma, beta [D], with the closed-form gradient

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ViTConfig } from '../../agents/vit/index.js';
 import { numTokens } from '../../agents/vit/index.js';
-import { gelu, layerNorm, softmax } from '../../agents/vit/ops.js';
+import { dense, gelu, layerNorm, softmax } from '../../agents/vit/ops.js';
 import { fusedPolicyTerms, policyTerms } from '../parallel/loss.js';
 import { Rng } from '../core/rng.js';
 import { setFusedKernels, fusedKernelsOn } from '../native/fused.js';
@@ -20,6 +20,8 @@ export interface FusedRow {
   shape: number[];
   /** Calls per training step. */
   perStep: number;
+  /** Counted in the element-wise time of a (relu) step: not GELU (relu presets), not the dense layer (its matMuls). */
+  elementWise: boolean;
   /** Median ms of forward + backward, tfjs ops. */
   opsMs: number;
   /** Median ms of forward + backward, the fused kernels (undefined: they cannot run here). */
@@ -28,8 +30,11 @@ export interface FusedRow {
 
 export interface FusedReport {
   rows: FusedRow[];
-  /** Forward + loss + backward of the whole network at this batch (no optimiser), ops and fused alternating. */
-  wholeStep: { opsMs: number; fusedMs?: number };
+  /**
+   * Forward + loss + backward of the whole network at this batch (no optimiser), ops and fused
+   * alternating: median wall ms, and median CPU ms of this process (less sensitive to other load).
+   */
+  wholeStep: { opsMs: number; fusedMs?: number; opsCpuMs: number; fusedCpuMs?: number; runs: number };
   /** Per training step: the ops' ms and the fused kernels' ms (calls per step included). */
   stepOpsMs: number;
   stepFusedMs?: number;
@@ -38,6 +43,7 @@ export interface FusedReport {
 
 interface Case {
   name: string;
+  elementWise: boolean;
   shape: number[];
   perStep: number;
   /** Forward and backward once, from the given inputs. */
@@ -67,13 +73,28 @@ function cases(config: ViTConfig, batch: number): Case[] {
   return [
     {
       name: 'LayerNorm',
+      elementWise: true,
       shape: [N, D],
       perStep: 2 * config.depth + 1,
       inputs: (rng) => [normal([N, D], rng), normal([N, D], rng, 2), normal([D], rng), normal([D], rng)],
       run: grads((x, g, b) => layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D)),
     },
     {
+      name: 'ReLU dense fc1 (matMuls included)',
+      elementWise: false,
+      shape: [N, D, config.mlpDim],
+      perStep: config.depth,
+      inputs: (rng) => [
+        normal([N, config.mlpDim], rng),
+        normal([N, D], rng),
+        normal([D, config.mlpDim], rng, 0.1),
+        normal([config.mlpDim], rng, 0.1),
+      ],
+      run: grads((x, k, b) => dense(x as tf.Tensor2D, k as tf.Tensor2D, b as tf.Tensor1D, true)),
+    },
+    {
       name: 'GELU (mlpActivation gelu)',
+      elementWise: false,
       shape: [N, config.mlpDim],
       perStep: config.depth,
       inputs: (rng) => [normal([N, config.mlpDim], rng), normal([N, config.mlpDim], rng, 2)],
@@ -81,6 +102,7 @@ function cases(config: ViTConfig, batch: number): Case[] {
     },
     {
       name: 'attention softmax',
+      elementWise: true,
       shape: [batch * config.heads, T, T],
       perStep: config.depth,
       inputs: (rng) => [
@@ -91,6 +113,7 @@ function cases(config: ViTConfig, batch: number): Case[] {
     },
     {
       name: 'log-softmax + loss (11 classes per pixel)',
+      elementWise: true,
       shape: [batch, S, S, C],
       perStep: 1,
       inputs: (rng) => {
@@ -115,7 +138,7 @@ function cases(config: ViTConfig, batch: number): Case[] {
 export async function benchFusedKernels(
   config: ViTConfig,
   batch: number,
-  opts: { runs?: number; onRow?: (row: FusedRow) => void } = {},
+  opts: { runs?: number; wholeRuns?: number; onRow?: (row: FusedRow) => void } = {},
 ): Promise<FusedReport> {
   const canFuse = fusedKernelsOn();
   const rng = new Rng(7);
@@ -138,6 +161,7 @@ export async function benchFusedKernels(
         name: c.name,
         shape: c.shape,
         perStep: c.perStep,
+        elementWise: c.elementWise,
         opsMs: round(opsMs),
         ...(fusedMs !== undefined ? { fusedMs: round(fusedMs) } : {}),
       };
@@ -147,9 +171,9 @@ export async function benchFusedKernels(
       tf.dispose(inputs);
     }
   }
-  const wholeStep = await timeWholeStep(config, batch, canFuse, opts.runs ?? 3);
+  const wholeStep = await timeWholeStep(config, batch, canFuse, opts.wholeRuns ?? 3);
   const step = (pick: (r: FusedRow) => number | undefined) =>
-    round(rows.filter((r) => !r.name.startsWith('GELU')).reduce((s, r) => s + (pick(r) ?? 0) * r.perStep, 0));
+    round(rows.filter((r) => r.elementWise).reduce((s, r) => s + (pick(r) ?? 0) * r.perStep, 0));
   return {
     rows,
     wholeStep,
@@ -168,7 +192,7 @@ async function timeWholeStep(
   batch: number,
   canFuse: boolean,
   runs: number,
-): Promise<{ opsMs: number; fusedMs?: number }> {
+): Promise<FusedReport['wholeStep']> {
   const rng = new Rng(11);
   const model = buildPolicyNet({ kind: 'vit', config }, rng.fork('model'));
   const S = config.imageSize;
@@ -185,25 +209,37 @@ async function timeWholeStep(
       );
       return Object.values(grads)[0].dataSync()[0];
     });
-  const times: Record<'ops' | 'fused', number[]> = { ops: [], fused: [] };
+  const times: Record<'ops' | 'fused', { wall: number[]; cpu: number[] }> = {
+    ops: { wall: [], cpu: [] },
+    fused: { wall: [], cpu: [] },
+  };
   try {
     for (let i = 0; i < runs + 1; i++)
       for (const on of canFuse ? [false, true] : [false]) {
         const was = setFusedKernels(on);
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         try {
           step();
         } finally {
           setFusedKernels(was);
         }
-        if (i > 0) times[on ? 'fused' : 'ops'].push(performance.now() - t0); // the first round warms up
+        const c = process.cpuUsage(c0);
+        if (i === 0) continue; // the first round warms up
+        times[on ? 'fused' : 'ops'].wall.push(performance.now() - t0);
+        times[on ? 'fused' : 'ops'].cpu.push((c.user + c.system) / 1000);
       }
   } finally {
     tf.dispose([images, targets]);
     model.dispose();
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { opsMs: round(median(times.ops)), ...(canFuse ? { fusedMs: round(median(times.fused)) } : {}) };
+  const median = (xs: number[]) => round([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+  return {
+    runs,
+    opsMs: median(times.ops.wall),
+    opsCpuMs: median(times.ops.cpu),
+    ...(canFuse ? { fusedMs: median(times.fused.wall), fusedCpuMs: median(times.fused.cpu) } : {}),
+  };
 }
 
 /** The report as a table. */
@@ -223,13 +259,15 @@ export function formatFusedReport(r: FusedReport, title: string): string {
   }
   lines.push(
     '',
-    `one training step (LayerNorms, attention softmaxes, the loss; relu MLP): tfjs ops ${r.stepOpsMs} ms` +
+    `element-wise work of one training step (LayerNorms, attention softmaxes, the loss): tfjs ops ${r.stepOpsMs} ms` +
       (r.stepFusedMs !== undefined
         ? `, fused ${r.stepFusedMs} ms`
         : ' (fused kernels not available: wasm with the native addon only)'),
-    `whole network, forward + cross-entropy + backward (median of alternating runs): tfjs ops ${r.wholeStep.opsMs} ms` +
-      (r.wholeStep.fusedMs !== undefined
-        ? `, fused ${r.wholeStep.fusedMs} ms (${round(r.wholeStep.opsMs / r.wholeStep.fusedMs, 2)}x)`
+    `whole network, forward + cross-entropy + backward (median of ${r.wholeStep.runs} alternating runs): ` +
+      `tfjs ops ${r.wholeStep.opsMs} ms wall, ${r.wholeStep.opsCpuMs} ms CPU` +
+      (r.wholeStep.fusedMs !== undefined && r.wholeStep.fusedCpuMs !== undefined
+        ? `; fused ${r.wholeStep.fusedMs} ms wall (${round(r.wholeStep.opsMs / r.wholeStep.fusedMs, 2)}x), ` +
+          `${r.wholeStep.fusedCpuMs} ms CPU (${round(r.wholeStep.opsCpuMs / r.wholeStep.fusedCpuMs, 2)}x)`
         : ''),
   );
   return lines.join('\n');

@@ -97,6 +97,7 @@ export async function benchCommand(
     const config = resolveViTConfig(preset);
     if (o.fusedKernels) {
       const report = await benchFusedKernels(config, batch, {
+        wholeRuns: o.steps ?? 3,
         onRow: (r) => progress(`${r.name}: tfjs ops ${r.opsMs} ms, fused ${r.fusedMs ?? 'n/a'} ms`),
       });
       const text = formatFusedReport(

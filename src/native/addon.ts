@@ -161,6 +161,15 @@ export interface NativeAddon {
     a: number,
     b: number,
   ): void;
+  /** dx = dy * step(y) and dbias = column sums of dx over [N,M] (bit for bit tfjs's fused matMul gradient). */
+  reluBiasGrad?(
+    dy: Float32Array,
+    y: Float32Array,
+    dx: Float32Array,
+    dbias: Float32Array,
+    N: number,
+    M: number,
+  ): void;
   /** dst[i] += src[i] (float32), in place. */
   addInto(dst: Float32Array, src: Float32Array): void;
   /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */

@@ -22,6 +22,7 @@ export const FUSED = {
   softmaxGrad: 'FprlSoftmaxGrad',
   pixelLoss: 'FprlPixelLoss',
   pixelLossGrad: 'FprlPixelLossGrad',
+  reluBiasGrad: 'FprlReluBiasGrad',
 } as const;
 
 /** The environment variable that turns the fused kernels off for a process (and its worker threads): `FPRL_FUSED=0`. */

@@ -23,13 +23,14 @@ type Fused = Required<
     | 'softmaxGrad'
     | 'pixelLoss'
     | 'pixelLossGrad'
+    | 'reluBiasGrad'
   >
 >;
 
 /** The addon when it has the fused kernels (an addon built before fused.cc has not). */
 function fusedAddon(): Fused | undefined {
   const addon = nativeMatMul();
-  return addon?.pixelLossGrad ? (addon as Fused) : undefined;
+  return addon?.pixelLossGrad && addon.reluBiasGrad ? (addon as Fused) : undefined;
 }
 
 const size = (t: tf.TensorInfo) => t.shape.reduce((p, d) => p * d, 1);
@@ -167,6 +168,15 @@ const CONFIGS: tf.KernelConfig[] = [
     const v = (t: tf.TensorInfo) => float32View(backend, t);
     addon.pixelLossGrad(v(logits), v(w), v(lse), v(dz), P, C, g0 / normalizer, g1 / P);
     return dz;
+  }),
+  // A ReLU dense layer's backward: [dy * step(y), bias gradient], the exact bits of tfjs's.
+  fusedKernel(FUSED.reluBiasGrad, (addon, backend, { inputs }, outputs) => {
+    const { dy, y } = inputs as Record<'dy' | 'y', tf.TensorInfo>;
+    const M = y.shape[y.shape.length - 1];
+    const outs = outputs([[...y.shape], [M]]);
+    const v = (t: tf.TensorInfo) => float32View(backend, t);
+    addon.reluBiasGrad(v(dy), v(y), v(outs[0]), v(outs[1]), size(y) / M, M);
+    return outs;
   }),
 ];
 

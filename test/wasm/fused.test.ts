@@ -5,7 +5,7 @@ import { Rng } from '../../src/core/rng.js';
 import { nativeMatMul, setNativeMatMul } from '../../src/native/index.js';
 import { canFuse, FUSED, fusedKernelsOn, setFusedKernels } from '../../src/native/fused.js';
 import { setFastWasmKernels } from '../../src/wasm/kernels.js';
-import { gelu, geluOps, layerNorm, layerNormEps, softmax } from '../../agents/vit/ops.js';
+import { dense, gelu, geluOps, layerNorm, layerNormEps, softmax } from '../../agents/vit/ops.js';
 import { fusedPolicyTerms, policyTerms } from '../../src/parallel/loss.js';
 
 /** Standard-normal values times `scale` from a seeded stream. */
@@ -167,6 +167,35 @@ describe('fused element-wise kernels (src/native/fused.cc) against their tfjs tw
       // Gradient entries are ~1/P: compare relative to the largest.
       const scale = Math.max(...ops[1].map(Math.abs));
       expect(maxAbs(fused[1], ops[1]) / scale, 'dlogits').to.be.below(1e-5);
+    });
+
+  // Not a twin within a tolerance: the same bits as tf.fused.matMul's gradient (dy * 1 or dy * 0,
+  // the bias gradient summed in the same order), so turning it on changes no result. Widths 768
+  // (whole 8-lane blocks), 13 (a tail) and 5 (the float64 path of narrow sums); negative zeros,
+  // and dy = inf where y <= 0 (inf * 0 = NaN, as in tfjs).
+  for (const M of [768, 13, 5])
+    it(`gives a ReLU dense layer's gradients bit for bit as tf.fused.matMul (out = ${M})`, () => {
+      const rng = new Rng(6);
+      const [N, K] = [33, 24];
+      const x = normal(N * K, rng);
+      const k = normal(K * M, rng, 0.3);
+      const b = normal(M, rng, 0.3);
+      const dy = normal(N * M, rng);
+      dy[0] = -0;
+      dy[1] = Infinity;
+      dy[2 * M + 1] = -Infinity;
+      const { fused, ops } = bothRoutes(() =>
+        valueAndGrads(
+          (a, w, c) => dense(a as tf.Tensor2D, w as tf.Tensor2D, c as tf.Tensor1D, true),
+          [tf.tensor2d(x, [N, K]), tf.tensor2d(k, [K, M]), tf.tensor1d(b)],
+          tf.tensor2d(dy, [N, M]),
+        ),
+      );
+      ['y', 'dx', 'dkernel', 'dbias'].forEach((n, i) => {
+        expect(fused[i].length, n).to.equal(ops[i].length);
+        for (let j = 0; j < ops[i].length; j++)
+          if (!Object.is(fused[i][j], ops[i][j])) expect.fail(`${n}[${j}]: ${fused[i][j]} != ${ops[i][j]}`);
+      });
     });
 
   it('leaks no tensors and no wasm buffers over a forward and backward pass of each op', () => {
