@@ -273,52 +273,95 @@ FPRL_AVX2 void reluBiasGradRows(const float* dy, const float* y, float* dx, floa
 }
 
 // ---- the per-pixel loss -------------------------------------------------------------------------
-// z, w [P,C]: logp = z - lse(z) per pixel. Pixels go in chunks whose shifted logits are
-// exponentiated 8 at a time (C = 11 fills no vector register on its own).
-constexpr long kChunk = 64;
+// z, w [P,C]: logp = z - lse(z) per pixel. C = 11 fills no vector register, so the forward takes
+// pixels 8 at a time, one lane each: class c of 8 pixels is a gather with stride C (measured 3x
+// faster than pixel by pixel: the max, the sums and the log-sum-exp are per pixel). Each lane runs
+// the same float32 operations in the same order as the scalar loop (used for the last P mod 8
+// pixels), so a pixel's numbers do not depend on its position.
 
 FPRL_AVX2 void expBlock(float* buf, long n) {
   blocks8(n, [&](long i, long k) FPRL_AVX2 { store8(buf + i, exp8(load8(buf + i, k)), k); });
 }
 
-// Returns sum(w * logp) and the entropy sum -sum(p * logp) in stats (float64); lse[P] saved.
+// One pixel: m = max, s = sum exp(z - m), lse = m + log s; pol = sum w logp, ent = -sum p logp.
+FPRL_AVX2 inline void pixelForward(const float* zp, const float* wp, long C, float* e, float* lse, float* pol, float* ent) {
+  float m = -INFINITY;
+  for (long c = 0; c < C; c++) m = zp[c] > m ? zp[c] : m;
+  for (long c = 0; c < C; c++) e[c] = zp[c] - m;
+  expBlock(e, C);
+  float s = 0.f;
+  for (long c = 0; c < C; c++) s += e[c];
+  const float l = m + std::log(s);
+  const float inv = 1.f / s;
+  float a = 0.f, h = 0.f;
+  for (long c = 0; c < C; c++) {
+    const float lp = zp[c] - l;
+    a += wp[c] * lp;
+    h -= (e[c] * inv) * lp;
+  }
+  *lse = l;
+  *pol = a;
+  *ent = h;
+}
+
+// Returns sum(w * logp) and the entropy sum -sum(p * logp) in stats (float64, pixels in order);
+// lse[P] saved for the gradient.
 FPRL_AVX2 void pixelLossRows(const float* z, const float* w, float* lse, long P, long C, double* stats) {
-  alignas(32) float buf[kChunk * 32];
+  alignas(32) float zc[32][8], ec[32][8], lanes[8], pol8[8], ent8[8];
   double policy = 0, entropy = 0;
-  for (long p0 = 0; p0 < P; p0 += kChunk) {
-    const long np = P - p0 < kChunk ? P - p0 : kChunk;
-    const float* zc = z + p0 * C;
-    float mx[kChunk];
-    for (long p = 0; p < np; p++) {
-      float m = -INFINITY;
-      for (long c = 0; c < C; c++) m = zc[p * C + c] > m ? zc[p * C + c] : m;
-      mx[p] = m;
-      for (long c = 0; c < C; c++) buf[p * C + c] = zc[p * C + c] - m;
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(C)));
+  long p0 = 0;
+  for (; p0 + 8 <= P; p0 += 8) {
+    const float* zg = z + p0 * C;
+    const float* wg = w + p0 * C;
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    for (long c = 0; c < C; c++) {
+      const __m256 v = _mm256_i32gather_ps(zg + c, idx, 4);
+      _mm256_store_ps(zc[c], v);
+      // (v > m ? v : m), as the scalar loop, lane by lane
+      m = _mm256_blendv_ps(m, v, _mm256_cmp_ps(v, m, _CMP_GT_OQ));
     }
-    expBlock(buf, np * C);
-    for (long p = 0; p < np; p++) {
-      float s = 0.f;
-      for (long c = 0; c < C; c++) s += buf[p * C + c];
-      const float l = mx[p] + std::log(s);
-      lse[p0 + p] = l;
-      const float inv = 1.f / s;
-      const float* wp = w + (p0 + p) * C;
-      float pol = 0.f, ent = 0.f;
-      for (long c = 0; c < C; c++) {
-        const float lp = zc[p * C + c] - l;
-        pol += wp[c] * lp;
-        ent -= (buf[p * C + c] * inv) * lp;
-      }
-      policy += pol;
-      entropy += ent;
+    __m256 s = _mm256_setzero_ps();
+    for (long c = 0; c < C; c++) {
+      const __m256 e = exp8(_mm256_sub_ps(_mm256_load_ps(zc[c]), m));
+      _mm256_store_ps(ec[c], e);
+      s = _mm256_add_ps(s, e);
     }
+    _mm256_store_ps(lanes, s);
+    for (int k = 0; k < 8; k++) lanes[k] = std::log(lanes[k]);
+    const __m256 l = _mm256_add_ps(m, _mm256_load_ps(lanes));
+    _mm256_storeu_ps(lse + p0, l);
+    const __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.f), s);
+    __m256 a = _mm256_setzero_ps(), h = _mm256_setzero_ps();
+    for (long c = 0; c < C; c++) {
+      const __m256 lp = _mm256_sub_ps(_mm256_load_ps(zc[c]), l);
+      a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_i32gather_ps(wg + c, idx, 4), lp));
+      h = _mm256_sub_ps(h, _mm256_mul_ps(_mm256_mul_ps(_mm256_load_ps(ec[c]), inv), lp));
+    }
+    _mm256_store_ps(pol8, a);
+    _mm256_store_ps(ent8, h);
+    for (int k = 0; k < 8; k++) {
+      policy += pol8[k];
+      entropy += ent8[k];
+    }
+  }
+  alignas(32) float e[32];
+  for (; p0 < P; p0++) {
+    float a, h;
+    pixelForward(z + p0 * C, w + p0 * C, C, e, lse + p0, &a, &h);
+    policy += a;
+    entropy += h;
   }
   stats[0] = policy;
   stats[1] = entropy;
 }
 
 // dz = a (p sum(w) - w) - b p (logp + H), H = -sum(p logp): the gradient of
-// a * (-sum(w logp)) + b * sum_p H_p with respect to the logits.
+// a * (-sum(w logp)) + b * sum_p H_p with respect to the logits. Here pixels stay pixel-major (a
+// chunk's logp written straight to dz, exponentiated 8 values at a time): measured faster than
+// gathering 8 pixels per vector, which needs a scatter back on AVX2.
+constexpr long kChunk = 64;
+
 FPRL_AVX2 void pixelLossGradRows(const float* z, const float* w, const float* lse, float* dz, long P, long C,
                                  float a, float b) {
   alignas(32) float buf[kChunk * 32];

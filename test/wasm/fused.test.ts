@@ -198,6 +198,29 @@ describe('fused element-wise kernels (src/native/fused.cc) against their tfjs tw
       });
     });
 
+  it('gives a pixel the same log-sum-exp and loss terms whether it sits in an 8-pixel lane group or in the tail', () => {
+    // The forward takes pixels 8 at a time in vector lanes and the last P mod 8 one by one: the
+    // same operations in the same order, so the same bits. 9 pixels: pixel 8 repeats pixel 0.
+    const addon = nativeMatMul()!;
+    const C = 11;
+    const rng = new Rng(8);
+    const z = normal(9 * C, rng, 3);
+    const w = normal(9 * C, rng);
+    z.copyWithin(8 * C, 0, C);
+    w.copyWithin(8 * C, 0, C);
+    const lse = new Float32Array(9);
+    const all = new Float64Array(2);
+    addon.pixelLoss!(z, w, lse, all, 9, C);
+    expect(lse[8]).to.equal(lse[0]);
+    // The first 8 alone: the tail pixel adds exactly pixel 0's terms.
+    const first = new Float64Array(2);
+    addon.pixelLoss!(z.subarray(0, 8 * C), w.subarray(0, 8 * C), new Float32Array(8), first, 8, C);
+    const single = new Float64Array(2);
+    addon.pixelLoss!(z.subarray(0, C), w.subarray(0, C), new Float32Array(1), single, 1, C);
+    expect(all[0]).to.equal(first[0] + single[0]);
+    expect(all[1]).to.equal(first[1] + single[1]);
+  });
+
   it('leaks no tensors and no wasm buffers over a forward and backward pass of each op', () => {
     const rng = new Rng(5);
     const backend = tf.backend() as unknown as { numDataIds(): number };
