@@ -10,7 +10,7 @@ import { FprlError } from '../core/errors.js';
 import { MIN_STEPS } from '../optim/config.js';
 import { checkSeedCount } from '../experiment/load.js';
 import { MAX_SEEDS } from '../experiment/schema.js';
-import { defaultThreads, sampleFreeCores } from '../parallel/index.js';
+import { defaultThreads, describeFreeCores, sampleFreeCores } from '../parallel/index.js';
 import type { ThreadChoice } from '../train/parallel.js';
 import { executeRun } from '../experiment/run-one.js';
 import { runSweep, type SweepOptions, type SweepOutcome } from '../experiment/runner.js';
@@ -160,10 +160,14 @@ export function register(program: Command): void {
       // Only the CLI chooses the thread defaults (in-process callers keep 1 thread unless they pass one).
       // The default counts the cores free now (a shared machine), measured only when it is needed.
       const needsDefault = flags.threads === undefined && !process.env[THREADS_ENV_VAR];
-      const free = needsDefault ? (await sampleFreeCores()).free : undefined;
-      const outcome = await runCommand(experiment, flags, undefined, {
-        threads: runThreads(flags, process.env, free),
-      });
+      const sample = needsDefault ? await sampleFreeCores() : undefined;
+      const threads = runThreads(flags, process.env, sample?.free);
+      if (sample && !flags.quiet)
+        process.stderr.write(
+          `default threads per run (runs without training.threads, from 8x128x128 pixels per step): ` +
+            `${describeFreeCores(sample, threads.fallback)}\n`,
+        );
+      const outcome = await runCommand(experiment, flags, undefined, { threads });
       const failed = outcome.summary.failed.length;
       if (failed > 0) {
         // The sweep carried on and wrote its summary; the exit status still says it is incomplete.
