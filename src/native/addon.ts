@@ -170,6 +170,19 @@ export interface NativeAddon {
     N: number,
     M: number,
   ): void;
+  /**
+   * count runs of `run` bytes within one buffer (the wasm heap): run i from byte src + i*srcStride
+   * to dst + i*dstStride (conv.cc; Slice, SplitV and Concat on wasm). Optional: older builds lack it.
+   */
+  copyRuns?(
+    heap: Uint8Array,
+    src: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+    run: number,
+    count: number,
+  ): void;
   /** dst[i] += src[i] (float32), in place. */
   addInto(dst: Float32Array, src: Float32Array): void;
   /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */
