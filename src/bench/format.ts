@@ -70,9 +70,9 @@ export function formatViTBench(
     const x = p.result;
     ok.push(x);
     lines.push(
-      `peer   ${x.peer} (${x.threads} threads, ${x.params.toLocaleString('en')} parameters` +
+      `peer   ${x.peer} (${x.threads} thread${x.threads === 1 ? '' : 's'}, ${x.params.toLocaleString('en')} parameters` +
         `${x.params === r.params ? ', as ours' : `: NOT ours (${r.params.toLocaleString('en')}), a different architecture`}): train ${n(x.trainImagesPerSecond)} img/s, infer ${n(x.inferImagesPerSecond)} img/s`,
-      `ratio  ${label}/peer (${x.threads} threads): train ${n(ours.trainImagesPerSecond / x.trainImagesPerSecond)}x, ` +
+      `ratio  ${label}/peer (${x.threads} thread${x.threads === 1 ? '' : 's'}): train ${n(ours.trainImagesPerSecond / x.trainImagesPerSecond)}x, ` +
         `infer ${n(ours.inferImagesPerSecond / x.inferImagesPerSecond)}x`,
     );
   }

@@ -238,7 +238,7 @@ describe('fprl bench', () => {
       expect(json.peer.threads).to.equal(1);
       expect(Object.keys(json.ratios)).to.deep.equal(['1', '2']);
       expect(out.text)
-        .to.match(/ratio {2}ours\/peer \(1 threads\): train/)
+        .to.match(/ratio {2}ours\/peer \(1 thread\): train/)
         .and.match(
           /ratio {2}ours\/peer's best: train [\d.]+x \(its 1-thread run\), infer [\d.]+x \(its 2-thread run\)/,
         )
