@@ -10,6 +10,11 @@
 const LAYERS = [
   { name: 'commands', path: '^src/commands/', why: 'the fprl subcommands: parse, validate, hand over' },
   {
+    name: 'queue',
+    path: '^src/queue/',
+    why: 'the BullMQ work queue (fprl run --queue, fprl worker, fprl queue) hands sweeps of the experiment floor to other machines: it uses the runner, run folders and worker processes, and only commands use it',
+  },
+  {
     name: 'experiment',
     path: '^src/(experiment|report|sinks|bench)/',
     why: 'sweeps, run folders, reports, sinks and benchmarks orchestrate training; nothing below may know about run folders or reports',
