@@ -11,6 +11,8 @@ import type { Summary } from '../../src/report/summary.js';
 import { runCli } from '../reliability/fixtures.js';
 import {
   killWorker,
+  numbers,
+  tinySweep,
   requireRedis,
   startRedis,
   startWorker,
@@ -18,42 +20,8 @@ import {
   type TestWorker,
 } from './helpers.js';
 
-/** 2 agents x 2 seeds (the RL agent starts from the CE run of its seed), 16 px faces, a one-block ViT. */
-export function tinySweep(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name: 'tiny',
-    dataset: { kind: 'synthetic', size: 16, train: 32, val: 8, test: 8, seed: 0 },
-    model: { preset: 'tiny-64', patchSize: 4, dim: 16, depth: 1, heads: 2, mlpDim: 32, dropout: 0 },
-    training: { steps: 4, batchSize: 4, evalEvery: 2, checkpointEvery: 2 },
-    agents: [
-      { name: 'ce', kind: 'supervised' },
-      {
-        name: 'rl',
-        kind: 'reinforce',
-        baseline: 'rloo',
-        samples: 2,
-        rewards: [{ plugin: 'dice' }],
-        initFrom: 'ce',
-      },
-    ],
-    seeds: [0, 1],
-    evaluation: { pictures: 1, batchSize: 8 },
-    ...extra,
-  };
-}
-
 const result = (dir: string, agent: string, seed: number): RunResult =>
   JSON.parse(fs.readFileSync(path.join(dir, agent, `seed-${seed}`, 'result.json'), 'utf8')) as RunResult;
-
-/** The numbers of a run: its final metrics (per class too) and its evaluation curve; not its timings. */
-export const numbers = (r: RunResult) => ({
-  status: r.status,
-  final: r.final,
-  curve: r.curve.map((p) => ({
-    ...p,
-    metrics: Object.fromEntries(Object.entries(p.metrics).filter(([k]) => k !== 'seconds')),
-  })),
-});
 
 const took = (w: TestWorker) => (w.output().match(/^took /gm) ?? []).length;
 
