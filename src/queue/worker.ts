@@ -204,6 +204,12 @@ export function serveQueue(opts: QueueWorkerOptions): QueueWorker {
     print(`${opts.address.label}: ${e.message}; reconnecting`);
   });
   worker.on('ready', () => (outage = false));
+  worker.on('lockRenewalFailed', (ids) =>
+    print(
+      `warning: could not renew the lock of ${ids.join(', ')}; if Redis stays out of reach longer than ` +
+        'the stall time (--stall-after), another worker may take the run over',
+    ),
+  );
   worker.on('failed', (job, e) => {
     if (job && !(e instanceof UnrecoverableError) && e.name !== 'WaitingError')
       print(`attempt ${job.attemptsMade} of ${job.id} failed: ${e.message.split('\n')[0]}`);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { useBackend } from '../helpers/backend.js';
@@ -8,6 +9,8 @@ import { runCommand } from '../../src/commands/run.js';
 import { readCheckpointMeta } from '../../src/train/checkpoint.js';
 import { readMetricsLog } from '../../src/sinks/index.js';
 import { jobIdOf, sweepIdOf } from '../../src/queue/jobs.js';
+import { parseQueueUrl } from '../../src/queue/connection.js';
+import { refusalSync } from '../helpers/refusal.js';
 import { packageInfo } from '../../src/experiment/environment.js';
 import type { ExperimentConfig } from '../../src/experiment/schema.js';
 import type { RunResult } from '../../src/report/types.js';
@@ -294,6 +297,20 @@ describe('queue: a wrong or unreachable queue URL', function () {
     expect(fs.existsSync(out)).to.equal(false);
   });
 
+  it('fprl worker --queue at a port that accepts but never answers (not Redis) fails within seconds, not a hang', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const url = `redis://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    try {
+      const t0 = Date.now();
+      const r = await runCli(['worker', '--queue', url]);
+      expect(Date.now() - t0).to.be.below(10_000);
+      expectCleanFailure(r, { where: url, message: 'no answer within 5 s' });
+    } finally {
+      silent.close();
+    }
+  });
+
   it('fprl worker --queue with a URL that is not a Redis URL is refused at once', async () => {
     const r = await runCli(['worker', '--queue', 'http://127.0.0.1:6379']);
     expectCleanFailure(r, {
@@ -303,6 +320,16 @@ describe('queue: a wrong or unreachable queue URL', function () {
     });
     const db = await runCli(['queue', 'status', 'redis://127.0.0.1:6379/queue']);
     expectCleanFailure(db, { where: 'fprl queue status', message: 'not a database number' });
+  });
+
+  it('reads host, port, database and password from the URL, and never shows the password', () => {
+    const a = parseQueueUrl('redis://:s3cret@queue-host:6380/2');
+    expect(a.connection).to.include({ host: 'queue-host', port: 6380, db: 2, password: 's3cret' });
+    expect(a.label).to.equal('redis://:***@queue-host:6380/2');
+    expect(parseQueueUrl('redis://localhost').connection).to.include({ port: 6379, db: 0 });
+    expect(parseQueueUrl('rediss://h:1').connection.tls).to.deep.equal({});
+    expect(refusalSync(() => parseQueueUrl('redis://h:1/0?x=1')).message).to.contain('query');
+    expect(refusalSync(() => parseQueueUrl('localhost:6379')).message).to.contain('not a Redis URL');
   });
 
   it('--workers, --threads and --backend do not go with --queue', async () => {
