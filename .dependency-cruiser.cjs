@@ -10,6 +10,11 @@
 const LAYERS = [
   { name: 'commands', path: '^src/commands/', why: 'the fprl subcommands: parse, validate, hand over' },
   {
+    name: 'serve',
+    path: '^src/serve/',
+    why: 'fprl serve: the HTTP server of the browser page and the esbuild steps that bundle it; it reads run folders',
+  },
+  {
     name: 'queue',
     path: '^src/queue/',
     why: 'the BullMQ work queue (fprl run --queue, fprl worker, fprl queue) hands sweeps of the experiment floor to other machines: it uses the runner, run folders and worker processes, and only commands use it',
@@ -76,6 +81,24 @@ const LAYERS = [
   },
 ];
 
+/**
+ * Node core modules (with or without `node:`) and the packages that only run in Node. Code that
+ * also runs in the browser page (src/web/) must reach none of them: reward plugins are the same
+ * modules in training and in the page (no copy for the web), and so are the Face Transformers.
+ */
+const NODE_CORE = [
+  'assert', 'async_hooks', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs',
+  'http', 'http2', 'https', 'module', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream',
+  'string_decoder', 'timers', 'tls', 'tty', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+];
+const NODE_ONLY = [
+  `^(node:)?(${NODE_CORE.join("|")})(/|$)`,
+  'node_modules/(sharp|yauzl|cli-progress|onnxruntime-node|@tensorflow/tfjs-node(-gpu)?|bullmq|ioredis|esbuild|playwright-core)/',
+  '\\.node$',
+];
+/** The folders the browser page bundles from, directly or through what they import. */
+const BROWSER_CODE = '^(rewards|src/web)/';
+
 /** One rule per floor: nothing on it imports a floor above it. */
 const upward = LAYERS.slice(1).map((layer, i) => ({
   name: `layer-${layer.name}-imports-up`,
@@ -120,6 +143,31 @@ module.exports = {
       severity: 'error',
       from: { path: '^(src|agents|envs|rewards)/' },
       to: { circular: true },
+    },
+    {
+      // The page is a floor of its own beside the commands: an entry point (bundled by esbuild,
+      // served by fprl serve) that nothing imports and that stands on the browser-safe floors only.
+      name: 'web-stands-on-browser-floors',
+      comment:
+        'the page (src/web/) may import only rewards/, the networks (agents/vit/), src/data, src/metrics, src/native/addon.ts, src/core and packages: everything else is Node or orchestration',
+      severity: 'error',
+      from: { path: '^src/web/' },
+      to: { pathNot: '^(src/web/|rewards/|agents/vit/|src/(data|metrics|core)/|src/native/addon\\.ts$|node_modules/)' },
+    },
+    {
+      name: 'nothing-imports-the-page',
+      comment: 'the page is bundled from src/web/main.ts, never imported: Node code would pull in the DOM',
+      severity: 'error',
+      from: { pathNot: '^src/web/' },
+      to: { path: '^src/web/' },
+    },
+    {
+      name: 'browser-code-reaches-no-node',
+      comment:
+        'rewards/ and the page (src/web/) run in a browser: nothing they import, directly or through other modules, may be a Node core module or a Node-only package; split the Node part into its own module above (as src/native/addon.ts and index.ts, agents/vit/net.ts and persist.ts)',
+      severity: 'error',
+      from: { path: BROWSER_CODE },
+      to: { path: NODE_ONLY, reachable: true },
     },
     {
       name: 'no-test-imports-in-source',

@@ -1,5 +1,5 @@
 import type { ClassCounts } from '../src/metrics/index.js';
-import { nativeAddon } from '../src/native/index.js';
+import { nativeAddon } from '../src/native/addon.js';
 
 /**
  * Difference credit of one image: for each pixel, score(pred with that pixel set to its true

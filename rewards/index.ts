@@ -4,7 +4,7 @@ export type { RewardDefinition, OptionInfo } from './define.js';
 export { rewardRegistry, registerBuiltinRewards } from './registry.js';
 export { attachRewards, resolveComponents, combinedRange, RewardAttachment } from './attach.js';
 export type { AttachedComponent } from './attach.js';
-export { importRewards } from './load.js';
+export { registerRewardModule } from './load.js';
 export { f1Reward, diceReward, iouReward, type OverlapOptions } from './overlap.js';
 export { pixelAccuracyReward, type PixelAccuracyOptions } from './pixel-accuracy.js';
 export { boundaryF1Reward, type BoundaryF1Options } from './boundary-f1.js';

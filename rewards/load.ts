@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { FprlError } from '../src/core/errors.js';
 import type { Registry } from '../src/core/registry.js';
 import type { RewardPlugin } from '../src/core/types.js';
@@ -7,26 +5,18 @@ import { isRewardDefinition } from './define.js';
 import { rewardRegistry } from './registry.js';
 
 /**
- * Import a user's reward module and register every reward it exports (default or named
- * exports made with `defineReward`). Returns the registered names. This is how a reward file
- * outside the package reaches the CLI and experiment JSON (e.g. `fprl rewards list --import`).
+ * Register every reward an imported module exports (default or named exports made with
+ * `defineReward`) and return their names; `file` names the module in errors. Importing is the
+ * caller's: Node's `importRewards` (src/experiment/import-rewards.ts) imports a file, the browser
+ * page (src/web/) a bundle served by `fprl serve`; both land here, so a module registers the same
+ * rewards in training and in the page.
  */
-export async function importRewards(
+export function registerRewardModule(
+  mod: Record<string, unknown>,
   file: string,
   registry: Registry<RewardPlugin> = rewardRegistry,
   opts: { replace?: boolean } = {},
-): Promise<string[]> {
-  const abs = path.resolve(file);
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
-  } catch (e) {
-    throw new FprlError(`cannot import reward module: ${(e as Error).message.split('\n')[0]}`, {
-      where: file,
-      hint: 'give the path of a .js (or, under tsx, .ts) module that exports defineReward(...) results',
-      cause: e,
-    });
-  }
+): string[] {
   const defs = [...new Set(Object.values(mod).filter(isRewardDefinition))];
   if (defs.length === 0) {
     throw new FprlError('the module exports no reward made with defineReward', {

@@ -1,16 +1,17 @@
 /**
- * What the Face Transformers (the ViT, agents/vit/model.ts, and the hybrid, hybrid.ts) share: a
- * table of named variables made from the network's specs (each variable from its own forked
- * stream) or from given weights, greedy prediction in chunks, the tfjs checkpoint (save, and
- * loadWeightsFrom with its architecture checks), and disposal. A network adds its config, its
- * variable table and `apply`.
+ * What the Face Transformers (the ViT, agents/vit/vit-net.ts, and the hybrid, hybrid-net.ts)
+ * share: a table of named variables made from the network's specs (each variable from its own
+ * forked stream) or from given weights, greedy prediction in chunks, the checkpoint's content
+ * (`checkpointTensors`, and `loadWeights` with its architecture checks), and disposal. A network
+ * adds its config, its variable table and `apply`. Nothing here touches files, so the browser
+ * page runs these classes too; the files are ./persist.ts's (save, loadWeightsFrom, load).
  */
 import * as tf from '@tensorflow/tfjs';
 import { FprlError } from '../../src/core/errors.js';
 import type { Rng } from '../../src/core/rng.js';
 import type { PolicyArchitecture, PolicyNet } from '../../src/core/types.js';
 import type { BlockWeights } from './block.js';
-import { checkVariables, decodeCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointKind } from './checkpoint.js';
+import { checkVariables, decodeCheckpoint, type CheckpointKind, type RawCheckpoint } from './checkpoint-format.js';
 import { blockParamNames, createVariables, type NamedVariable, type ParamSpec } from './params.js';
 
 export interface ApplyOptions {
@@ -165,22 +166,24 @@ export abstract class NamedVariableNet<C extends { imageSize: number; numClasses
     return out;
   }
 
-  /** Write model.json + weights.bin to `dir` (atomically; see agents/vit/README.md for the layout). */
-  async save(dir: string): Promise<void> {
-    if (this.disposed) throw new FprlError('the model was disposed', { where: `${this.kind.label}.save` });
-    const named = this.named.map((n) => ({ name: n.name, tensor: n.variable as tf.Tensor }));
-    const by = `face-parsing-rl ${this.kind.label} (tfjs ${tf.version.tfjs})`;
-    await writeCheckpoint(dir, this.config, named, by, this.kind.checkpoint.kind);
+  /** The kind of network this is (its label, checkpoint kind, architecture fields). */
+  get netKind(): NetKind<C> {
+    return this.kind;
+  }
+
+  /** The variables by documented name, for a checkpoint (the model keeps them). */
+  checkpointTensors(where: string): { name: string; tensor: tf.Tensor }[] {
+    if (this.disposed) throw new FprlError('the model was disposed', { where: `${this.kind.label}.${where}` });
+    return this.named.map((n) => ({ name: n.name, tensor: n.variable as tf.Tensor }));
   }
 
   /**
-   * Replace this model's weights with those saved in `dir` (e.g. to fine-tune a CE model with RL).
+   * Replace this model's weights with a read checkpoint's (e.g. to fine-tune a CE model with RL).
    * The architecture must match; dropout rates may differ. Nothing changes if it fails.
    */
-  async loadWeightsFrom(dir: string): Promise<void> {
+  loadWeights(raw: RawCheckpoint<C>): void {
     if (this.disposed)
       throw new FprlError('the model was disposed', { where: `${this.kind.label}.loadWeightsFrom` });
-    const raw = await readCheckpoint(dir, this.kind.checkpoint);
     const kind = this.kind;
     const hint =
       `checkpoint: ${describeArch(kind, raw.config)}; this model: ${describeArch(kind, this.config)}. ` +
@@ -211,14 +214,12 @@ export abstract class NamedVariableNet<C extends { imageSize: number; numClasses
   }
 }
 
-/** The model saved in `dir`, built by `make` from its own config and weights (a network's static `load`). */
-export async function loadNet<C, N>(
-  dir: string,
-  checkpoint: CheckpointKind<C>,
+/** The model of a read checkpoint, built by `make` from its own config and weights. */
+export function netFromCheckpoint<C, N>(
+  raw: RawCheckpoint<C>,
   specsOf: (c: C) => ParamSpec[],
   make: (config: C, weights: tf.NamedTensorMap) => N,
-): Promise<N> {
-  const raw = await readCheckpoint(dir, checkpoint);
+): N {
   checkVariables(raw, specsOf(raw.config), 'the checkpoint does not match its own config; save it again');
   const weights = decodeCheckpoint(raw);
   try {

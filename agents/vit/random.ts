@@ -9,7 +9,7 @@
  * same numbers, on every backend.
  */
 import type { Rng } from '../../src/core/rng.js';
-import { nativeAddon } from '../../src/native/index.js';
+import { nativeAddon } from '../../src/native/addon.js';
 
 /**
  * Chris Doty-Humphrey's Small Fast Counting generator (sfc32). The fill loop keeps the state in

@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import type { Registry } from '../core/registry.js';
 import type { RewardPlugin } from '../core/types.js';
+import { importRewards } from '../experiment/import-rewards.js';
 import {
-  importRewards,
   optionInfo,
   registerBuiltinRewards,
   rewardRegistry,

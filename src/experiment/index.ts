@@ -28,6 +28,7 @@ export {
   type ResolvedExperiment,
 } from './load.js';
 export { expandEnvVars } from './env-vars.js';
+export { importRewards } from './import-rewards.js';
 export { configError } from './issues.js';
 export { describeAjvErrors, type ConfigIssue } from '../core/validate.js';
 export { planSweep, checkAgentGraph, orderAgents, runId, type RunSpec, type PlannedAgent } from './plan.js';

@@ -30,7 +30,7 @@ const HINT =
   'give a run folder (runs/<experiment>-<time>/<agent>/seed-<n>) whose training wrote a checkpoint, or its checkpoints/ folder';
 
 /** The checkpoint folder of `dir`: `dir/checkpoints`, or `dir` itself. */
-async function checkpointDir(dir: string): Promise<string> {
+export async function checkpointDir(dir: string): Promise<string> {
   if (!existsSync(dir)) throw new FprlError('no such folder', { where: dir, hint: HINT });
   for (const c of [path.join(dir, RUN_FILES.checkpoints), dir]) if (await readCheckpointMeta(c)) return c;
   throw new FprlError('no checkpoint here', { where: dir, hint: HINT });

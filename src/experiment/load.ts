@@ -26,7 +26,7 @@ import { resolveModelPreset } from '../../agents/vit/presets.js';
 import { FprlError, isFprlError } from '../core/errors.js';
 import type { Registry } from '../core/registry.js';
 import type { PolicyArchitecture, RewardPlugin, RewardSpec } from '../core/types.js';
-import { importRewards } from '../../rewards/load.js';
+import { importRewards } from './import-rewards.js';
 import { optionsValidator } from '../../rewards/define.js';
 import { registerBuiltinRewards, rewardRegistry } from '../../rewards/registry.js';
 import { MIN_STEPS, resolveTrainingConfig, type TrainingConfig } from '../optim/config.js';

@@ -1,5 +1,5 @@
 import { FprlError } from '../core/errors.js';
-import { nativeAddon } from '../native/index.js';
+import { nativeAddon } from '../native/addon.js';
 
 /**
  * The one pixel counter of the project: adds the confusion counts of `pred` against `target`

@@ -11,111 +11,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** The addon's exports (each entry point's comment in kernels.cc and bandit.cc says more). */
-export interface NativeAddon {
-  /**
-   * Slice i of `c` ([M,N]) = op(slice aSlice[i] of `a`) @ op(slice bSlice[i] of `b`) + bias, then
-   * the activation (tfjs-backend-wasm's codes: 0 linear, 1 relu, 2 relu6, 4 leakyrelu, 5 sigmoid,
-   * 6 elu). Throws on any out-of-bounds index or length.
-   */
-  gemm(
-    a: Float32Array,
-    b: Float32Array,
-    c: Float32Array,
-    M: number,
-    N: number,
-    K: number,
-    transposeA: boolean,
-    transposeB: boolean,
-    aSlice: Int32Array,
-    bSlice: Int32Array,
-    bias: Float32Array | null,
-    activation: number,
-    alpha: number,
-  ): void;
-  /** out[i] = exp(x[i]) within 2 ulp (0 below -87.34, where exp is a denormal; NaN stays NaN). */
-  exp(x: Float32Array, out: Float32Array): void;
-  /** x viewed as [pre, R, post]: out[p, j] = scale * sum over r of x[p, r, j] (fixed order). */
-  sum(x: Float32Array, out: Float32Array, pre: number, R: number, post: number, scale: number): void;
-  // The hot loops of a REINFORCE step (bandit.cc): the same arithmetic as the JS beside each
-  // caller, bit for bit (agents/nets/sampling.ts, agents/advantage.ts, rewards/credit.ts,
-  // src/metrics/count.ts).
-  sample(probs: Float32Array, u: Float64Array, C: number, k: number, out: Int32Array): void;
-  policyWeights(
-    actions: Int32Array,
-    values: Float32Array,
-    perPixel: boolean,
-    K: number,
-    B: number,
-    P: number,
-    C: number,
-    mask: Uint8Array | null,
-    inv: number,
-    out: Float32Array,
-  ): void;
-  rlooBaseline(signal: Float32Array, K: number, n: number, base: Float32Array): void;
-  /** BulkRandom.dropoutMask's sfc32 loop (agents/vit/random.ts), advancing `state`. */
-  dropoutMask(state: Int32Array, out: Float32Array, threshold: number, keep: number): void;
-  advantageStats(
-    signal: Float32Array,
-    base: Float32Array,
-    K: number,
-    n: number,
-    mask: Uint8Array | null,
-    adv: Float32Array,
-    stats: Float64Array,
-  ): void;
-  normalizeAdvantages(
-    adv: Float32Array,
-    K: number,
-    n: number,
-    mask: Uint8Array | null,
-    mean: number,
-    scale: number,
-  ): void;
-  /** differenceCredit's lookups: out[i] = table[a*C+b]; stops at a missing pair (returns it) or -1. */
-  pairCredit(
-    pred: Int32Array,
-    target: Int32Array,
-    C: number,
-    ignore: number,
-    table: Float64Array,
-    out: Float32Array,
-    from: number,
-  ): number;
-  /** Adds confusion counts into out[t*C + p]; returns the first pixel with a bad label (out then partial), or -1. */
-  confusion(pred: Int32Array, target: Int32Array, C: number, ignore: number, out: Float64Array): number;
-  /** One Adam step (src/wasm/adam-kernel.ts): w, g, m, v in; w', m', v' out. */
-  adam(
-    w: Float32Array,
-    g: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    wOut: Float32Array,
-    mOut: Float32Array,
-    vOut: Float32Array,
-    scalars: Float64Array,
-    l2: boolean,
-    decoupled: boolean,
-  ): void;
-  /**
-   * The convolutions' data movement (conv.cc; src/wasm/im2col.ts has the geometry and the same
-   * loops in TypeScript, bit for bit). Optional: an addon built before conv.cc lacks them, and the
-   * TypeScript loops run then.
-   */
-  im2col?(x: Float32Array, cols: Float32Array, geometry: Int32Array, p0: number, rows: number): void;
-  /** Adds the patches back into dx (the input gradient). */
-  col2im?(cols: Float32Array, dx: Float32Array, geometry: Int32Array, p0: number, rows: number): void;
-  /** dst[i] += src[i] (float32), in place. */
-  addInto(dst: Float32Array, src: Float32Array): void;
-  /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */
-  keepLargeBlocks(): boolean;
-  /** Whether this CPU can run the kernels (AVX2 and FMA). */
-  supported: boolean;
-  /** Instruction set the kernel was written for. */
-  isa: string;
-}
+import { installNativeLoader, nativeAddon, withoutNative, type NativeAddon } from './addon.js';
 
 export const NATIVE_ENV_VAR = 'FPRL_NATIVE';
 const ADDON = path.join('build', 'Release', 'fprl_native.node');
@@ -129,7 +25,6 @@ interface LoadResult {
 
 let loaded: LoadResult | undefined;
 let enabled = true;
-let suspended = 0;
 
 /** The package root: the nearest folder above this file with binding.gyp (src/ and dist/src/ alike). */
 function packageRoot(): string | undefined {
@@ -160,25 +55,15 @@ function load(): LoadResult {
   }
 }
 
-/** The addon when it is built, loadable and supported by this CPU (and FPRL_NATIVE is not 0). */
-export function nativeAddon(): NativeAddon | undefined {
-  if (suspended) return undefined;
+function loadOnce(): LoadResult {
   loaded ??= load();
-  return loaded.addon;
+  return loaded;
 }
 
-/**
- * Run `fn` as if the addon were not built (every caller takes its JS path): for tests that the
- * native loops give the JS results, and for before/after measurements.
- */
-export function withoutNative<T>(fn: () => T): T {
-  suspended++;
-  try {
-    return fn();
-  } finally {
-    suspended--;
-  }
-}
+// This module is the Node loader of the slot in ./addon.ts: importing it makes the addon available.
+installNativeLoader(() => loadOnce().addon);
+
+export { nativeAddon, withoutNative, installNativeLoader, type NativeAddon };
 
 /** The addon for the wasm backend's kernels: {@link nativeAddon} unless switched off here. */
 export function nativeMatMul(): NativeAddon | undefined {
@@ -187,9 +72,9 @@ export function nativeMatMul(): NativeAddon | undefined {
 
 /** One line for logs and environment.json: what runs the wasm backend's matMuls, and why. */
 export function describeMatMul(): string {
-  loaded ??= load();
-  if (loaded.addon && enabled) return `native ${loaded.addon.isa} (${ADDON})`;
-  const why = loaded.addon ? 'switched off' : loaded.reason;
+  const { addon, reason } = loadOnce();
+  if (addon && enabled) return `native ${addon.isa} (${ADDON})`;
+  const why = addon ? 'switched off' : reason;
   return `XNNPACK wasm SIMD (native matMul not used: ${why})`;
 }
 

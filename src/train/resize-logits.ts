@@ -6,27 +6,9 @@
  * reads the input at ((y + 0.5) * h / H - 0.5, (x + 0.5) * w / W - 0.5), clamped to the edges.
  * One image at a time, so memory holds one [H,W,C] resize, whatever the set.
  */
-import * as tf from '@tensorflow/tfjs';
 import { resizeLabelNearest } from '../data/index.js';
 
-/**
- * The argmax labels [height*width] of image `index` of `logits` [B,h,w,C], resized bilinearly
- * to height x width first (no resize when the size is already that). Disposes what it makes.
- */
-export function labelsAtSize(logits: tf.Tensor4D, index: number, height: number, width: number): Int32Array {
-  const [, h, w, C] = logits.shape;
-  const labels = tf.tidy(() => {
-    const one = tf.slice(logits, [index, 0, 0, 0], [1, h, w, C]);
-    const sized =
-      h === height && w === width ? one : tf.image.resizeBilinear(one, [height, width], false, true);
-    return tf.argMax(sized, -1);
-  });
-  try {
-    return Int32Array.from(labels.dataSync() as Int32Array);
-  } finally {
-    labels.dispose();
-  }
-}
+export { labelsAtSize } from '../data/label-size.js';
 
 /**
  * Labels of an agent without logits (the reference agents) at another size: nearest neighbour

@@ -81,6 +81,25 @@ describe('the layers (.dependency-cruiser.cjs)', function () {
     }
   });
 
+  it('fail reward code that reaches a Node core module through another floor (rewards run in the browser page too)', async () => {
+    const dir = await tree({
+      'rewards/f1.ts': ['../src/metrics/count.js'],
+      'src/metrics/count.ts': ['../native/load.js'],
+      'src/native/load.ts': ['node:module'],
+      'src/web/page.ts': ['../../rewards/f1.js'],
+      'src/data/ok.ts': ['node:fs'],
+    });
+    try {
+      const found = await violations(['src', 'rewards'], dir);
+      expect(found.filter((v) => v.startsWith('browser-code-reaches-no-node')).sort()).to.deep.equal([
+        'browser-code-reaches-no-node: rewards/f1.ts -> module',
+        'browser-code-reaches-no-node: src/web/page.ts -> module',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('are drawn in docs/layers.md as the tool draws them now (npm run layers)', () => {
     // Exits 1 with a message when the drawing differs from the code's.
     execFileSync(process.execPath, [path.join(root, 'docs/layers.mjs'), '--check'], { stdio: 'pipe' });
