@@ -101,8 +101,14 @@ export interface TestWorker {
 }
 
 /** `fprl worker --queue url ...` as a real process, started and ready. */
-export async function startWorker(url: string, args: string[] = []): Promise<TestWorker> {
-  const child = spawnCli(['worker', '--queue', url, '--backend', 'cpu', ...args]);
+export async function startWorker(
+  url: string,
+  args: string[] = [],
+  user?: { uid: number; gid: number },
+): Promise<TestWorker> {
+  // Another user (root's tests run a worker as nobody) gets a HOME it may write (tsx's cache).
+  const env = user ? { HOME: os.tmpdir() } : {};
+  const child = spawnCli(['worker', '--queue', url, '--backend', 'cpu', ...args], env, user);
   let text = '';
   child.stdout?.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (text += d.toString()));
