@@ -81,68 +81,67 @@ export function estimateMemory(arch: {
   return undefined;
 }
 
-function encoderSizes(depth: number, heads: number, t: number, d: number, m: number) {
-  return {
-    attention: depth * heads * t * t,
-    tokens: depth * t * (d + m),
-    attentionBytes: heads * t * t * BYTES,
-  };
+/** The two encoders differ only in their tokens and the hybrid's conv maps (floats per image). */
+interface Shape {
+  tokens: number;
+  imageSize: number;
+  numClasses: number;
+  depth: number;
+  heads: number;
+  dim: number;
+  mlpDim: number;
+  /** Every conv map kept for the backward pass (hybrid stem and decoder), 0 for the plain ViT. */
+  convMaps: number;
+  /** The largest input of one convolution (its im2col buffer is 9x it), 0 for the plain ViT. */
+  largestConvInput: number;
 }
 
-function vitMemory(c: ViTConfig, params: number): MemoryEstimate & { pixels: number } {
-  const t = numTokens(c);
-  const pixels = c.imageSize * c.imageSize;
-  const enc = encoderSizes(c.depth, c.heads, t, c.dim, c.mlpDim);
+function estimate(s: Shape, params: number): MemoryEstimate & { pixels: number } {
+  const t = s.tokens;
+  const pixels = s.imageSize * s.imageSize;
+  const attention = s.depth * s.heads * t * t;
+  const tokens = s.depth * t * (s.dim + s.mlpDim);
   const train =
-    PER_ATTENTION * enc.attention + PER_TOKEN * enc.tokens + PER_PIXEL_CLASS * pixels * c.numClasses;
-  const evalLive = Math.max(c.heads * t * t, t * Math.max(c.dim, c.mlpDim), pixels * c.numClasses);
-  return {
-    tokens: t,
-    params,
-    pixels,
-    attentionBytes: enc.attentionBytes,
-    stateBytes: STATE_COPIES * params * BYTES,
-    trainBytesPerImage: train * BYTES,
-    evalBytesPerImage: EVAL_LIVE * evalLive * BYTES,
-  };
-}
-
-function hybridMemory(c: HybridConfig, params: number): MemoryEstimate & { pixels: number } {
-  const t = hybridTokens(c);
-  const pixels = c.imageSize * c.imageSize;
-  const enc = encoderSizes(c.depth, c.heads, t, c.dim, c.mlpDim);
-  let conv = 0;
-  let largestMap = 0;
-  let side = c.imageSize;
-  for (const ch of c.stemChannels) {
-    side /= 2;
-    conv += side * side * ch;
-    largestMap = Math.max(largestMap, side * side * ch);
-  }
-  for (const s of decoderStages(c)) {
-    const area = s.size * s.size;
-    conv += area * (s.upChannels + s.skipChannels + s.outChannels);
-    largestMap = Math.max(largestMap, area * (s.upChannels + s.skipChannels));
-  }
-  const train =
-    PER_ATTENTION * enc.attention +
-    PER_TOKEN * enc.tokens +
-    PER_CONV * conv +
-    PER_PIXEL_CLASS * pixels * c.numClasses;
-  // A 3x3 convolution's im2col buffer is 9x its input map.
+    PER_ATTENTION * attention +
+    PER_TOKEN * tokens +
+    PER_CONV * s.convMaps +
+    PER_PIXEL_CLASS * pixels * s.numClasses;
   const evalLive = Math.max(
-    c.heads * t * t,
-    t * Math.max(c.dim, c.mlpDim),
-    9 * largestMap,
-    pixels * c.numClasses,
+    s.heads * t * t,
+    t * Math.max(s.dim, s.mlpDim),
+    9 * s.largestConvInput,
+    pixels * s.numClasses,
   );
   return {
     tokens: t,
     params,
     pixels,
-    attentionBytes: enc.attentionBytes,
+    attentionBytes: s.heads * t * t * BYTES,
     stateBytes: STATE_COPIES * params * BYTES,
     trainBytesPerImage: train * BYTES,
     evalBytesPerImage: EVAL_LIVE * evalLive * BYTES,
   };
+}
+
+function vitMemory(c: ViTConfig, params: number): MemoryEstimate & { pixels: number } {
+  return estimate({ ...c, tokens: numTokens(c), convMaps: 0, largestConvInput: 0 }, params);
+}
+
+function hybridMemory(c: HybridConfig, params: number): MemoryEstimate & { pixels: number } {
+  let convMaps = 0;
+  let largestConvInput = 0;
+  let side = c.imageSize;
+  let cin = 3;
+  for (const ch of c.stemChannels) {
+    largestConvInput = Math.max(largestConvInput, side * side * cin);
+    side /= 2;
+    convMaps += side * side * ch;
+    cin = ch;
+  }
+  for (const s of decoderStages(c)) {
+    const area = s.size * s.size;
+    convMaps += area * (s.upChannels + s.skipChannels + s.outChannels);
+    largestConvInput = Math.max(largestConvInput, area * (s.upChannels + s.skipChannels));
+  }
+  return estimate({ ...c, tokens: hybridTokens(c), convMaps, largestConvInput }, params);
 }
