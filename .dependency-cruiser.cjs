@@ -15,6 +15,11 @@ const LAYERS = [
     why: 'fprl serve: the HTTP server of the browser page and the esbuild steps that bundle it; it reads run folders',
   },
   {
+    name: 'queue',
+    path: '^src/queue/',
+    why: 'the BullMQ work queue (fprl run --queue, fprl worker, fprl queue) hands sweeps of the experiment floor to other machines: it uses the runner, run folders and worker processes, and only commands use it',
+  },
+  {
     name: 'experiment',
     path: '^src/(experiment|report|sinks|bench)/',
     why: 'sweeps, run folders, reports, sinks and benchmarks orchestrate training; nothing below may know about run folders or reports',

@@ -10,6 +10,8 @@ import { register as score } from './score.js';
 import { register as importWeights } from './import.js';
 import { register as exportWeights } from './export.js';
 import { register as serve } from './serve.js';
+import { register as worker } from './worker.js';
+import { register as queue } from './queue.js';
 
 /** Every `fprl` subcommand, each `register(program)` from its own file. */
-export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose, bench, importWeights, exportWeights, serve];
+export const COMMANDS: ((program: Command) => void)[] = [score, rewards, run, evalRun, predict, data, diagnose, bench, importWeights, exportWeights, serve, worker, queue];

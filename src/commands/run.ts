@@ -16,6 +16,8 @@ import { executeRun } from '../experiment/run-one.js';
 import { runSweep, type SweepOptions, type SweepOutcome } from '../experiment/runner.js';
 import { WORKER_COMMAND } from '../experiment/protocol.js';
 import { serveWorker } from '../experiment/worker-pool.js';
+import { parseQueueUrl, probeQueue } from '../queue/connection.js';
+import { queueRuns } from '../queue/submit.js';
 
 /** `--seeds 0,1,2` -> [0, 1, 2] (also ranges: `0-4`); at most MAX_SEEDS, counted before expanding. */
 export function parseSeeds(text: string): number[] {
@@ -69,15 +71,39 @@ export interface RunFlags {
   force?: boolean;
   quiet?: boolean;
   progress?: 'auto' | 'bars' | 'lines';
+  /** Put the runs on this work queue (redis://HOST:PORT[/DB]) for `fprl worker`s to train. */
+  queue?: string;
 }
 
+/** With --queue the workers choose processes, threads and backend: these flags would do nothing. */
+const NOT_WITH_QUEUE: [keyof RunFlags, string, string][] = [
+  ['workers', '--workers', 'fprl worker --slots N on each machine'],
+  ['threads', '--threads', 'fprl worker --threads N'],
+  ['backend', '--backend', 'fprl worker --backend NAME'],
+];
+
 /** The command's logic, callable in-process (tests). Lines go to `print`, progress to stderr. */
-export function runCommand(
+export async function runCommand(
   experiment: string | undefined,
   flags: RunFlags,
   print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   extra: Partial<SweepOptions> = {},
 ): Promise<SweepOutcome> {
+  if (flags.queue !== undefined) {
+    for (const [key, flag, instead] of NOT_WITH_QUEUE) {
+      if (flags[key] !== undefined) {
+        throw new FprlError(`${flag} does not go with --queue: the workers choose it`, {
+          where: flag,
+          hint: `leave ${flag} out and start the workers with ${instead}`,
+        });
+      }
+    }
+    // An unreachable queue is refused in seconds, before any folder is made.
+    const address = parseQueueUrl(flags.queue);
+    const warn = (l: string) => print(`warning: ${l}`);
+    await probeQueue(address, { warn });
+    extra = { ...extra, threads: undefined, remote: queueRuns(address, { warn }) };
+  }
   return runSweep({
     experiment,
     resume: flags.resume,
@@ -150,6 +176,10 @@ export function register(program: Command): void {
     .option('--force', 'write into a non-empty --out that is not a sweep folder')
     .option('--progress <mode>', 'progress display: auto, bars or lines')
     .option('--quiet', 'no progress display (the table and the report path are still printed)')
+    .option(
+      '--queue <url>',
+      'put the runs on this work queue (redis://HOST:PORT[/DB]) for fprl worker on any machine; --out must be a shared folder (docs/QUEUE.md)',
+    )
     .action(async (experiment: string | undefined, flags: RunFlags) => {
       if (flags.progress && !['auto', 'bars', 'lines'].includes(flags.progress)) {
         throw new FprlError(`unknown progress mode '${flags.progress}'`, {
@@ -158,16 +188,18 @@ export function register(program: Command): void {
         });
       }
       // Only the CLI chooses the thread defaults (in-process callers keep 1 thread unless they pass one).
-      // The default counts the cores free now (a shared machine), measured only when it is needed.
-      const needsDefault = flags.threads === undefined && !process.env[THREADS_ENV_VAR];
+      // With --queue the workers choose their threads. Otherwise the default counts the cores
+      // free now (a shared machine), measured only when it is needed.
+      const local = flags.queue === undefined;
+      const needsDefault = local && flags.threads === undefined && !process.env[THREADS_ENV_VAR];
       const sample = needsDefault ? await sampleFreeCores() : undefined;
-      const threads = runThreads(flags, process.env, sample?.free);
-      if (sample && !flags.quiet)
+      const threads = local ? runThreads(flags, process.env, sample?.free) : undefined;
+      if (sample && threads && !flags.quiet)
         process.stderr.write(
           `default threads per run (runs without training.threads, from 8x128x128 pixels per step): ` +
             `${describeFreeCores(sample, threads.fallback)}\n`,
         );
-      const outcome = await runCommand(experiment, flags, undefined, { threads });
+      const outcome = await runCommand(experiment, flags, undefined, threads ? { threads } : {});
       const failed = outcome.summary.failed.length;
       if (failed > 0) {
         // The sweep carried on and wrote its summary; the exit status still says it is incomplete.
@@ -185,8 +217,11 @@ export function register(program: Command): void {
     .command(WORKER_COMMAND, { hidden: true })
     .description('internal: a worker process of `fprl run --workers N`')
     .option('--backend <name>', 'compute backend')
-    .action(async (flags: { backend?: string }) => {
+    .option('--stop-on-signal', 'SIGTERM/SIGINT end the run at its next checkpoint (fprl worker)')
+    .action(async (flags: { backend?: string; stopOnSignal?: boolean }) => {
       await initBackend(flags.backend);
-      await serveWorker((job, emit, warn) => executeRun(job, { emit, warn }));
+      await serveWorker((job, emit, warn, stop) => executeRun(job, { emit, warn, stop }), {
+        stopOnSignal: flags.stopOnSignal,
+      });
     });
 }

@@ -26,13 +26,19 @@ export interface EnvironmentRecord {
    */
   backend: { name: string; provider: string; threads: number; notes: string[]; matMul?: string };
   workers: number;
+  /**
+   * The work queue the runs were put on (`fprl run --queue`, password left out): they were
+   * trained by `fprl worker`s, so `backend` and `machine` here are the submitter's, not theirs.
+   */
+  queue?: string;
   seeds: number[];
   machine: { platform: string; arch: string; cpus: number; cpuModel: string; memoryGiB: number };
   /** Commit of the working tree the sweep ran from, with `dirty` when it had local changes. */
   git?: { commit: string; dirty: boolean };
 }
 
-function packageInfo(): { name: string; version: string } {
+/** This project's name and version (package.json), e.g. for a queue job to name who made it. */
+export function packageInfo(): { name: string; version: string } {
   // From sources (src/experiment) and from the build (dist/src/experiment) alike.
   for (const rel of ['../../package.json', '../../../package.json']) {
     try {
@@ -90,6 +96,7 @@ function gitInfo(cwd: string): EnvironmentRecord['git'] {
 export function describeEnvironment(opts: {
   backend: BackendInfo;
   workers: number;
+  queue?: string;
   seeds: number[];
   cwd?: string;
   now?: Date;
@@ -112,6 +119,7 @@ export function describeEnvironment(opts: {
       ...(opts.backend.fused ? { fused: opts.backend.fused } : {}),
     },
     workers: opts.workers,
+    ...(opts.queue !== undefined ? { queue: opts.queue } : {}),
     seeds: opts.seeds,
     machine: {
       platform: os.platform(),

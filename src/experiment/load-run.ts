@@ -62,6 +62,8 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const exp = await resolveExperiment(record.experiment, {
     where: `${ckpt} (run config)`,
     checkPaths: false,
+    // Read to predict or evaluate with the run's network, not to train: no training-memory check.
+    memory: false,
   });
   const index = exp.config.agents.findIndex((a) => a.name === record!.agent);
   const entry = exp.config.agents[index];

@@ -37,6 +37,7 @@ import { parseJsonText } from './json-position.js';
 import { describeAjvErrors, validatorFor, type ConfigIssue } from '../core/validate.js';
 import { configError } from './issues.js';
 import { checkAgentGraph } from './plan.js';
+import { availableMemory, checkMemory, type MemoryBudget } from './resources.js';
 import {
   experimentSchema,
   MAX_SEEDS,
@@ -72,6 +73,11 @@ export interface LoadOptions {
   steps?: number;
   /** Check that dataset folders exist (default true). */
   checkPaths?: boolean;
+  /**
+   * Memory to check the model's estimated needs against (default: what this process can have now,
+   * availableMemory()); `false` skips the check (a config read only to be shown or compared).
+   */
+  memory?: MemoryBudget | false;
 }
 
 /** A validated experiment and what follows from it. */
@@ -183,6 +189,11 @@ export async function resolveExperiment(
   if ((opts.checkPaths ?? true) && config.dataset.kind !== 'synthetic' && !existsSync(config.dataset.root)) {
     issues.push({ path: '/dataset/root', message: `folder ${config.dataset.root} does not exist` });
   }
+  // Memory last: the estimate needs a valid model and training config.
+  if (!issues.length && model && opts.memory !== false)
+    issues.push(
+      ...checkMemory(config, model, agents, (a) => trainingOf(config, a), opts.memory ?? availableMemory()),
+    );
   if (issues.length) throw configError(issues, where);
   return { config, vit: model!.config as ViTConfig | HybridConfig, model: model! };
 }

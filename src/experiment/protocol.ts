@@ -23,7 +23,8 @@ export interface RunJob {
   threads?: ThreadChoice;
 }
 
-export type ToWorker = { type: 'run'; job: RunJob } | { type: 'exit' };
+/** `stop`: end the current run (and any later one) at its next checkpoint, unfinished (fprl worker's shutdown). */
+export type ToWorker = { type: 'run'; job: RunJob } | { type: 'stop' } | { type: 'exit' };
 
 export type FromWorker =
   | { type: 'ready'; pid: number }

@@ -51,6 +51,11 @@ export interface RunHooks {
   emit?: (e: ForwardedEvent) => void;
   /** Data warnings (skipped files...), one line each. */
   warn?: (text: string) => void;
+  /**
+   * Asked after each periodic checkpoint: true stops the run there without a result.json (a queue
+   * worker shutting down); the outcome has `stoppedAt` and the run resumes from that checkpoint.
+   */
+  stop?: () => boolean;
 }
 
 /** Carry out one run; resolves with its outcome once result.json is written. */
@@ -78,6 +83,7 @@ export async function executeRun(
   let close: (() => void) | undefined;
   const sinks: { close(): Promise<void> }[] = [];
   let result: RunResult;
+  let stoppedAt: number | undefined;
   try {
     await fs.mkdir(paths.dir, { recursive: true });
     const jsonl = new JsonlSink(paths.metrics, { runId: run.id });
@@ -131,7 +137,7 @@ export async function executeRun(
     const record: RunConfigRecord = { experiment: config, agent: entry.name, seed: run.seed };
     const resumed = await readCheckpointMeta(paths.checkpoints);
     if (resumed) checkResume(resumed, record, paths.checkpoints, warn);
-    await train({
+    const trained = await train({
       agent,
       env,
       bus,
@@ -144,7 +150,10 @@ export async function executeRun(
       trainSize: trainSet.length,
       runConfig: record,
       threads: job.threads,
+      stop: hooks.stop,
     });
+    stoppedAt = trained.stoppedAt;
+    if (stoppedAt !== undefined) throw new Error(`stopped at the checkpoint of step ${stoppedAt}`);
 
     const evaluation = await evaluate(agent, evalSet, {
       batchSize: config.evaluation.batchSize,
@@ -192,6 +201,8 @@ export async function executeRun(
     }
   }
   bus.close();
+  // Stopped on request: not finished, so no result.json (the next session resumes the checkpoint).
+  if (stoppedAt !== undefined) return { status: 'failed', error: result.error, stoppedAt };
   try {
     const log = await readMetricsLog(paths.metrics);
     const curves = curvesFromLog(log.records, { runId: run.id, split: 'val' });

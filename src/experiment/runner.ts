@@ -67,6 +67,31 @@ export interface SweepOptions {
   env?: NodeJS.ProcessEnv;
   /** Progress stream (default process.stderr). */
   progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Carry the runs out elsewhere instead of on this machine (`fprl run --queue`, src/queue/). */
+  remote?: RemoteRuns;
+}
+
+/** What remote executors get to work with (the sweep is prepared and its folder written). */
+export interface RemoteContext {
+  dir: string;
+  config: ResolvedExperiment['config'];
+  /** The runs still to do, in plan order. */
+  runs: readonly RunSpec[];
+  /** Progress events of any run, for the sweep's one progress display. */
+  emit: (e: ForwardedEvent) => void;
+  warn: (runId: string, text: string) => void;
+}
+
+/**
+ * Runs carried out outside this process tree (the work queue of src/queue/). The scheduler here
+ * still orders them: a run is handed over once its initFrom source finished, and a run whose
+ * source failed is recorded failed without being handed over.
+ */
+export interface RemoteRuns {
+  /** Where the runs go, for the sweep line and environment.json, e.g. `queue redis://host:6379`. */
+  label: string;
+  /** One executor per run that may be handed over at once; `close` lets go of connections. */
+  open(ctx: RemoteContext): Promise<{ executors: Executor[]; close(): Promise<void> }>;
 }
 
 export interface SweepOutcome {
@@ -190,6 +215,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   const lock = acquireSweepLock(dir);
   let progress: ProgressSink | undefined;
   const executors: Executor[] = [];
+  let closeRemote: (() => Promise<void>) | undefined;
   try {
     print(describeBackend(backend));
     const workers = resolveWorkers(opts.workers, backend);
@@ -203,21 +229,29 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     }
     const todo = plan.filter((r) => !previous.has(r.id));
     // More processes than runs that can start at once would only wait.
-    const processes = todo.length > 1 ? Math.min(workers, todo.length) : 1;
+    const processes = opts.remote ? 0 : todo.length > 1 ? Math.min(workers, todo.length) : 1;
     // Every run reads the same data: a bad folder is one error for the sweep, found before
     // anything is written, not a failed result.json per run that --retry-failed must undo.
-    if (todo.length) await checkSweepData(config, processes > 1, (t) => print(`warning: ${t}`));
+    if (todo.length) await checkSweepData(config, processes !== 1, (t) => print(`warning: ${t}`));
 
     // Marked once the data passed: a refused sweep leaves nothing but its (released) lock.
     // A folder taken with --force stays unmarked: the user's files there stay protected next time.
     if (state !== 'forced') await markOutput(dir, RUN_COMMAND);
     await writeJsonAtomic(files.config, config);
-    await writeEnvironment(files.environment, describeEnvironment({ backend, workers, seeds }));
+    await writeEnvironment(
+      files.environment,
+      describeEnvironment({
+        backend,
+        workers: opts.remote ? 0 : workers,
+        seeds,
+        ...(opts.remote ? { queue: opts.remote.label } : {}),
+      }),
+    );
     if (opts.retryFailed) await clearFailed(dir, plan, previous);
     print(
       `sweep ${config.name}: ${plan.length} runs (${config.agents.length} agents x ${seeds.length} seeds)` +
         `${previous.size ? `, ${previous.size} already finished` : ''}, ` +
-        `${processes > 1 ? `${processes} worker processes` : 'in-process'} -> ${dir}`,
+        `${opts.remote ? `on the ${opts.remote.label}` : processes > 1 ? `${processes} worker processes` : 'in-process'} -> ${dir}`,
     );
 
     const bus = new EventBus();
@@ -252,7 +286,11 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     };
     const warn = (runId: string, text: string) =>
       progress ? progress.log(`${runId}: warning: ${text}`) : print(`${runId}: warning: ${text}`);
-    if (processes > 1) {
+    if (opts.remote) {
+      const remote = await opts.remote.open({ dir, config, runs: todo, emit: forward, warn });
+      closeRemote = remote.close;
+      executors.push(...remote.executors);
+    } else if (processes > 1) {
       const choice = backendChoiceOf(backend);
       for (let i = 0; i < processes; i++) {
         executors.push(
@@ -298,6 +336,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
       onSkipped: (r, outcome) => recordFailed(r, outcome.error ?? 'not run', 0),
     });
     await Promise.all(executors.map((e) => (e as Partial<WorkerExecutor>).close?.()));
+    await closeRemote?.();
+    closeRemote = undefined;
     await progress?.close();
     progress = undefined;
     bus.close();
@@ -330,6 +370,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
   } finally {
     await progress?.close();
     await Promise.all(executors.map((e) => (e as Partial<WorkerExecutor>).close?.()));
+    await closeRemote?.().catch(() => undefined);
     lock.release();
   }
 }

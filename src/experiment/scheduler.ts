@@ -12,6 +12,8 @@ export type RunStatus = 'ok' | 'failed';
 export interface RunOutcome {
   status: RunStatus;
   error?: string;
+  /** The run stopped on request at this checkpoint step, unfinished (no result.json): see RunHooks.stop. */
+  stoppedAt?: number;
 }
 
 /** Something that can carry out one run at a time (the in-process runner, a worker process). */

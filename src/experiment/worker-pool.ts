@@ -44,7 +44,8 @@ class Tail {
 }
 
 export interface WorkerOptions {
-  sweepDir: string;
+  /** The sweep of every run `execute` is given (a queue worker passes whole jobs to `executeJob`). */
+  sweepDir?: string;
   /** Backend choice passed to the worker (`--backend`), the one the sweep resolved. */
   backend: string;
   /** Data-parallel threads of each run, sent with every job. */
@@ -53,6 +54,8 @@ export interface WorkerOptions {
   onEvent: (e: ForwardedEvent) => void;
   /** Data warnings of a run (skipped files...). */
   onWarning?: (runId: string, text: string) => void;
+  /** More arguments of the `__worker` command (e.g. `--stop-on-signal`). */
+  args?: string[];
 }
 
 /** One worker process, started on first use and restarted after a crash. */
@@ -67,7 +70,8 @@ export class WorkerExecutor implements Executor {
 
   private start(): Promise<void> {
     const { modulePath, execArgv } = cliLaunch();
-    const child = fork(modulePath, [WORKER_COMMAND, '--backend', this.opts.backend], {
+    const args = [WORKER_COMMAND, '--backend', this.opts.backend, ...(this.opts.args ?? [])];
+    const child = fork(modulePath, args, {
       execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -106,15 +110,26 @@ export class WorkerExecutor implements Executor {
     return this.ready;
   }
 
-  async execute(run: RunSpec): Promise<RunOutcome> {
+  execute(run: RunSpec): Promise<RunOutcome> {
+    if (this.opts.sweepDir === undefined) throw new Error('WorkerExecutor.execute: no sweepDir');
+    return this.executeJob({ sweepDir: this.opts.sweepDir, run });
+  }
+
+  /** Carry out `job` (its threads default to the executor's). */
+  async executeJob(job: RunJob): Promise<RunOutcome> {
     if (!this.child || !this.ready) await this.start();
     else await this.ready;
     const child = this.child!;
-    const job: RunJob = { sweepDir: this.opts.sweepDir, run, threads: this.opts.threads };
+    const sent: RunJob = { ...job, threads: job.threads ?? this.opts.threads };
     return new Promise<RunOutcome>((resolve, reject) => {
-      this.current = { runId: run.id, resolve, reject };
-      child.send({ type: 'run', job } satisfies ToWorker);
+      this.current = { runId: job.run.id, resolve, reject };
+      child.send({ type: 'run', job: sent } satisfies ToWorker);
     });
+  }
+
+  /** Ask the worker to end its run at the next checkpoint, unfinished (its outcome says `stoppedAt`). */
+  stop(): void {
+    if (this.child?.connected) this.child.send({ type: 'stop' } satisfies ToWorker);
   }
 
   /** Ask the worker to exit and wait for it (kills it after `graceMs`). */
@@ -133,20 +148,36 @@ export class WorkerExecutor implements Executor {
   }
 }
 
-/** The child's side: take jobs until told to exit. `execute` must never throw for a run's own failure. */
+/**
+ * The child's side: take jobs until told to exit. `execute` must never throw for a run's own
+ * failure. `stop` turns true once the parent says `stop` (or, with `stopOnSignal`, on SIGTERM or
+ * SIGINT: a queue worker's children outlive a signal sent to the whole process group until their
+ * run reaches a checkpoint, and the parent decides what happens to the job).
+ */
 export function serveWorker(
   execute: (
     job: RunJob,
     emit: (e: ForwardedEvent) => void,
     warn: (text: string) => void,
+    stop: () => boolean,
   ) => Promise<RunOutcome>,
+  opts: { stopOnSignal?: boolean } = {},
 ): Promise<void> {
   const send = (m: FromWorker) => process.send?.(m);
   if (!process.send)
     throw new Error(`'fprl ${WORKER_COMMAND}' is internal: it runs only as a worker of 'fprl run'`);
+  let stopping = false;
+  const stop = () => stopping;
+  if (opts.stopOnSignal) {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => (stopping = true));
+  }
   return new Promise<void>((resolve) => {
     let queue = Promise.resolve();
     const onMessage = (m: ToWorker) => {
+      if (m.type === 'stop') {
+        stopping = true;
+        return;
+      }
       if (m.type === 'exit') {
         queue = queue.then(() => {
           process.off('message', onMessage);
@@ -162,6 +193,7 @@ export function serveWorker(
             m.job,
             (event) => send({ type: 'event', event }),
             (text) => send({ type: 'warning', runId: m.job.run.id, text }),
+            stop,
           );
           send({ type: 'done', runId: m.job.run.id, outcome });
         } catch (e) {

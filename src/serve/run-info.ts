@@ -1,7 +1,9 @@
 /**
  * What `fprl serve` tells the page about the run it serves (`GET /api/run`): where the policy's
- * checkpoint lies under `/run/`, the model's input size, the experiment's reward components and
- * its `rewardModules`. A folder that is not a run is no reason to stop serving: the page shows
+ * checkpoint lies under `/run/`, the model's input size, the served agent's reward components
+ * (as the env takes them: named, weighted, with their options; the env's default `f1` when the
+ * agent configures none), the experiment's `rewardModules`, and its data folder (a `lapa` or
+ * `celebamask` dataset: splits and sizes, dataset.ts). A folder that is not a run is no reason to stop serving: the page shows
  * the error (naming the folder) and the reward playground works without a checkpoint.
  */
 import { existsSync } from 'node:fs';
@@ -12,6 +14,9 @@ import { checkpointDir } from '../experiment/load-run.js';
 import type { RunConfigRecord } from '../experiment/run-one.js';
 import { RUN_FILES } from '../experiment/layout.js';
 import { readJsonFile } from '../experiment/results.js';
+import type { DatasetConfig } from '../experiment/schema.js';
+import { DEFAULT_REWARDS } from '../../envs/bandit-env.js';
+import { DatasetFiles, type DatasetInfo } from './dataset.js';
 
 /** The run as the page sees it (JSON). */
 export interface RunInfo {
@@ -25,19 +30,26 @@ export interface RunInfo {
   /** URL folder of the policy's model.json + weights.bin (under /run/), and its path for messages. */
   policyUrl?: string;
   policyPath?: string;
-  /** The experiment's reward components (plugin and options) of the served agent. */
-  rewards?: { name?: string; plugin: string; weight?: number; options?: unknown }[];
+  /** The served agent's reward components as the env takes them (name, plugin, weight, options). */
+  rewards?: { name: string; plugin: string; weight: number; options: unknown }[];
+  /** True when the agent configures no rewards and `rewards` is the env's default. */
+  rewardsDefault?: boolean;
+  /** The run's data folder, when its dataset is one (`lapa`, `celebamask`). */
+  dataset?: DatasetInfo;
   /** The experiment's `rewardModules`, served bundled at /api/reward-module/<i>.js. */
   rewardModules: { file: string; url: string }[];
 }
 
 interface ExperimentRecord {
-  agents?: { name: string; rewards?: RunInfo['rewards'] }[];
+  agents?: { name: string; rewards?: { name?: string; plugin: string; weight?: number; options?: unknown }[] }[];
   rewardModules?: string[];
+  dataset?: DatasetConfig;
 }
 
 /** The run info of `dir` (never throws for a bad folder: the error goes into `error`). */
-export async function readRunInfo(dir: string | undefined): Promise<{ info: RunInfo; root?: string; modules: string[] }> {
+export async function readRunInfo(
+  dir: string | undefined,
+): Promise<{ info: RunInfo; root?: string; modules: string[]; data?: DatasetFiles }> {
   if (dir === undefined) return { info: { rewardModules: [] }, modules: [] };
   try {
     const ckpt = await checkpointDir(dir);
@@ -60,6 +72,12 @@ export async function readRunInfo(dir: string | undefined): Promise<{ info: RunI
     const root = path.resolve(dir);
     const rel = path.relative(root, policy).split(path.sep).map(encodeURIComponent).join('/');
     const modules = (exp.rewardModules ?? []).map((m) => path.resolve(m));
+    // As run-one.ts hands them to the env (rewardSpecsOf), or the env's default.
+    const configured = exp.agents?.find((a) => a.name === agentName)?.rewards ?? [];
+    const rewards = configured.length
+      ? configured.map((r) => ({ name: r.name ?? r.plugin, plugin: r.plugin, weight: r.weight ?? 1, options: r.options ?? {} }))
+      : DEFAULT_REWARDS.map((r) => ({ name: r.name, plugin: r.plugin, weight: r.weight, options: r.options ?? {} }));
+    const data = exp.dataset && exp.dataset.kind !== 'synthetic' ? await DatasetFiles.open(exp.dataset) : undefined;
     const info: RunInfo = {
       dir,
       agent: agentName,
@@ -67,10 +85,12 @@ export async function readRunInfo(dir: string | undefined): Promise<{ info: RunI
       step: meta.step,
       policyUrl: `/run/${rel}/`,
       policyPath: policy,
-      rewards: exp.agents?.find((a) => a.name === agentName)?.rewards,
+      rewards,
+      ...(configured.length ? {} : { rewardsDefault: true }),
+      dataset: data?.info,
       rewardModules: modules.map((file, i) => ({ file, url: `/api/reward-module/${i}.js` })),
     };
-    return { info, root, modules };
+    return { info, root, modules, data };
   } catch (e) {
     const error = e instanceof FprlError ? e.describe() : `${(e as Error).message} (${dir})`;
     return { info: { dir, error, rewardModules: [] }, modules: [] };

@@ -6,6 +6,8 @@
  *   /api/run                          the run as the page sees it (run-info.ts)
  *   /api/reward-module/<i>.js         the experiment's i-th reward module, bundled for the browser
  *   /run/<path>                       a file inside the run folder, and only inside it
+ *   /api/data/<split>/<index>         a sample of the run's data folder at the model's size (dataset.ts)
+ *   /data/<path>                      a file of the data folder's image/label pairs, no other
  *
  * A path is refused (404) when, decoded, it holds `..`, a backslash or a NUL, or when its real
  * path (symlinks followed) leaves the folder it belongs to: no path traversal.
@@ -90,7 +92,7 @@ export function resolveInside(root: string, rel: string): string | undefined {
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   await checkPageDir(opts.pageDir);
-  const { info, root, modules } = await readRunInfo(opts.run);
+  const { info, root, modules, data } = await readRunInfo(opts.run);
   const bundles = new Map<number, Promise<string>>();
   const host = opts.host ?? '127.0.0.1';
 
@@ -130,6 +132,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       }
     }
     if (url.startsWith('/run/')) return sendFile(res, root ? resolveInside(root, url.slice('/run/'.length)) : undefined);
+    const sample = /^\/api\/data\/([a-z]+)\/(\d{1,9})$/.exec(url);
+    if (sample) {
+      if (!data) return notFound(res);
+      try {
+        return send(res, 200, JSON.stringify(await data.sample(sample[1], Number(sample[2]))), TYPES['.json']);
+      } catch (e) {
+        // The page shows this text (naming the file or the split); the playground keeps its face.
+        return send(res, 422, e instanceof FprlError ? e.describe() : String(e), 'text/plain; charset=utf-8');
+      }
+    }
+    if (url.startsWith('/data/')) return sendFile(res, data?.file(url.slice('/data/'.length)));
     const page = /^\/([\w.-]+)$/.exec(url);
     if (page && (PAGE_FILES as readonly string[]).includes(page[1])) return sendFile(res, path.join(opts.pageDir, page[1]));
     if (page && page[1].endsWith('.wasm')) return sendFile(res, resolveInside(opts.pageDir, page[1]));

@@ -55,6 +55,11 @@ export interface TrainOptions {
   numClasses?: number;
   /** Data-parallel threads beyond the config's `threads` (src/train/parallel.ts); default one thread. */
   threads?: ThreadChoice;
+  /**
+   * Asked after each periodic checkpoint: true ends training there, with `stoppedAt` set and no
+   * final evaluation or run:end (a queue worker shutting down; the run resumes from that checkpoint).
+   */
+  stop?: () => boolean;
 }
 
 export interface TrainResult {
@@ -67,6 +72,8 @@ export interface TrainResult {
   /** The last step's scalars. */
   lastScalars: Record<string, number>;
   wallSeconds: number;
+  /** The checkpoint step training stopped at on request (`stop`); the run is not finished. */
+  stoppedAt?: number;
 }
 
 const DEFAULT_NEEDS: AgentNeeds = { target: true, reward: true, greedyReward: false, samples: 1 };
@@ -229,8 +236,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       lastScalars = scalars;
       if (step % config.logEvery === 0 || step === total) bus.emit('train:step', { runId, step, scalars });
       if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < total) await runEval(false);
-      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0 && step < total)
+      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0 && step < total) {
         await checkpoint();
+        if (opts.checkpointDir && opts.stop?.()) {
+          const wallSeconds = (performance.now() - started) / 1000;
+          return { steps: step, resumedFrom, lastScalars, wallSeconds, stoppedAt: step };
+        }
+      }
     }
     await runEval(true);
     if (lastCheckpointStep !== step) await checkpoint();

@@ -1,18 +1,26 @@
 /// <reference lib="dom" />
 /**
  * The page `fprl serve` serves (bundled by `npm run build` into dist/web/app.js): a parser view
- * (a photo parsed in the browser with the run's checkpoint) and a reward playground (a synthetic
- * face, its ground truth and a prediction the user paints; every registered reward live, with a
- * heatmap of the chosen reward's difference credit). The rewards and networks are the modules
+ * (a photo parsed in the browser with the run's checkpoint) and a reward playground (a face,
+ * synthetic or from the run's data folder, its ground truth and a prediction the user paints; the
+ * agent's configured reward components and every registered reward live, with a heatmap of the
+ * chosen reward's difference credit). The rewards and networks are the modules
  * training uses (rewards/, agents/vit/); nothing here reaches Node (.dependency-cruiser.cjs).
  * `window.fprlPage` exposes the page's state to the browser tests (test/web/page.test.ts).
  */
 import { CLASS_COLORS, CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
 import { FprlError } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
-import type { RewardContext, RewardPlugin } from '../core/types.js';
+import type { RewardContext, RewardPlugin, RewardSpec } from '../core/types.js';
 import { SyntheticFaces } from '../data/synthetic.js';
-import { registerBuiltinRewards, registerRewardModule, resolveOptions } from '../../rewards/index.js';
+import {
+  registerBuiltinRewards,
+  registerRewardModule,
+  resolveComponents,
+  resolveOptions,
+  type AttachedComponent,
+} from '../../rewards/index.js';
+import { checkValue } from '../../rewards/answer-check.js';
 import { settle } from '../../rewards/settle.js';
 import { chooseBackend } from './backend.js';
 import { $, drawRgb, labelColours, rgbOf, showMessage } from './dom.js';
@@ -27,8 +35,36 @@ interface RunInfo {
   step?: number;
   policyUrl?: string;
   policyPath?: string;
+  rewards?: RewardSpec[];
+  rewardsDefault?: boolean;
+  dataset?: { kind: string; root: string; size: number; splits: { split: string; count: number }[]; error?: string };
   rewardModules: { file: string; url: string }[];
 }
+
+/** A face of the playground and its truth, at the model's size. */
+interface Face {
+  rgb: Uint8Array;
+  target: Int32Array;
+  size: number;
+  /** Where it came from, e.g. `synthetic seed 0 (easy)` or `test 3 (id 3)`. */
+  source: string;
+}
+
+/** One sample of the run's data folder as /api/data/<split>/<index> sends it (src/serve/dataset.ts). */
+interface DataSample {
+  split: string;
+  index: number;
+  id: string;
+  height: number;
+  width: number;
+  image: string;
+  label?: string;
+  rgb: string;
+  labels: string;
+}
+
+/** An agent's reward component resolved in the page, or why it cannot be. */
+type RunComponent = { spec: RewardSpec; attached?: AttachedComponent; error?: string };
 
 /** What the tests read. */
 const state = {
@@ -41,6 +77,14 @@ const state = {
     target: new Int32Array(0) as Int32Array,
     pred: new Int32Array(0) as Int32Array,
     values: {} as Record<string, number | string>,
+    /** Where the face came from (`synthetic ...` or `<split> <index> (id ...)`). */
+    source: '',
+    /** The agent's reward components: value (or error) by component name, and their weighted sum. */
+    run: {
+      components: [] as { name: string; plugin: string; weight: number; options: unknown }[],
+      values: {} as Record<string, number | string>,
+      total: undefined as number | string | undefined,
+    },
     credit: undefined as Float32Array | undefined,
     creditReward: 'f1',
     updates: 0,
@@ -49,6 +93,8 @@ const state = {
 };
 let brushClass = 10;
 const registry = new Registry<RewardPlugin>('reward');
+let runInfo: RunInfo = { rewardModules: [] };
+let runComponents: RunComponent[] = [];
 
 // ---------------------------------------------------------------- start-up
 
@@ -57,6 +103,7 @@ async function start(): Promise<void> {
   const backend = await chooseBackend(params.get('backend') ?? undefined);
   state.backend = backend.name;
   const info = (await (await fetch('/api/run')).json()) as RunInfo;
+  runInfo = info;
   let runText = 'no run (fprl serve RUN_DIR serves one)';
   if (info.error) showMessage(`not a run: ${info.error}`);
   else if (info.policyUrl) {
@@ -71,11 +118,27 @@ async function start(): Promise<void> {
   registerBuiltinRewards(registry);
   for (const m of info.rewardModules) await loadRewardModule(m.url, m.file);
   state.rewards = registry.names();
+  runComponents = resolveRunComponents(info.rewards ?? []);
   $('status').textContent = `tfjs backend: ${backend.name}${backend.skipped.length ? ` (not available: ${backend.skipped.join(', ')})` : ''} · ${runText}`;
   $('status').dataset.backend = backend.name;
   drawLegend();
   setUpParser();
-  setUpPlayground();
+  await setUpPlayground();
+}
+
+/**
+ * The agent's reward components, resolved as the env resolves them (`resolveComponents`: the
+ * plugin, its options checked with the schema's defaults filled in, the weight); one that cannot
+ * be (e.g. its module did not load here) keeps its row with the reason.
+ */
+function resolveRunComponents(specs: RewardSpec[]): RunComponent[] {
+  return specs.map((spec) => {
+    try {
+      return { spec, attached: resolveComponents([spec], registry)[0] };
+    } catch (e) {
+      return { spec, error: e instanceof FprlError ? e.describe() : String(e) };
+    }
+  });
 }
 
 async function loadRewardModule(url: string, file: string): Promise<void> {
@@ -220,10 +283,29 @@ async function parseBitmap(bitmap: ImageBitmap, name: string): Promise<void> {
 
 // ---------------------------------------------------------------- reward playground
 
-function setUpPlayground(): void {
-  $('seed').onchange = () => newFace();
-  $('difficulty').onchange = () => newFace();
-  $('reset').onclick = () => newFace();
+async function setUpPlayground(): Promise<void> {
+  const source = $<HTMLSelectElement>('source');
+  for (const s of runInfo.dataset?.splits ?? []) {
+    const o = document.createElement('option');
+    o.value = `data:${s.split}`;
+    o.textContent = `${s.split} split of the run's data folder (${s.count})`;
+    source.append(o);
+  }
+  if (runInfo.dataset?.error) showMessage(runInfo.dataset.error);
+  source.onchange = () => {
+    const data = source.value.startsWith('data:');
+    $('synthetic-controls').hidden = data;
+    $('dataset-controls').hidden = !data;
+    if (data) {
+      const n = runInfo.dataset!.splits.find((s) => `data:${s.split}` === source.value)!.count;
+      $<HTMLInputElement>('index').max = String(n - 1);
+    }
+    void newFace();
+  };
+  $('seed').onchange = () => void newFace();
+  $('difficulty').onchange = () => void newFace();
+  $('index').onchange = () => void newFace();
+  $('reset').onclick = () => void newFace();
   const pred = $<HTMLCanvasElement>('pred');
   const paint = (e: PointerEvent) => {
     if (!(e.buttons & 1)) return;
@@ -245,31 +327,137 @@ function setUpPlayground(): void {
     paint(e);
   };
   pred.onpointermove = paint;
-  newFace();
+  buildRunRewardRows();
+  await newFace();
 }
 
-function newFace(): void {
-  const S = state.policy?.config.imageSize ?? 64;
+let facing: Promise<void> = Promise.resolve();
+/** Show the face the controls name (one at a time, in order); a face that cannot load leaves the current one. */
+function newFace(): Promise<void> {
+  const next = async () => {
+    const source = $<HTMLSelectElement>('source').value;
+    const face = source.startsWith('data:') ? await dataFace(source.slice('data:'.length)) : syntheticFace();
+    if (face) showFace(face);
+  };
+  facing = facing.then(next, next);
+  return facing;
+}
+
+function syntheticFace(): Face {
+  const S = state.policy?.config.imageSize ?? runInfo.dataset?.size ?? 64;
   const seed = Number($<HTMLInputElement>('seed').value) || 0;
   const difficulty = $<HTMLSelectElement>('difficulty').value as 'easy' | 'medium' | 'hard';
   const face = new SyntheticFaces({ size: S, count: 1, seed, split: 'test', difficulty }).render(0);
+  return { rgb: face.rgb, target: Int32Array.from(face.label), size: S, source: `synthetic seed ${seed} (${difficulty})` };
+}
+
+function bytesOf(base64: string): Uint8Array {
+  const text = atob(base64);
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/**
+ * A face of the run's data folder: the server decodes and resizes it to the model's size with
+ * training's own function (image Lanczos, label nearest), so the page sees what training sees.
+ */
+async function dataFace(split: string): Promise<Face | undefined> {
+  const index = Number($<HTMLInputElement>('index').value);
+  const info = $('sample-info');
+  try {
+    const r = await fetch(`/api/data/${encodeURIComponent(split)}/${index}`);
+    if (!r.ok) throw new Error(await r.text());
+    const s = (await r.json()) as DataSample;
+    const link = (href: string, text: string) => {
+      const a = document.createElement('a');
+      a.href = href;
+      a.target = '_blank';
+      a.textContent = text;
+      return a;
+    };
+    info.replaceChildren(`id ${s.id} · `, link(s.image, 'image'), ...(s.label ? [' · ', link(s.label, 'label')] : []));
+    info.dataset.id = s.id;
+    const target = Int32Array.from(bytesOf(s.labels));
+    return { rgb: bytesOf(s.rgb), target, size: s.height, source: `${split} ${index} (id ${s.id}, resized to ${s.height} px as training does)` };
+  } catch (e) {
+    // The server's message names the file (or the split and the range); the current face stays.
+    showMessage((e as Error).message);
+    return undefined;
+  }
+}
+
+function showFace(face: Face): void {
+  const S = face.size;
   const pg = state.playground;
   pg.size = S;
   pg.rgb = face.rgb;
-  pg.target = Int32Array.from(face.label);
-  if (state.policy) {
+  pg.target = face.target;
+  pg.source = face.source;
+  $('face-caption').textContent = `face: ${face.source}`;
+  if (state.policy && state.policy.config.imageSize === S) {
     pg.pred = parseImage(state.policy, face.rgb, S, S);
     $('pred-caption').textContent = 'prediction of the run (paint here)';
   } else {
     // Without a run: the truth shifted 2 px right, a plausible imperfect parse to start from.
     pg.pred = new Int32Array(S * S);
-    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) pg.pred[y * S + x] = pg.target[y * S + Math.max(0, x - 2)];
+    for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
+        const t = pg.target[y * S + Math.max(0, x - 2)];
+        pg.pred[y * S + x] = t === IGNORE_INDEX ? 0 : t;
+      }
     $('pred-caption').textContent = 'prediction: the truth shifted 2 px (paint here)';
   }
   drawRgb($<HTMLCanvasElement>('face'), face.rgb, S, S);
   drawRgb($<HTMLCanvasElement>('truth'), labelColours(pg.target), S, S);
   buildRewardRows();
   void update();
+}
+
+/** The agent's components, named as in its config, with plugin, options and weight; then their weighted sum. */
+function buildRunRewardRows(): void {
+  if (!runInfo.rewards?.length) return;
+  $('run-rewards-block').hidden = false;
+  $('run-rewards-title').textContent = runInfo.rewardsDefault
+    ? `The agent's reward: ${runInfo.agent} configures none, so the env's default`
+    : `The agent's rewards (${runInfo.agent}'s config)`;
+  state.playground.run.components = runComponents.map(({ spec }) => ({ name: spec.name, plugin: spec.plugin, weight: spec.weight, options: spec.options ?? {} }));
+  const tbody = $('run-rewards').querySelector('tbody')!;
+  const cell = (text: string, cls?: string) => {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  };
+  const radio = (value: string, on: boolean) => {
+    const td = document.createElement('td');
+    if (on) {
+      const input = document.createElement('input');
+      input.type = 'radio';
+      input.name = 'heat';
+      input.value = value;
+      td.append(input);
+    }
+    return td;
+  };
+  const credits = (c: RunComponent) => (c.attached?.plugin.credit ?? []).includes('difference');
+  for (const c of runComponents) {
+    const tr = document.createElement('tr');
+    tr.dataset.component = c.spec.name;
+    // Options as the env uses them: the schema's defaults filled in.
+    const options = c.attached ? c.attached.options : (c.spec.options ?? {});
+    tr.append(radio(`run:${c.spec.name}`, credits(c)), cell(c.spec.name), cell(c.spec.plugin), cell(JSON.stringify(options), 'options'));
+    tr.append(cell(String(c.spec.weight), 'num'), cell('', 'num value'));
+    tbody.append(tr);
+  }
+  const total = document.createElement('tr');
+  total.className = 'total';
+  total.append(radio('run:', runComponents.every(credits)), cell('weighted sum'), cell(''), cell('the reward the agent gets'), cell('', 'num'), cell('', 'num value'));
+  tbody.append(total);
+  tbody.onchange = (e) => {
+    const t = e.target as HTMLInputElement;
+    if (t.name === 'heat') state.playground.creditReward = t.value;
+    void update();
+  };
 }
 
 const DEFAULT_WEIGHTS: Record<string, number> = { f1: 0.7, 'boundary-f1': 0.3 };
@@ -334,11 +522,64 @@ async function updateNow(): Promise<void> {
       cell.classList.add('error');
     }
   }
+  const run = await runValues(pg, ctx);
+  pg.run.values = run.values;
+  pg.run.total = run.total;
+  if (pg.creditReward.startsWith('run:')) credit = run.credit;
   pg.values = values;
   pg.credit = credit;
   drawHeat(credit, S);
   pg.updates++;
   $('rewards').dataset.updates = String(pg.updates);
+}
+
+/**
+ * The agent's components on the playground's labels, each checked as the env checks an answer
+ * (`checkValue`: a number inside the plugin's range), and their weighted sum; the difference credit
+ * of the chosen component, or of the sum (the weighted sum of the credits, as the env's pixelReward).
+ */
+async function runValues(
+  pg: typeof state.playground,
+  ctx: RewardContext,
+): Promise<{ values: Record<string, number | string>; total?: number | string; credit?: Float32Array }> {
+  const values: Record<string, number | string> = {};
+  if (!runComponents.length) return { values };
+  const chosen = pg.creditReward.startsWith('run:') ? pg.creditReward.slice('run:'.length) : undefined;
+  const wantSum = pg.creditReward === 'run:';
+  let total: number | string = 0;
+  let credit: Float32Array | undefined = wantSum ? new Float32Array(pg.size * pg.size) : undefined;
+  let sumCredit = true;
+  for (const c of runComponents) {
+    const cell = $('run-rewards').querySelector<HTMLElement>(`tr[data-component="${CSS.escape(c.spec.name)}"] .value`)!;
+    try {
+      if (!c.attached) throw new Error(c.error);
+      const { plugin, options, range, where, weight } = c.attached;
+      const v = checkValue(await settle(plugin.compute(pg.pred, pg.target, ctx, options)), range, where, "the playground's face");
+      values[c.spec.name] = v;
+      if (typeof total === 'number') total += weight * v;
+      cell.textContent = v.toFixed(6);
+      cell.dataset.value = String(v);
+      cell.classList.remove('error');
+      if (wantSum || chosen === c.spec.name) {
+        const gives = plugin.pixelCredit && (plugin.credit ?? []).includes('difference');
+        const own = gives ? plugin.pixelCredit!(pg.pred, pg.target, ctx, options, 'difference') : undefined;
+        if (!wantSum) credit = own;
+        else if (!own) sumCredit = false;
+        else for (let p = 0; p < own.length; p++) credit![p] += weight * own[p];
+      }
+    } catch (e) {
+      values[c.spec.name] = e instanceof FprlError ? e.describe() : (e as Error).message;
+      total = `no sum: component '${c.spec.name}' failed`;
+      sumCredit = false;
+      cell.textContent = values[c.spec.name] as string;
+      cell.classList.add('error');
+    }
+  }
+  if (wantSum && !sumCredit) credit = undefined;
+  const cell = $('run-rewards').querySelector<HTMLElement>('tr.total .value')!;
+  cell.textContent = typeof total === 'number' ? total.toFixed(6) : total;
+  cell.dataset.value = String(total);
+  return { values, total, credit };
 }
 
 /** Red where fixing the pixel raises the reward, blue where it lowers it, scaled by the largest |credit|. */
@@ -355,9 +596,12 @@ function drawHeat(credit: Float32Array | undefined, S: number): void {
     }
   }
   drawRgb(canvas, rgb, S, S);
+  const chosen = state.playground.creditReward;
+  const name =
+    chosen === 'run:' ? "the agent's reward (weighted sum)" : chosen.startsWith('run:') ? `the agent's ${chosen.slice(4)}` : chosen;
   $('heat-caption').textContent = credit
-    ? `difference credit of ${state.playground.creditReward} (max |credit| ${max.toExponential(2)})`
-    : `no difference credit for ${state.playground.creditReward}`;
+    ? `difference credit of ${name} (max |credit| ${max.toExponential(2)})`
+    : `no difference credit for ${name}`;
 }
 
 declare global {

@@ -1,7 +1,8 @@
 /**
  * Bounds checked before anything is allocated or planned (docs/RELIABILITY.md, "Experiment
  * configs"): one rule `steps >= 1` for `training.steps` (and an agent's override) and `--steps`,
- * and at most MAX_SEEDS seeds, counted before a `--seeds` range is expanded.
+ * and at most MAX_SEEDS seeds, counted before a `--seeds` range is expanded; the memory a model
+ * needs (src/experiment/resources.ts) against the memory there is, naming the field to change.
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
@@ -10,6 +11,8 @@ import { parseSeeds } from '../../src/commands/run.js';
 import { FprlError } from '../../src/core/errors.js';
 import { runSweep } from '../../src/experiment/runner.js';
 import { MAX_SEEDS } from '../../src/experiment/schema.js';
+import { loadExperiment } from '../../src/experiment/load.js';
+import { availableMemory } from '../../src/experiment/resources.js';
 import { expectCleanFailure, runCli, tempDir, tinyExperiment, writeJson } from './fixtures.js';
 
 describe('steps and seeds are bounded before anything runs', function () {
@@ -81,5 +84,91 @@ describe('steps and seeds are bounded before anything runs', function () {
       where: file,
       message: /\/seeds: must have at most 1000 items/,
     });
+  });
+
+  it('an image size whose attention cannot fit names /dataset/size and the tokens, and writes nothing', async () => {
+    // 1024 px in 4 px patches: 65,536 tokens, a 64 GiB score matrix per head and block.
+    const file = writeJson(
+      tmp,
+      'huge-image.json',
+      tinyExperiment({ dataset: { kind: 'synthetic', size: 1024, train: 8, val: 4, test: 4, seed: 0 } }),
+    );
+    const out = path.join(tmp, 'out-huge-image');
+    const r = await run(file, '--out', out);
+    expectCleanFailure(r, {
+      where: file,
+      message:
+        /\/dataset\/size: at 1024 px an image is 65,536 tokens; training on one image needs about [\d.]+ GiB .*more than the [\d.]+ GiB of (available memory|what is left)/,
+    });
+    expect(r.stderr).to.match(/patchSize/);
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+
+  it('a batch that cannot fit names /training/batchSize (or the agent override) and how many images fit', async () => {
+    const file = writeJson(
+      tmp,
+      'huge-batch.json',
+      tinyExperiment({ training: { steps: 2, batchSize: 50_000_000 } }),
+    );
+    const out = path.join(tmp, 'out-huge-batch');
+    const r = await run(file, '--out', out);
+    expectCleanFailure(r, {
+      where: file,
+      message:
+        /\/training\/batchSize: agent 'ce': a training step of 50000000 images at 16 px needs about [\d.]+ GiB .* \(at most about \d+ images fit\)/,
+    });
+    expect(fs.existsSync(out)).to.equal(false);
+    const agentFile = writeJson(
+      tmp,
+      'huge-agent-batch.json',
+      tinyExperiment({
+        agents: [
+          {
+            name: 'rl',
+            kind: 'reinforce',
+            samples: 4,
+            rewards: [{ plugin: 'f1' }],
+            training: { batchSize: 50_000_000 },
+          },
+        ],
+      }),
+    );
+    expectCleanFailure(await run(agentFile, '--out', path.join(tmp, 'out-huge-agent')), {
+      where: agentFile,
+      message:
+        /\/agents\/0\/training\/batchSize: agent 'rl': a training step of 50000000 images with 4 samples each/,
+    });
+  });
+
+  it('the largest batch the check says fits is accepted, one more is refused (the same estimate both ways)', async () => {
+    const budget = { bytes: 64 * 2 ** 20, what: 'a 64 MiB test budget' };
+    const file = writeJson(tmp, 'fit.json', tinyExperiment({ training: { steps: 2, batchSize: 100_000 } }));
+    let msg = '';
+    try {
+      await loadExperiment(file, { memory: budget });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    const fits = Number(/at most about (\d+) images fit/.exec(msg)?.[1]);
+    expect(fits).to.be.greaterThan(1);
+    const ok = writeJson(
+      tmp,
+      'fit-ok.json',
+      tinyExperiment({ training: { steps: 2, batchSize: fits, evalBatchSize: 4 } }),
+    );
+    await loadExperiment(ok, { memory: budget });
+    const over = writeJson(
+      tmp,
+      'fit-over.json',
+      tinyExperiment({ training: { steps: 2, batchSize: fits + 1 } }),
+    );
+    let refused = '';
+    try {
+      await loadExperiment(over, { memory: budget });
+    } catch (e) {
+      refused = (e as Error).message;
+    }
+    expect(refused).to.match(/\/training\/batchSize/);
+    expect(availableMemory().bytes).to.be.greaterThan(0);
   });
 });

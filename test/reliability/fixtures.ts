@@ -88,11 +88,16 @@ export async function runCli(args: string[]): Promise<CliResult> {
 }
 
 /** Start `fprl ...args` as a real process (sources under tsx, as `npm run fprl` does). */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  user?: { uid: number; gid: number },
+): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...user,
   });
 }
 
