@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../src/core/rng.js';
-import { dense, dropout, gelu, layerNormEps } from './ops.js';
+import { dense, dropout, gelu, layerNormEps, softmax } from './ops.js';
 
 /** The variables of one block (see params.ts for names and shapes). */
 export interface BlockWeights {
@@ -59,7 +59,7 @@ export function selfAttention(
   const [q, k, v] = tf.split(qkv, 3, 1).map(toHeads);
   // Scale q rather than the scores: T*hd multiplies instead of T*T (PyTorch does the same).
   const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true); // [B*H, T, T]
-  const weights = dropout(tf.softmax(scores), s.dropout, rng);
+  const weights = dropout(softmax(scores), s.dropout, rng);
   const ctx = tf.matMul(weights, v); // [B*H, T, hd]
   const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t, hd]), [0, 2, 1, 3]), [
     b * t,

@@ -8,20 +8,49 @@ import * as tf from '@tensorflow/tfjs';
 import { BulkRandom } from './random.js';
 import { LAYER_NORM_EPS } from './config.js';
 import type { Rng } from '../../src/core/rng.js';
+import { canFuse, FUSED } from '../../src/native/fused.js';
 
 export { LAYER_NORM_EPS };
 
 type Saver = tf.GradSaveFunc;
 
-/** x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out], as one fused kernel. */
+/**
+ * x [N,in] @ kernel [in,out] + bias [out] (optionally ReLU) -> [N,out], as one fused kernel. With
+ * ReLU where the fused kernels run, the backward's dy * step(y) and bias gradient are one pass
+ * (reluBiasGrad) instead of three kernels, with the same bits as tf.fused.matMul's gradient.
+ */
 export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D, relu = false): tf.Tensor2D {
+  if (relu && canFuse(FUSED.reluBiasGrad) && x.dtype === 'float32') return denseRelu(x, kernel, bias);
   return tf.fused.matMul({ a: x, b: kernel, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D;
 }
+
+const denseRelu = tf.customGrad((...args) => {
+  const [x, kernel, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, Saver];
+  const y = tf.fused.matMul({ a: x, b: kernel, bias, activation: 'relu' }) as tf.Tensor2D;
+  save([x, kernel, y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.tidy(() => {
+        const [xs, k, ys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const [N, K] = xs.shape;
+        const M = k.shape[1];
+        const [dAct, dBias] = tf.engine().runKernel(FUSED.reluBiasGrad, { dy, y: ys }, {}) as tf.Tensor[];
+        // The products on [1,*,*] views, as tf.fused.matMul's gradient computes them.
+        const d3 = tf.reshape(dAct, [1, N, M]);
+        const dx = tf.matMul(d3, tf.reshape(k, [1, K, M]), false, true);
+        const dk = tf.matMul(tf.reshape(xs, [1, N, K]), d3, true, false);
+        return [tf.reshape(dx, [N, K]), tf.reshape(dk, [K, M]), dBias];
+      }),
+  };
+}) as (x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1D) => tf.Tensor2D;
 
 /**
  * LayerNorm over the last axis of x [N,D] with gamma, beta [D], with the closed-form gradient
  * (about 12 kernels backward instead of ~40 from autodiff of the forward ops):
  *   dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),  g = dy * gamma.
+ * Where the fused kernels run (src/native/fused.ts: wasm with the native addon), forward and
+ * gradient are one kernel each; elsewhere these tfjs ops, which are also the kernels' reference.
  */
 export const layerNorm = layerNormWithEps(LAYER_NORM_EPS);
 
@@ -35,7 +64,7 @@ export function layerNormEps(eps: number = LAYER_NORM_EPS): typeof layerNorm {
 }
 
 function layerNormWithEps(eps: number) {
-  return tf.customGrad((...args) => {
+  const ops = tf.customGrad((...args) => {
     const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, Saver];
     const centred = tf.sub(x, tf.mean(x, -1, true));
     const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps));
@@ -55,14 +84,50 @@ function layerNormWithEps(eps: number) {
         }),
     };
   }) as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
+  // The fused route saves x and the row statistics [N] instead of xhat [N,D].
+  const fused = tf.customGrad((...args) => {
+    const [x, gamma, beta, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, Saver];
+    const [y, mean, rstd] = tf
+      .engine()
+      .runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+    save([x, mean, rstd, gamma]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, m, r, g] = saved;
+        return tf
+          .engine()
+          .runKernel(FUSED.layerNormGrad, { dy, x: xs, mean: m, rstd: r, gamma: g }, {}) as tf.Tensor[];
+      },
+    };
+  }) as (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D) => tf.Tensor2D;
+  return (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor2D =>
+    canFuse(FUSED.layerNorm) && x.dtype === 'float32' ? fused(x, gamma, beta) : ops(x, gamma, beta);
 }
 
 /**
  * Exact (erf) GELU, x * Phi(x), as PyTorch's `nn.GELU()` used by timm and Hugging Face ViTs.
  * erf is Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7) from elementwise ops every backend
- * has and differentiates (wasm has no Erf kernel).
+ * has and differentiates (wasm has no Erf kernel). Where the fused kernels run, one kernel forward
+ * and one backward (the analytic derivative Phi(x) + x phi(x) of the same approximation's value).
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  if (canFuse(FUSED.gelu) && x.dtype === 'float32') return fusedGelu(x) as T;
+  return geluOps(x);
+}
+
+const fusedGelu = tf.customGrad((...args) => {
+  const [x, save] = args as [tf.Tensor, Saver];
+  save([x]);
+  return {
+    value: tf.engine().runKernel(FUSED.gelu, { x }, {}) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) =>
+      tf.engine().runKernel(FUSED.geluGrad, { x: xs, dy }, {}) as tf.Tensor,
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** {@link gelu} from tfjs ops (every backend; the fused kernels' reference). */
+export function geluOps<T extends tf.Tensor>(x: T): T {
   return tf.tidy(() => {
     const z = tf.mul(x, Math.SQRT1_2);
     const a = tf.abs(z);
@@ -85,6 +150,26 @@ export function gelu<T extends tf.Tensor>(x: T): T {
     return tf.mul(tf.mul(x, 0.5), tf.add(1, erf)) as T;
   });
 }
+
+/**
+ * Softmax over the last axis (the attention weights): tf.softmax, or where the fused kernels run,
+ * one kernel forward and one for the gradient dx = y * (dy - sum(dy * y)) (tfjs's gradient is four
+ * kernels over the [B*heads, T, T] weights).
+ */
+export function softmax<T extends tf.Tensor>(x: T): T {
+  return canFuse(FUSED.softmax) && x.dtype === 'float32' ? (fusedSoftmax(x) as T) : tf.softmax(x);
+}
+
+const fusedSoftmax = tf.customGrad((...args) => {
+  const [x, save] = args as [tf.Tensor, Saver];
+  const y = tf.engine().runKernel(FUSED.softmax, { x }, {}) as tf.Tensor;
+  save([y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, [ys]: tf.Tensor[]) =>
+      tf.engine().runKernel(FUSED.softmaxGrad, { y: ys, dy }, {}) as tf.Tensor,
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /**
  * Mean of each image's tokens: x [B*T, D] -> [B, D], as one plain matMul with a [B, B*T]

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import { FprlError } from '../core/errors.js';
 import { registerWasmKernels } from '../wasm/kernels.js';
+import { describeFused } from '../wasm/fused-kernels.js';
 import { describeMatMul } from '../native/index.js';
 import { registerFastGradients } from './gradients.js';
 import { prepareWasmThreads, requestedWasmThreads, wasmThreadsCount } from '../wasm/threads.js';
@@ -31,6 +32,8 @@ export interface BackendInfo {
    * with the reason; absent on other backends.
    */
   matMul?: string;
+  /** Whether the fused element-wise kernels run on wasm (src/wasm/fused-kernels.ts); absent on other backends. */
+  fused?: string;
   tfjsVersion: string;
 }
 
@@ -127,7 +130,7 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
     threads:
       backend === 'tensorflow' ? os.availableParallelism() : backend === 'wasm' ? wasmThreadsCount() : 1,
     notes,
-    ...(backend === 'wasm' ? { matMul: describeMatMul() } : {}),
+    ...(backend === 'wasm' ? { matMul: describeMatMul(), fused: describeFused() } : {}),
     tfjsVersion: tf.version.tfjs,
   };
   return current;
@@ -142,6 +145,7 @@ export function backendInfo(): BackendInfo | undefined {
 export function describeBackend(info: BackendInfo): string {
   const head =
     `backend: ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'}) via ${info.provider}` +
-    (info.matMul ? `; matMul: ${info.matMul}` : '');
+    (info.matMul ? `; matMul: ${info.matMul}` : '') +
+    (info.fused ? `; element-wise: ${info.fused}` : '');
   return info.notes.length ? `${head}\n${info.notes.map((n) => `  note: ${n}`).join('\n')}` : head;
 }

@@ -1,11 +1,35 @@
 /** Human-readable lines for `fprl bench` results (the JSON has the same numbers). */
-import type { PeerOutcome } from './peer.js';
+import type { PeerOutcome, PeerResult } from './peer.js';
 import type { ViTBenchResult } from './vit.js';
+import type { CpuPeak } from './peak.js';
+import type { FreeCores } from '../parallel/cores.js';
+
+/** The thread count `fprl run` would default to at the time of the benchmark, and why. */
+export interface ThreadDefault extends FreeCores {
+  threads: number;
+  /** Busy processes `--compete` kept running. */
+  competitors: number;
+  /** One line: what was measured and what it gives. */
+  line: string;
+}
+
+/** Extra context for the text: the default thread choice and the machine's peak. */
+export interface BenchContext {
+  choice?: ThreadDefault;
+  peak?: CpuPeak;
+}
 
 const n = (x: number, d = 2) => x.toFixed(d);
 
-/** A few lines: ours, then the reference and the ratio when it ran. */
-export function formatViTBench(r: ViTBenchResult, peer?: PeerOutcome): string {
+/**
+ * A few lines: ours, then the reference (one run, or one per thread count) with the ratios to each
+ * and to its best, the share of peak FLOP/s, and the default thread choice.
+ */
+export function formatViTBench(
+  r: ViTBenchResult,
+  peer?: PeerOutcome | PeerOutcome[],
+  ctx: BenchContext = {},
+): string {
   const ph = r.phases;
   const lines = [
     `${r.preset} batch ${r.batch} on ${r.backend} (${r.threads} thread${r.threads === 1 ? '' : 's'}), ` +
@@ -29,18 +53,73 @@ export function formatViTBench(r: ViTBenchResult, peer?: PeerOutcome): string {
         `load average ${q.loadAverage1m} on ${r.cores} cores`,
     );
   }
-  if (peer && peer.ok) {
-    const p = peer.result;
-    const ours = q ?? r;
-    const label = q ? `ours (${q.threads} threads)` : 'ours';
+  const peers = peer === undefined ? [] : Array.isArray(peer) ? peer : [peer];
+  const ours = q ?? r;
+  const label = q ? `ours (${q.threads} threads)` : 'ours';
+  const gflops = (ips: number) => 3 * r.forwardGflopsPerImage * ips;
+  const share = (ips: number, cores: number) =>
+    ctx.peak?.gflopsPerCore
+      ? ` = ${n((100 * gflops(ips)) / (ctx.peak.gflopsPerCore * cores), 1)}% of ${cores}-core peak`
+      : '';
+  const ok: PeerResult[] = [];
+  for (const p of peers) {
+    if (!p.ok) {
+      lines.push(`peer   unavailable: ${p.reason}`);
+      continue;
+    }
+    const x = p.result;
+    ok.push(x);
     lines.push(
-      `peer   ${p.peer} (${p.threads} threads, ${p.params.toLocaleString('en')} parameters` +
-        `${p.params === r.params ? ', as ours' : `: NOT ours (${r.params.toLocaleString('en')}), a different architecture`}): train ${n(p.trainImagesPerSecond)} img/s, infer ${n(p.inferImagesPerSecond)} img/s`,
-      `ratio  ${label}/peer: train ${n(ours.trainImagesPerSecond / p.trainImagesPerSecond)}x, ` +
-        `infer ${n(ours.inferImagesPerSecond / p.inferImagesPerSecond)}x`,
+      `peer   ${x.peer} (${x.threads} thread${x.threads === 1 ? '' : 's'}, ${x.params.toLocaleString('en')} parameters` +
+        `${x.params === r.params ? ', as ours' : `: NOT ours (${r.params.toLocaleString('en')}), a different architecture`}): train ${n(x.trainImagesPerSecond)} img/s, infer ${n(x.inferImagesPerSecond)} img/s`,
+      `ratio  ${label}/peer (${x.threads} thread${x.threads === 1 ? '' : 's'}): train ${n(ours.trainImagesPerSecond / x.trainImagesPerSecond)}x, ` +
+        `infer ${n(ours.inferImagesPerSecond / x.inferImagesPerSecond)}x`,
     );
-  } else if (peer) {
-    lines.push(`peer   unavailable: ${peer.reason}`);
+  }
+  if (ok.length > 1) {
+    const bt = ok.reduce((a, b) => (b.trainImagesPerSecond > a.trainImagesPerSecond ? b : a));
+    const bi = ok.reduce((a, b) => (b.inferImagesPerSecond > a.inferImagesPerSecond ? b : a));
+    lines.push(
+      `ratio  ${label}/peer's best: train ${n(ours.trainImagesPerSecond / bt.trainImagesPerSecond)}x (its ${bt.threads}-thread run), ` +
+        `infer ${n(ours.inferImagesPerSecond / bi.inferImagesPerSecond)}x (its ${bi.threads}-thread run)`,
+    );
+  }
+  if (ctx.peak) {
+    const pk = ctx.peak;
+    if (pk.gflopsPerCore === undefined) lines.push(`peak   unknown (${pk.source})`);
+    else {
+      lines.push(
+        `peak   ${n(pk.gflopsPerCore, 1)} GFLOP/s per core = 32 FLOP/cycle (AVX2, 2 FMA units) x ${n(pk.ghz ?? 0, 2)} GHz from ${pk.source}`,
+        `share  training FLOP/s (3x forward): ours 1 thread ${n(gflops(r.trainImagesPerSecond), 1)} GFLOP/s${share(r.trainImagesPerSecond, 1)}` +
+          (q
+            ? `; ${q.threads} threads ${n(gflops(q.trainImagesPerSecond), 1)}${share(q.trainImagesPerSecond, q.threads)}`
+            : '') +
+          ok
+            .map(
+              (x) =>
+                `; peer ${x.threads} thread${x.threads === 1 ? '' : 's'} ${n(gflops(x.trainImagesPerSecond), 1)}${share(x.trainImagesPerSecond, x.threads)}`,
+            )
+            .join(''),
+      );
+    }
+  }
+  if (ctx.choice) {
+    const c = ctx.choice;
+    const compete = c.competitors
+      ? ` with ${c.competitors} busy process${c.competitors === 1 ? '' : 'es'} (--compete)`
+      : '';
+    let verdict = '';
+    if (q && c.threads === 1)
+      verdict =
+        q.trainImagesPerSecond > r.trainImagesPerSecond
+          ? ' (here the threads were faster after all)'
+          : ' (here one thread was the faster: right)';
+    if (q && c.threads === q.threads)
+      verdict =
+        q.trainImagesPerSecond >= r.trainImagesPerSecond
+          ? ' (the faster here: right)'
+          : ' (here one thread was faster)';
+    lines.push(`default fprl run threads${compete}: ${c.line}${verdict}`);
   }
   return lines.join('\n');
 }

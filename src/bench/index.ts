@@ -13,6 +13,7 @@ export { benchViT, pixelCrossEntropy, type ViTBenchOptions, type ViTBenchResult 
 export {
   runPeerBench,
   peerRatio,
+  bestPeer,
   defaultPeerScript,
   hybridPeerScript,
   DEFAULT_PEER_SCRIPT,

@@ -47,7 +47,11 @@ export interface PeerOptions {
   preset: string;
   batch: number;
   steps: number;
-  /** Threads PyTorch may use. Default: the reference's own default (2). */
+  /**
+   * Threads PyTorch may use (torch.set_num_threads). Default: the reference's own default (2). The
+   * reference always runs with OPENBLAS_NUM_THREADS=1, so OpenBLAS's pool does not fight
+   * PyTorch's (two pools of two threads on two cores made 2-thread runs slower than one).
+   */
   threads?: number;
   /**
    * Path of the reference script. Default: ../shared/peer/torch_vit_bench.py (from the cwd), or
@@ -80,7 +84,11 @@ export function runPeerBench(opts: PeerOptions): Promise<PeerOutcome> {
     execFile(
       python,
       args,
-      { timeout: opts.timeoutMs ?? 20 * 60_000, maxBuffer: 1 << 20 },
+      {
+        timeout: opts.timeoutMs ?? 20 * 60_000,
+        maxBuffer: 1 << 20,
+        env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+      },
       (err, stdout, stderr) => {
         if (/No module named ['"]?torch/.test(stderr)) {
           resolve({
@@ -103,6 +111,14 @@ export function runPeerBench(opts: PeerOptions): Promise<PeerOutcome> {
       },
     );
   });
+}
+
+/** The reference's fastest run of several (by training, and by inference, separately). */
+export function bestPeer(results: PeerResult[]): { train: PeerResult; infer: PeerResult } | undefined {
+  if (results.length === 0) return undefined;
+  const by = (k: 'trainImagesPerSecond' | 'inferImagesPerSecond') =>
+    results.reduce((a, b) => (b[k] > a[k] ? b : a));
+  return { train: by('trainImagesPerSecond'), infer: by('inferImagesPerSecond') };
 }
 
 /** Ours over the reference's images per second (> 1: we are faster). */

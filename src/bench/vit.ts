@@ -16,6 +16,8 @@ import { machineLoad, round, timeIt } from './timing.js';
 import { DataParallel } from '../parallel/pool.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizers.js';
 import { resolveTrainingConfig } from '../optim/config.js';
+import { fusedPolicyTerms } from '../parallel/loss.js';
+import { canFuse, FUSED } from '../native/fused.js';
 
 export interface ViTBenchOptions {
   /** A preset name (`seed`, `ti16-256`, `tiny-64`, `hybrid-128`, `hybrid-256`). */
@@ -102,9 +104,17 @@ function makeBatch(
   };
 }
 
-/** Mean per-pixel cross-entropy of logits [B,S,S,C] against one-hot targets of the same shape. */
+/**
+ * Mean per-pixel cross-entropy of logits [B,S,S,C] against one-hot targets of the same shape: the
+ * training loss's policy term (src/parallel/loss.ts), on the fused kernel where it runs.
+ */
 export function pixelCrossEntropy(logits: tf.Tensor4D, targets: tf.Tensor4D): tf.Scalar {
   const pixels = logits.size / logits.shape[3];
+  if (canFuse(FUSED.pixelLoss) && logits.dtype === 'float32') {
+    const { policyTerm, entropy } = fusedPolicyTerms(logits, targets, pixels);
+    entropy.dispose();
+    return policyTerm;
+  }
   return tf.div(tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)))), pixels) as tf.Scalar;
 }
 

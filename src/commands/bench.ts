@@ -1,10 +1,12 @@
 /**
  * `fprl bench`: speed of the Face Transformer (`--preset NAME --batch N --steps N`), optionally
  * next to the PyTorch reference (`--compare-peer`), or of the wasm matMul kernels (`--kernels`).
- * `--no-native` measures without the native AVX2 matMul (src/native/).
+ * `--no-native` measures without the native AVX2 matMul (src/native/), `--no-fused` without the
+ * fused element-wise kernels; `--fused-kernels` times those kernels against the tfjs ops they replace.
  * The measuring lives in src/bench/; this file parses flags and prints.
  */
 import type { Command } from 'commander';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { describeBackend, initBackend } from '../backend/backend.js';
 import { FprlError } from '../core/errors.js';
@@ -14,6 +16,7 @@ import {
   formatKernelReport,
   formatViTBench,
   peerRatio,
+  bestPeer,
   runPeerBench,
   vitStepMatMuls,
   type KernelReport,
@@ -25,6 +28,11 @@ import { benchReinforce, formatReinforceBench, type ReinforceBenchResult } from 
 import { setFastWasmKernels } from '../wasm/kernels.js';
 import { requestWasmThreads } from '../wasm/threads.js';
 import { NATIVE_ENV_VAR } from '../native/index.js';
+import { FUSED_ENV_VAR } from '../native/fused.js';
+import { benchFusedKernels, formatFusedReport, type FusedReport } from '../bench/fused.js';
+import { cpuPeak } from '../bench/peak.js';
+import type { ThreadDefault } from '../bench/format.js';
+import { describeFreeCores, sampleFreeCores, threadsForFree } from '../parallel/cores.js';
 
 export interface BenchCommandOptions {
   preset?: string;
@@ -34,6 +42,8 @@ export interface BenchCommandOptions {
   seed?: number;
   /** Benchmark the matMul kernels instead of the model. */
   kernels?: boolean;
+  /** Benchmark the fused element-wise kernels against the tfjs ops instead of the model. */
+  fusedKernels?: boolean;
   /** Turn this project's wasm kernels off (the stock tfjs-backend-wasm numbers). */
   stockKernels?: boolean;
   comparePeer?: boolean;
@@ -48,12 +58,24 @@ export interface BenchCommandOptions {
   agent?: string;
   /** Labellings per image for --agent reinforce (default 4). */
   samples?: number;
+  /** Busy processes (one core each) kept running while the model is timed: a shared machine. */
+  compete?: number;
 }
 
 export type BenchOutput =
   | { kind: 'kernels'; report: KernelReport; text: string }
+  | { kind: 'fused'; report: FusedReport; text: string }
   | { kind: 'reinforce'; result: ReinforceBenchResult; text: string }
-  | { kind: 'model'; result: ViTBenchResult; peer?: PeerOutcome; json: object; text: string };
+  | {
+      kind: 'model';
+      result: ViTBenchResult;
+      /** The first reference run (of `peers`). */
+      peer?: PeerOutcome;
+      /** The reference at each thread count run (1 and 2 unless --peer-threads). */
+      peers?: PeerOutcome[];
+      json: object;
+      text: string;
+    };
 
 /** Run what the flags ask for (the backend must be initialised) and return it with its text. */
 export async function benchCommand(
@@ -62,17 +84,28 @@ export async function benchCommand(
 ): Promise<BenchOutput> {
   const preset = o.preset ?? 'ti16-256';
   const batch = o.batch ?? 8;
-  if (o.kernels) {
+  if (o.kernels || o.fusedKernels) {
     if (isHybridPreset(preset)) {
       throw new FprlError(
-        `--kernels lists the matMuls of a ViT step; '${preset}' is a hybrid (convolutions)`,
+        `--kernels and --fused-kernels list the kernels of a ViT step; '${preset}' is a hybrid (convolutions)`,
         {
           where: '--preset',
-          hint: 'use a ViT preset (seed, ti16-256, tiny-64) with --kernels, or time the hybrid without it',
+          hint: 'use a ViT preset (seed, ti16-256, tiny-64) with --kernels or --fused-kernels, or time the hybrid without them',
         },
       );
     }
     const config = resolveViTConfig(preset);
+    if (o.fusedKernels) {
+      const report = await benchFusedKernels(config, batch, {
+        wholeRuns: o.steps ?? 3,
+        onRow: (r) => progress(`${r.name}: tfjs ops ${r.opsMs} ms, fused ${r.fusedMs ?? 'n/a'} ms`),
+      });
+      const text = formatFusedReport(
+        report,
+        `fused element-wise kernels vs tfjs ops, ${preset} at batch ${batch} (wasm, 1 thread)`,
+      );
+      return { kind: 'fused', report, text };
+    }
     const report = await benchMatMulKernels(vitStepMatMuls(config, batch), {
       onRow: (r) =>
         progress(
@@ -106,38 +139,82 @@ export async function benchCommand(
     });
     return { kind: 'reinforce', result, text: formatReinforceBench(result) };
   }
-  const was = setFastWasmKernels(!o.stockKernels);
-  let result: ViTBenchResult;
+  // The thread count `fprl run` would default to now (free cores), shown next to the timings;
+  // with --compete, busy processes hold cores for the whole measurement (a shared machine).
+  const competitors = startCompetitors(o.compete ?? 0);
   try {
-    result = await benchViT({
-      preset,
-      batch,
-      steps,
-      warmup: o.warmup,
-      seed: o.seed,
-      threads: o.threads ?? os.availableParallelism(),
-      onProgress: progress,
-    });
+    const free = await sampleFreeCores();
+    const defaultThreads = threadsForFree(free.free, 1, free.cores);
+    progress(`default threads now: ${describeFreeCores(free, defaultThreads)}`);
+    const was = setFastWasmKernels(!o.stockKernels);
+    let result: ViTBenchResult;
+    try {
+      result = await benchViT({
+        preset,
+        batch,
+        steps,
+        warmup: o.warmup,
+        seed: o.seed,
+        threads: o.threads ?? os.availableParallelism(),
+        onProgress: progress,
+      });
+    } finally {
+      setFastWasmKernels(was);
+    }
+    const choice: ThreadDefault = {
+      threads: defaultThreads,
+      ...free,
+      competitors: competitors.length,
+      line: describeFreeCores(free, defaultThreads),
+    };
+    const peak = cpuPeak();
+    let peers: PeerOutcome[] | undefined;
+    let json: object = {
+      ...result,
+      kernels: o.stockKernels ? 'stock' : 'fast',
+      defaultThreads: choice,
+      peak,
+    };
+    if (o.comparePeer || o.peer) {
+      // PyTorch at 1 and at 2 threads (or the one count asked for), compared with its best.
+      const counts = o.peerThreads !== undefined ? [o.peerThreads] : [1, 2];
+      peers = [];
+      for (const threads of counts) {
+        progress(`running the PyTorch reference on ${threads} thread${threads === 1 ? '' : 's'}`);
+        peers.push(await runPeerBench({ preset, batch, steps, threads, script: o.peer, python: o.python }));
+      }
+      const ok = peers.flatMap((p) => (p.ok ? [p.result] : []));
+      const best = bestPeer(ok);
+      json = best
+        ? {
+            ...json,
+            peer: best.train,
+            peers: ok,
+            ratio: { train: peerRatio(result, best.train).train, infer: peerRatio(result, best.infer).infer },
+            ratios: Object.fromEntries(ok.map((p) => [String(p.threads), peerRatio(result, p)])),
+          }
+        : { ...json, peer: { unavailable: peers.map((p) => (p.ok ? '' : p.reason)).join('; ') } };
+    }
+    return {
+      kind: 'model',
+      result,
+      peer: peers?.[0],
+      peers,
+      json,
+      text: formatViTBench(result, peers, { choice, peak }),
+    };
   } finally {
-    setFastWasmKernels(was);
+    stopCompetitors(competitors);
   }
-  let peer: PeerOutcome | undefined;
-  let json: object = { ...result, kernels: o.stockKernels ? 'stock' : 'fast' };
-  if (o.comparePeer || o.peer) {
-    progress('running the PyTorch reference');
-    peer = await runPeerBench({
-      preset,
-      batch,
-      steps,
-      threads: o.peerThreads,
-      script: o.peer,
-      python: o.python,
-    });
-    json = peer.ok
-      ? { ...json, peer: peer.result, ratio: peerRatio(result, peer.result) }
-      : { ...json, peer: { unavailable: peer.reason } };
-  }
-  return { kind: 'model', result, peer, json, text: formatViTBench(result, peer) };
+}
+
+/** `n` child processes that spin on a core each until stopped (`fprl bench --compete n`). */
+function startCompetitors(n: number): ChildProcess[] {
+  return Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+}
+
+function stopCompetitors(children: ChildProcess[]): void {
+  for (const c of children) c.kill('SIGKILL');
 }
 
 const positive = (flag: string) => (v: string) => {
@@ -157,8 +234,13 @@ export function register(program: Command): void {
     .option('--warmup <n>', 'untimed steps first', positive('--warmup'), 2)
     .option('--seed <n>', 'seed of weights and data', positive('--seed'))
     .option('--kernels', 'GFLOP/s of the matMuls of one training step, stock vs fast wasm kernels')
+    .option(
+      '--fused-kernels',
+      'ms of the fused element-wise kernels (LayerNorm, GELU, softmax, the loss) vs the tfjs ops, forward + backward',
+    )
     .option('--stock-kernels', "measure with this project's wasm kernels turned off")
     .option('--no-native', 'measure without the native AVX2 matMul (XNNPACK only; as FPRL_NATIVE=0)')
+    .option('--no-fused', 'measure without the fused element-wise kernels (the tfjs ops; as FPRL_FUSED=0)')
     .option('--compare-peer', 'also run the PyTorch reference and print the ratio')
     .option(
       '--peer <path>',
@@ -166,8 +248,13 @@ export function register(program: Command): void {
     )
     .option(
       '--peer-threads <n>',
-      'threads for the reference (default its own, 2)',
+      'threads for the reference (default: 1 and 2, compared with its best)',
       positive('--peer-threads'),
+    )
+    .option(
+      '--compete <n>',
+      'keep n busy processes running while timing (a shared machine); shows the default thread choice under load',
+      (v: string) => (v === '0' ? 0 : positive('--compete')(v)),
     )
     .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
@@ -194,21 +281,32 @@ export function register(program: Command): void {
           json?: boolean;
           wasmThreads?: number;
           native?: boolean;
+          fused?: boolean;
         },
       ) => {
         if (flags.wasmThreads !== undefined) requestWasmThreads(flags.wasmThreads);
         // Through the environment, so the data-parallel worker threads see it too.
         if (flags.native === false) process.env[NATIVE_ENV_VAR] = '0';
-        const info = await initBackend(flags.kernels ? (flags.backend ?? 'wasm') : flags.backend);
-        if (flags.kernels && info.backend !== 'wasm') {
-          throw new FprlError(`--kernels measures the wasm kernels, but the backend is ${info.backend}`, {
-            where: '--backend',
-            hint: 'drop --backend or use --backend wasm',
-          });
+        if (flags.fused === false) process.env[FUSED_ENV_VAR] = '0';
+        const kernels = flags.kernels || flags.fusedKernels;
+        const info = await initBackend(kernels ? (flags.backend ?? 'wasm') : flags.backend);
+        if (kernels && info.backend !== 'wasm') {
+          throw new FprlError(
+            `--kernels and --fused-kernels measure wasm kernels, but the backend is ${info.backend}`,
+            {
+              where: '--backend',
+              hint: 'drop --backend or use --backend wasm',
+            },
+          );
         }
         process.stderr.write(`${describeBackend(info)}\n`);
         const out = await benchCommand(flags, (msg) => process.stderr.write(`  ${msg}\n`));
-        const json = out.kind === 'kernels' ? out.report : out.kind === 'reinforce' ? out.result : out.json;
+        const json =
+          out.kind === 'kernels' || out.kind === 'fused'
+            ? out.report
+            : out.kind === 'reinforce'
+              ? out.result
+              : out.json;
         process.stdout.write(`${flags.json ? JSON.stringify(json) : out.text}\n`);
       },
     );

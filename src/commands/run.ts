@@ -10,7 +10,7 @@ import { FprlError } from '../core/errors.js';
 import { MIN_STEPS } from '../optim/config.js';
 import { checkSeedCount } from '../experiment/load.js';
 import { MAX_SEEDS } from '../experiment/schema.js';
-import { defaultThreads } from '../parallel/index.js';
+import { defaultThreads, describeFreeCores, sampleFreeCores } from '../parallel/index.js';
 import type { ThreadChoice } from '../train/parallel.js';
 import { executeRun } from '../experiment/run-one.js';
 import { runSweep, type SweepOptions, type SweepOutcome } from '../experiment/runner.js';
@@ -127,13 +127,18 @@ export const THREADS_ENV_VAR = 'FPRL_THREADS';
 /**
  * Threads per run, chosen once at the command line and passed down with every run (worker
  * processes get it in their jobs): --threads (or FPRL_THREADS) beats the config's
- * training.threads; otherwise the default is the cores left per concurrent run, so threads x
+ * training.threads; otherwise the default is the free cores (`free`, measured by
+ * sampleFreeCores: other jobs on a shared machine count) per concurrent run, so threads x
  * processes never oversubscribes the cores.
  */
-export function runThreads(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): ThreadChoice {
+export function runThreads(
+  flags: RunFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  free: number = os.availableParallelism(),
+): ThreadChoice {
   const cores = os.availableParallelism();
   const processes = flags.workers === 'auto' ? cores : (flags.workers ?? 1);
-  const fallback = defaultThreads(processes, cores);
+  const fallback = defaultThreads(processes, cores, free);
   if (flags.threads !== undefined) return { forced: flags.threads, fallback };
   const raw = env[THREADS_ENV_VAR];
   if (raw === undefined || raw === '') return { fallback };
@@ -183,8 +188,18 @@ export function register(program: Command): void {
         });
       }
       // Only the CLI chooses the thread defaults (in-process callers keep 1 thread unless they pass one).
-      const threads = flags.queue === undefined ? { threads: runThreads(flags) } : {};
-      const outcome = await runCommand(experiment, flags, undefined, threads);
+      // With --queue the workers choose their threads. Otherwise the default counts the cores
+      // free now (a shared machine), measured only when it is needed.
+      const local = flags.queue === undefined;
+      const needsDefault = local && flags.threads === undefined && !process.env[THREADS_ENV_VAR];
+      const sample = needsDefault ? await sampleFreeCores() : undefined;
+      const threads = local ? runThreads(flags, process.env, sample?.free) : undefined;
+      if (sample && threads && !flags.quiet)
+        process.stderr.write(
+          `default threads per run (runs without training.threads, from 8x128x128 pixels per step): ` +
+            `${describeFreeCores(sample, threads.fallback)}\n`,
+        );
+      const outcome = await runCommand(experiment, flags, undefined, threads ? { threads } : {});
       const failed = outcome.summary.failed.length;
       if (failed > 0) {
         // The sweep carried on and wrote its summary; the exit status still says it is incomplete.

@@ -116,6 +116,7 @@ export function describeEnvironment(opts: {
       threads: opts.backend.threads,
       notes: opts.backend.notes,
       ...(opts.backend.matMul ? { matMul: opts.backend.matMul } : {}),
+      ...(opts.backend.fused ? { fused: opts.backend.fused } : {}),
     },
     workers: opts.workers,
     ...(opts.queue !== undefined ? { queue: opts.queue } : {}),

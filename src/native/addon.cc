@@ -2,6 +2,8 @@
 //   kernels.cc  matMul, exp and sums for the wasm backend's kernels (src/wasm/)
 //   bandit.cc   the hot loops of a REINFORCE step: sampling, advantages, policy weights, class counts
 //   conv.cc     im2col and col2im for the wasm backend's convolutions (src/wasm/conv-kernel.ts)
+//   fused.cc    fused element-wise kernels, forward and backward: LayerNorm, GELU, softmax, the
+//               per-pixel log-softmax loss (src/wasm/fused-kernels.ts)
 // Everything is single-threaded and deterministic; src/native/index.ts loads it and says why not
 // when it cannot.
 #include "napi-util.h"
@@ -31,6 +33,7 @@ NAPI_MODULE_INIT() {
   fprl::registerKernels(env, exports);
   fprl::registerBandit(env, exports);
   fprl::registerConv(env, exports);
+  fprl::registerFused(env, exports);
   fprl::setFunction(env, exports, "keepLargeBlocks", KeepLargeBlocks);
   napi_value supported, isa;
   napi_get_boolean(env, fprl::cpuSupported(), &supported);

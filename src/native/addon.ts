@@ -101,6 +101,88 @@ export interface NativeAddon {
   im2col?(x: Float32Array, cols: Float32Array, geometry: Int32Array, p0: number, rows: number): void;
   /** Adds the patches back into dx (the input gradient). */
   col2im?(cols: Float32Array, dx: Float32Array, geometry: Int32Array, p0: number, rows: number): void;
+  /**
+   * The fused element-wise kernels (fused.cc; src/wasm/fused-kernels.ts registers them, and
+   * src/native/fused.ts says when they run). Optional: an addon built before fused.cc lacks them.
+   * layerNorm over the last axis of x [N,D]: y, and the row means and 1/std [N] for the gradient.
+   */
+  layerNorm?(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    N: number,
+    D: number,
+    eps: number,
+  ): void;
+  /** dx [N,D], dgamma and dbeta [D] of {@link layerNorm} from dy [N,D]. */
+  layerNormGrad?(
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
+    N: number,
+    D: number,
+  ): void;
+  /** y = x Phi(x), erf as Abramowitz & Stegun 7.1.26 (agents/vit/ops.ts's gelu). */
+  gelu?(x: Float32Array, y: Float32Array): void;
+  /** dx = dy * (Phi(x) + x phi(x)). */
+  geluGrad?(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** Softmax over the last axis of x [rows, n]. */
+  softmax?(x: Float32Array, y: Float32Array, rows: number, n: number): void;
+  /** dx = y * (dy - sum(dy * y)) per row. */
+  softmaxGrad?(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number): void;
+  /**
+   * Log-softmax of z [P,C] per pixel: stats[0] = sum(w * logp), stats[1] = sum over pixels of the
+   * entropy -sum(p * logp) (float64); lse [P] = log-sum-exp per pixel, for the gradient.
+   */
+  pixelLoss?(
+    z: Float32Array,
+    w: Float32Array,
+    lse: Float32Array,
+    stats: Float64Array,
+    P: number,
+    C: number,
+  ): void;
+  /** dz = a (p sum(w) - w) - b p (logp + H): the gradient of a (-sum(w logp)) + b sum(H). */
+  pixelLossGrad?(
+    z: Float32Array,
+    w: Float32Array,
+    lse: Float32Array,
+    dz: Float32Array,
+    P: number,
+    C: number,
+    a: number,
+    b: number,
+  ): void;
+  /** dx = dy * step(y) and dbias = column sums of dx over [N,M] (bit for bit tfjs's fused matMul gradient). */
+  reluBiasGrad?(
+    dy: Float32Array,
+    y: Float32Array,
+    dx: Float32Array,
+    dbias: Float32Array,
+    N: number,
+    M: number,
+  ): void;
+  /**
+   * count runs of `run` bytes within one buffer (the wasm heap): run i from byte src + i*srcStride
+   * to dst + i*dstStride (conv.cc; Slice, SplitV and Concat on wasm). Optional: older builds lack it.
+   */
+  copyRuns?(
+    heap: Uint8Array,
+    src: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+    run: number,
+    count: number,
+  ): void;
   /** dst[i] += src[i] (float32), in place. */
   addInto(dst: Float32Array, src: Float32Array): void;
   /** Keep freed large blocks in glibc's heap for reuse (no page faults); false where not glibc. */

@@ -4,6 +4,11 @@
 // arithmetic lives in the GEMM; these loops only copy and add, but in TypeScript they cost as much
 // as the product itself for a conv stem (3 channels: runs of 3 floats, a bounds test for each).
 //
+// Also copyRuns, the strided row copy under the wasm backend's Slice, SplitV and Concat
+// (src/wasm/slice-kernel.ts, concat-kernel.ts): channel concats and splits of NHWC maps (the hybrid
+// Face Transformer's skips and nearest upsampling) are hundreds of thousands of runs of a few
+// floats, and a JS call per run (copyWithin, subarray + set) cost ~100 ns each.
+//
 // Both are the TypeScript loops of src/wasm/im2col.ts, which stay the fallback, in the same order
 // (col2im adds each row's values in increasing pixel, then patch order, rounding to float32 at every
 // add, no fused multiply-add: binding.gyp's -ffp-contract=off), so the results are bit for bit the
@@ -144,11 +149,32 @@ napi_value Col2im(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// copyRuns(heap, src, srcStride, dst, dstStride, run, count): count runs of `run` bytes, run i from
+// heap[src + i*srcStride] to heap[dst + i*dstStride] (byte offsets in one buffer, the wasm heap).
+// Every run is checked to lie inside the buffer; source and destination runs must not overlap (they
+// are different tensors).
+napi_value CopyRuns(napi_env env, napi_callback_info info) {
+  napi_value a[7];
+  uint8_t* heap;
+  size_t len, src, srcStride, dst, dstStride, run, n;
+  if (!args(env, info, a) || !typedArray(env, a[0], &heap, &len))
+    return fail(env, "copyRuns: expected a Uint8Array and six non-negative integers");
+  if (!count(env, a[1], &src) || !count(env, a[2], &srcStride) || !count(env, a[3], &dst) ||
+      !count(env, a[4], &dstStride) || !count(env, a[5], &run) || !count(env, a[6], &n))
+    return fail(env, "copyRuns: offsets, strides, run and count must be non-negative integers");
+  if (n == 0 || run == 0) return nullptr;
+  const size_t srcEnd = src + (n - 1) * srcStride + run, dstEnd = dst + (n - 1) * dstStride + run;
+  if (srcEnd > len || dstEnd > len || srcEnd < src || dstEnd < dst) return fail(env, "copyRuns: a run lies outside the buffer");
+  for (size_t i = 0; i < n; i++) std::memcpy(heap + dst + i * dstStride, heap + src + i * srcStride, run);
+  return nullptr;
+}
+
 }  // namespace
 
 void registerConv(napi_env env, napi_value exports) {
   setFunction(env, exports, "im2col", Im2col);
   setFunction(env, exports, "col2im", Col2im);
+  setFunction(env, exports, "copyRuns", CopyRuns);
 }
 
 }  // namespace fprl

@@ -76,6 +76,7 @@ inline void setFunction(napi_env env, napi_value exports, const char* name, napi
 void registerKernels(napi_env env, napi_value exports);
 void registerBandit(napi_env env, napi_value exports);
 void registerConv(napi_env env, napi_value exports);
+void registerFused(napi_env env, napi_value exports);
 bool cpuSupported();
 
 }  // namespace fprl

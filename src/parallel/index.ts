@@ -1,5 +1,6 @@
 /** Data-parallel training on several threads (see pool.ts). */
 import os from 'node:os';
+import { threadsForFree } from './cores.js';
 
 export { DataParallel, shardRanges, type DataParallelOptions } from './pool.js';
 export {
@@ -15,8 +16,13 @@ export {
   type ForwardOptions,
 } from './loss.js';
 export { policySpecOf, buildPolicy, type PolicySpec } from './spec.js';
+export { sampleFreeCores, threadsForFree, describeFreeCores, type FreeCores } from './cores.js';
 
-/** Threads per run that do not oversubscribe the cores when `processes` runs train at once. */
-export function defaultThreads(processes: number, cores = os.availableParallelism()): number {
-  return Math.max(1, Math.floor(cores / Math.max(1, processes)));
+/**
+ * Threads per run that do not oversubscribe the cores when `processes` runs train at once, counting
+ * only the `free` cores (default: all; see cores.ts) so that a default never loses to one thread on
+ * a machine another job is using.
+ */
+export function defaultThreads(processes: number, cores = os.availableParallelism(), free = cores): number {
+  return threadsForFree(free, processes, cores);
 }

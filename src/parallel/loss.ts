@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { PolicyNet } from '../core/types.js';
 import type { Rng } from '../core/rng.js';
 import { sampleFrom } from '../../agents/nets/sampling.js';
+import { canFuse, FUSED } from '../native/fused.js';
 
 /** The critic's term: valueCoef * mean over the K*B (sample, image) pairs of (V(x_b) - target_kb)^2. */
 export interface ValueTerm {
@@ -80,17 +81,18 @@ export function pixelLoss(
   const [b, H, W, C] = logits.shape;
   let valueLoss: tf.Scalar | undefined;
   if (spec.value) {
-    if (!head || !pooled) throw new Error('pixelLoss: a value term needs the pooled features and the value head');
+    if (!head || !pooled)
+      throw new Error('pixelLoss: a value term needs the pooled features and the value head');
     // The same ops as ValueHead.apply, then the squared errors against every sample's target.
     const v = pooled.matMul(head.kernel).reshape([-1]).add(head.bias);
     const targets = tf.tensor2d(spec.value.targets, [spec.value.K, b]);
     valueLoss = tf.mean(tf.square(tf.sub(v.reshape([1, b]), targets))) as tf.Scalar;
   }
   const tW = tf.tensor4d(spec.weights, [b, H, W, C]);
-  const logp = tf.logSoftmax(logits);
-  let policyTerm = tf.neg(tf.sum(tf.mul(tW, logp))) as tf.Scalar;
-  if (spec.normalizer !== 1) policyTerm = tf.div(policyTerm, spec.normalizer);
-  const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)).mean() as tf.Scalar;
+  const { policyTerm, entropy } =
+    canFuse(FUSED.pixelLoss) && logits.dtype === 'float32'
+      ? fusedPolicyTerms(logits, tW, spec.normalizer)
+      : policyTerms(logits, tW, spec.normalizer);
   // A shard's means count for its share of the batch; with one shard the scale is exactly 1.
   let loss = policyTerm;
   if (spec.entropyCoef !== undefined) loss = tf.sub(loss, tf.mul(entropy, spec.entropyCoef * share));
@@ -99,11 +101,61 @@ export function pixelLoss(
   return { loss, stats };
 }
 
+/** The policy term -sum(W * logp) / normalizer and the mean per-pixel entropy, from tfjs ops (every backend; the fused kernel's reference). */
+export function policyTerms(
+  logits: tf.Tensor4D,
+  tW: tf.Tensor4D,
+  normalizer: number,
+): { policyTerm: tf.Scalar; entropy: tf.Scalar } {
+  const logp = tf.logSoftmax(logits);
+  let policyTerm = tf.neg(tf.sum(tf.mul(tW, logp))) as tf.Scalar;
+  if (normalizer !== 1) policyTerm = tf.div(policyTerm, normalizer);
+  const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), -1)).mean() as tf.Scalar;
+  return { policyTerm, entropy };
+}
+
+/**
+ * {@link policyTerms} as one native kernel forward and one backward (src/native/fused.cc) where
+ * they run: the log-softmax, the weighted sum and the entropy in one pass over the logits (sums in
+ * float64), and the gradient of both terms in one more, instead of ~25 tfjs kernels over
+ * [b,H,W,C]. W is a constant: only the logits get a gradient.
+ */
+export function fusedPolicyTerms(
+  logits: tf.Tensor4D,
+  tW: tf.Tensor4D,
+  normalizer: number,
+): { policyTerm: tf.Scalar; entropy: tf.Scalar } {
+  const terms = tf.customGrad((...args) => {
+    const [z, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    const [stats, lse] = tf
+      .engine()
+      .runKernel(FUSED.pixelLoss, { logits: z, w: tW }, { normalizer }) as tf.Tensor[];
+    save([z, tW, lse]);
+    return {
+      value: stats,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [zs, w, l] = saved;
+        return tf
+          .engine()
+          .runKernel(FUSED.pixelLossGrad, { dy, logits: zs, w, lse: l }, { normalizer }) as tf.Tensor;
+      },
+    };
+  }) as (z: tf.Tensor4D) => tf.Tensor1D;
+  const [policyTerm, entropy] = tf.unstack(terms(logits)) as tf.Scalar[];
+  return { policyTerm, entropy };
+}
+
 /**
  * The spec of the shard of `count` images from image `start` out of a batch of `batch`: its rows
  * of W (`perImage` = H*W*C values each; a view) and of the critic's targets; the whole spec when the shard is the batch.
  */
-export function shardSpec(spec: LossSpec, start: number, count: number, batch: number, perImage: number): LossSpec {
+export function shardSpec(
+  spec: LossSpec,
+  start: number,
+  count: number,
+  batch: number,
+  perImage: number,
+): LossSpec {
   if (start === 0 && count === batch) return spec;
   const weights = spec.weights.subarray(start * perImage, (start + count) * perImage);
   let value: ValueTerm | undefined;
@@ -135,7 +187,10 @@ export function shardLoss(
   let stats: tf.Tensor | undefined;
   try {
     const { value, grads } = tf.variableGrads(() => {
-      const { logits, pooled } = policy.apply(images, { training: spec.dropout !== undefined, rng: spec.dropout });
+      const { logits, pooled } = policy.apply(images, {
+        training: spec.dropout !== undefined,
+        rng: spec.dropout,
+      });
       const r = pixelLoss(logits, pooled, spec, share, head);
       stats = tf.keep(r.stats);
       return r.loss;

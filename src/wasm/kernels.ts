@@ -5,8 +5,10 @@
  * XNNPACK (src/wasm/batch-matmul.ts), `Transpose` with a faster one (src/wasm/transpose-kernel.ts)
  * and the reductions with versions that use it (src/wasm/reduce-kernel.ts), and makes `Identity`
  * and same-dtype `Cast` zero-copy (src/wasm/identity-kernel.ts), and copies `Slice`/`SplitV` parts
- * straight from the heap (src/wasm/slice-kernel.ts), and runs `Exp`, float32 sums and matMuls on the
- * native AVX2 addon when it is built (src/native/), keeping the stock configs for comparison.
+ * straight from the heap (src/wasm/slice-kernel.ts) and `Concat` parts into it (concat-kernel.ts), and runs `Exp`, float32 sums and matMuls on the
+ * native AVX2 addon when it is built (src/native/), keeping the stock configs for comparison; and it
+ * registers the fused element-wise kernels (LayerNorm, GELU, softmax, the per-pixel loss:
+ * src/wasm/fused-kernels.ts) that the networks' ops use when src/native/fused.ts says they can run.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fastBatchMatMulConfig, type FastKernelContext } from './batch-matmul.js';
@@ -16,8 +18,10 @@ import { fastReduceConfig } from './reduce-kernel.js';
 import { fastSliceConfig, fastSplitVConfig } from './slice-kernel.js';
 import { fastTransposeConfig } from './transpose-kernel.js';
 import { fastExpConfig } from './exp-kernel.js';
+import { fastConcatConfig } from './concat-kernel.js';
 import { registerFusedAdam } from './adam-kernel.js';
 import { registerConvKernels } from './conv-kernel.js';
+import { registerFusedKernels } from './fused-kernels.js';
 
 /** The kernels replaced on the wasm backend. */
 export const FAST_WASM_KERNELS = [
@@ -34,6 +38,7 @@ export const FAST_WASM_KERNELS = [
   tf.Slice,
   tf.SplitV,
   tf.Exp,
+  tf.Concat,
 ] as const;
 export type FastWasmKernel = (typeof FAST_WASM_KERNELS)[number];
 
@@ -51,6 +56,7 @@ const FACTORIES: Record<FastWasmKernel, (ctx: FastKernelContext) => tf.KernelCon
   [tf.Slice]: fastSliceConfig,
   [tf.SplitV]: fastSplitVConfig,
   [tf.Exp]: fastExpConfig,
+  [tf.Concat]: fastConcatConfig,
 };
 
 const stockConfigs = new Map<string, tf.KernelConfig>();
@@ -63,6 +69,7 @@ let enabled = true;
  */
 export function registerWasmKernels(): string[] {
   registerFusedAdam();
+  registerFusedKernels(() => enabled);
   const replaced: string[] = [];
   for (const name of FAST_WASM_KERNELS) {
     const current = tf.getKernel(name, 'wasm');

@@ -4,11 +4,15 @@
  * `subarray`; `SplitV` does that once per part (the ViT's q/k/v split of `[B*T, 3D]` read the
  * activations three times, ~5 ns per element). Here the output is filled straight from the heap:
  * the slice is cut into runs of contiguous elements (the innermost dims taken whole merge into one
- * run) and each run is one `copyWithin` on a view of the heap.
+ * run) and each run is one `copyWithin` on a view of the heap. With the native addon, slices whose
+ * outer dims are taken whole (every SplitV part: equally spaced runs) are one `copyRuns` call
+ * (src/native/conv.cc) instead of a JS call per run: a channel split of an NHWC map is one run of a
+ * few floats per pixel.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { FastKernelContext } from './internals.js';
 import { asWasmBackend, tensorData, type WasmBackend } from './internals.js';
+import { nativeMatMul } from '../native/index.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
@@ -38,6 +42,22 @@ export function fastSlice(
   const src0 = tensorData(backend, x).memoryOffset / bytes;
   const dst0 = tensorData(backend, out).memoryOffset / bytes;
   const outer = total / inner;
+  const addon = nativeMatMul();
+  let wholeOuter = d >= 1;
+  for (let i = 0; i < d; i++) wholeOuter &&= size[i] === x.shape[i];
+  if (addon?.copyRuns && wholeOuter && outer > 1) {
+    // Runs equally spaced by a row of dim d-1 in x, packed one after another in out.
+    addon.copyRuns(
+      backend.wasm.HEAPU8,
+      (src0 + runStart) * bytes,
+      strides[d - 1] * bytes,
+      dst0 * bytes,
+      inner * bytes,
+      inner * bytes,
+      outer,
+    );
+    return out;
+  }
   const idx = new Array<number>(Math.max(0, d)).fill(0);
   let src = src0 + runStart;
   for (let i = 0; i < d; i++) src += begin[i] * strides[i];

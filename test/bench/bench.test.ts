@@ -122,6 +122,25 @@ describe('fprl bench', () => {
     ).to.equal(2);
   });
 
+  it('shows the thread count fprl run would default to, with busy processes competing (--compete)', async () => {
+    const out = await benchCommand({
+      preset: 'tiny-64',
+      batch: 2,
+      steps: 1,
+      warmup: 1,
+      threads: 2,
+      compete: 1,
+    });
+    if (out.kind !== 'model') throw new Error('expected a model benchmark');
+    const choice = (
+      out.json as { defaultThreads: { threads: number; competitors: number; free: number; cores: number } }
+    ).defaultThreads;
+    expect(choice.competitors).to.equal(1);
+    // One core spins for the competitor: the default may not count it.
+    expect(choice.threads).to.be.at.most(Math.max(1, choice.cores - 1));
+    expect(out.text).to.match(/default fprl run threads with 1 busy process \(--compete\): \d thread/);
+  });
+
   describe('the PyTorch reference', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'fprl-peer-'));
     const fake = (name: string, body: string) => {
@@ -193,7 +212,37 @@ describe('fprl bench', () => {
       expect(out.json).to.have.nested.property('ratio.train');
       expect(out.text)
         .to.match(/peer {3}fake \(2 threads, 132,747 parameters, as ours\)/)
-        .and.match(/ratio {2}ours\/peer: train/);
+        .and.match(/ratio {2}ours\/peer \(2 threads\): train/);
+    });
+
+    it('runs the reference at 1 and 2 threads, compares with its best and gives the share of peak FLOP/s', async function () {
+      if (!existsSync(PY)) this.skip();
+      // The fake reference reports its thread count back, faster on 1 thread (as PyTorch was here).
+      const script = fake(
+        'peer-threads.py',
+        'import json, sys\nt = int(sys.argv[sys.argv.index("--threads") + 1])\n' +
+          'print(json.dumps({"peer": "fake", "preset": "tiny-64", "batch": 1, "threads": t, "params": 1, ' +
+          '"trainMsPerStep": 1, "trainImagesPerSecond": 4 / t, "inferImagesPerSecond": 10 * t}))\n',
+      );
+      const out = await benchCommand({
+        preset: 'tiny-64',
+        batch: 1,
+        steps: 1,
+        warmup: 1,
+        threads: 1,
+        peer: script,
+      });
+      if (out.kind !== 'model') throw new Error('expected a model benchmark');
+      expect(out.peers?.map((p) => p.ok && p.result.threads)).to.deep.equal([1, 2]);
+      const json = out.json as { peer: { threads: number }; ratios: Record<string, unknown>; peak: object };
+      expect(json.peer.threads).to.equal(1);
+      expect(Object.keys(json.ratios)).to.deep.equal(['1', '2']);
+      expect(out.text)
+        .to.match(/ratio {2}ours\/peer \(1 thread\): train/)
+        .and.match(
+          /ratio {2}ours\/peer's best: train [\d.]+x \(its 1-thread run\), infer [\d.]+x \(its 2-thread run\)/,
+        )
+        .and.match(/^peak {3}/m);
     });
   });
 });

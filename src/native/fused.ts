@@ -1,0 +1,54 @@
+/**
+ * The fused element-wise kernels' slot, without Node (like ./addon.ts): their names, the switch
+ * that turns them off, and {@link canFuse}, which the networks (agents/vit/ops.ts) and the loss
+ * (src/parallel/loss.ts) ask before taking a fused path. The kernels themselves are native
+ * (src/native/fused.cc) and registered on the wasm backend by src/wasm/fused-kernels.ts, which
+ * also installs the gate (addon loaded, fast kernels on, `FPRL_FUSED` not 0). On any other backend,
+ * in the browser, or without the addon, nothing is registered and the plain tfjs ops run.
+ *
+ * The fused kernels round differently from the op-by-op tfjs path (another summation order, one
+ * pass instead of rounding every intermediate tensor), so results are reproducible per route, not
+ * across routes; a run records the route (`environment.json` backend.fused).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Kernel names of the fused ops (forward and gradient of each). */
+export const FUSED = {
+  layerNorm: 'FprlLayerNorm',
+  layerNormGrad: 'FprlLayerNormGrad',
+  gelu: 'FprlGelu',
+  geluGrad: 'FprlGeluGrad',
+  softmax: 'FprlSoftmax',
+  softmaxGrad: 'FprlSoftmaxGrad',
+  pixelLoss: 'FprlPixelLoss',
+  pixelLossGrad: 'FprlPixelLossGrad',
+  reluBiasGrad: 'FprlReluBiasGrad',
+} as const;
+
+/** The environment variable that turns the fused kernels off for a process (and its worker threads): `FPRL_FUSED=0`. */
+export const FUSED_ENV_VAR = 'FPRL_FUSED';
+
+let gate: (() => boolean) | undefined;
+let on = true;
+
+/** src/wasm/fused-kernels.ts says here whether its kernels can run now (once per thread). */
+export function installFusedGate(ready: () => boolean): void {
+  gate = ready;
+}
+
+/** Turn the fused kernels off or back on for this thread (A/B measurements, tests); returns the previous setting. */
+export function setFusedKernels(enabled: boolean): boolean {
+  const was = on;
+  on = enabled;
+  return was;
+}
+
+/** Whether the fused kernels run on this thread now (registered, addon loaded, not switched off). */
+export function fusedKernelsOn(): boolean {
+  return on && gate !== undefined && gate();
+}
+
+/** Whether the fused kernel `name` runs on the active backend now. */
+export function canFuse(name: (typeof FUSED)[keyof typeof FUSED]): boolean {
+  return fusedKernelsOn() && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
