@@ -20,30 +20,8 @@ import { bands, pattern, writeJpg, writeLabel } from '../data/helpers.js';
 import { FprlError } from '../../src/core/errors.js';
 import type { RunResult } from '../../src/report/types.js';
 import type { Summary } from '../../src/report/summary.js';
+import { tinySweepConfig } from '../helpers/tiny-sweep.js';
 
-/** 2 agents x 2 seeds, 16 px faces, a one-block ViT: a whole sweep in a few seconds on cpu. */
-function tinyExperiment(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name: 'tiny',
-    dataset: { kind: 'synthetic', size: 16, train: 32, val: 8, test: 8, seed: 0 },
-    model: { preset: 'tiny-64', patchSize: 4, dim: 16, depth: 1, heads: 2, mlpDim: 32, dropout: 0 },
-    training: { steps: 4, batchSize: 4, evalEvery: 2, checkpointEvery: 2 },
-    agents: [
-      { name: 'ce', kind: 'supervised' },
-      {
-        name: 'rl',
-        kind: 'reinforce',
-        baseline: 'rloo',
-        samples: 2,
-        rewards: [{ plugin: 'dice' }],
-        initFrom: 'ce',
-      },
-    ],
-    seeds: [0, 1],
-    evaluation: { pictures: 2, batchSize: 8 },
-    ...extra,
-  };
-}
 
 describe('experiment sweeps', function () {
   this.timeout(60_000);
@@ -55,7 +33,7 @@ describe('experiment sweeps', function () {
     await useBackend('cpu');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fprl-sweep-'));
     file = path.join(tmp, 'tiny.json');
-    fs.writeFileSync(file, JSON.stringify(tinyExperiment()));
+    fs.writeFileSync(file, JSON.stringify(tinySweepConfig()));
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -142,7 +120,7 @@ describe('experiment sweeps', function () {
 
     it("starts the fine-tune from the source run's final weights, so it differs from training from scratch", async () => {
       const scratch = path.join(tmp, 'scratch');
-      const exp = tinyExperiment();
+      const exp = tinySweepConfig();
       (exp.agents as Record<string, unknown>[])[1].initFrom = undefined;
       delete (exp.agents as Record<string, unknown>[])[1].initFrom;
       fs.writeFileSync(path.join(tmp, 'scratch.json'), JSON.stringify({ ...exp, seeds: [0] }));
@@ -268,7 +246,7 @@ describe('experiment sweeps', function () {
     const short = path.join(tmp, 'short');
     fs.writeFileSync(
       path.join(tmp, 'one.json'),
-      JSON.stringify(tinyExperiment({ agents: [{ name: 'ce', kind: 'supervised' }], seeds: [0] })),
+      JSON.stringify(tinySweepConfig({ agents: [{ name: 'ce', kind: 'supervised' }], seeds: [0] })),
     );
     await runSweep({ ...quiet, experiment: path.join(tmp, 'one.json'), out: short, steps: 2 });
     fs.mkdirSync(path.join(out, 'ce', 'seed-0'), { recursive: true });
@@ -310,7 +288,7 @@ describe('experiment sweeps', function () {
       }),
     );
     try {
-      const exp = tinyExperiment({
+      const exp = tinySweepConfig({
         agents: [
           { name: 'ce', kind: 'supervised' },
           { name: 'bad', kind: 'reinforce', baseline: 'rloo', samples: 2, rewards: [{ plugin: 'test-nan' }] },

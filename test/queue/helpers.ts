@@ -13,6 +13,7 @@ import { QUEUE_NAME, parseQueueUrl } from '../../src/queue/connection.js';
 import type { RunJobData } from '../../src/queue/jobs.js';
 import type { RunResult } from '../../src/report/types.js';
 import { spawnCli } from '../reliability/fixtures.js';
+import { tinySweepConfig } from '../helpers/tiny-sweep.js';
 
 /** Whether `redis-server` is on PATH (the queue tests skip, saying so, when it is not). */
 export function haveRedis(): boolean {
@@ -174,28 +175,9 @@ export async function addJob(url: string, id: string, data: unknown, attempts = 
   }
 }
 
-/** 2 agents x 2 seeds (the RL agent starts from the CE run of its seed), 16 px faces, a one-block ViT. */
+/** The sweep tests' tiny sweep (test/helpers/tiny-sweep.ts), with one picture per run. */
 export function tinySweep(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    name: 'tiny',
-    dataset: { kind: 'synthetic', size: 16, train: 32, val: 8, test: 8, seed: 0 },
-    model: { preset: 'tiny-64', patchSize: 4, dim: 16, depth: 1, heads: 2, mlpDim: 32, dropout: 0 },
-    training: { steps: 4, batchSize: 4, evalEvery: 2, checkpointEvery: 2 },
-    agents: [
-      { name: 'ce', kind: 'supervised' },
-      {
-        name: 'rl',
-        kind: 'reinforce',
-        baseline: 'rloo',
-        samples: 2,
-        rewards: [{ plugin: 'dice' }],
-        initFrom: 'ce',
-      },
-    ],
-    seeds: [0, 1],
-    evaluation: { pictures: 1, batchSize: 8 },
-    ...extra,
-  };
+  return tinySweepConfig({ evaluation: { pictures: 1, batchSize: 8 }, ...extra });
 }
 
 /** The numbers of a run: its final metrics (per class too) and its evaluation curve; not its timings. */
