@@ -19,34 +19,11 @@ import { scanCelebAMask, scanLapa, SPLITS, type Split } from '../data/index.js';
 import { decodeItem } from '../data/folder/decode.js';
 import type { FolderItem } from '../data/folder/scan.js';
 import type { FolderDatasetConfig } from '../experiment/schema.js';
+import type { DatasetInfo, DatasetSample } from './api.js';
 
-/** The data folder as the page sees it (part of `/api/run`). */
-export interface DatasetInfo {
-  kind: 'lapa' | 'celebamask';
-  root: string;
-  /** The size training resizes every sample to (the model's input size). */
-  size: number;
-  /** The splits found, with their number of image/label pairs. */
-  splits: { split: Split; count: number }[];
-  /** Why no split can be offered (naming the folder), when none can. */
-  error?: string;
-}
+export type { DatasetInfo, DatasetSample } from './api.js';
 
-/** One sample as `/api/data/<split>/<index>` sends it. */
-export interface DatasetSample {
-  split: Split;
-  index: number;
-  id: string;
-  height: number;
-  width: number;
-  /** URLs of the original files under /data/ (the label: none for per-part CelebAMask masks). */
-  image: string;
-  label?: string;
-  /** RGB bytes [H,W,3], base64. */
-  rgb: string;
-  /** Class ids [H,W] (0..10, 255 = ignore), base64. */
-  labels: string;
-}
+
 
 export class DatasetFiles {
   private constructor(

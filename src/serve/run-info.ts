@@ -16,32 +16,14 @@ import { RUN_FILES } from '../experiment/layout.js';
 import { readJsonFile } from '../experiment/results.js';
 import type { DatasetConfig } from '../experiment/schema.js';
 import { DEFAULT_REWARDS } from '../../envs/bandit-env.js';
-import { DatasetFiles, type DatasetInfo } from './dataset.js';
+import type { RunInfo } from './api.js';
+import { DatasetFiles } from './dataset.js';
 
-/** The run as the page sees it (JSON). */
-export interface RunInfo {
-  /** The folder given to `fprl serve` (as given), or none. */
-  dir?: string;
-  /** Why there is no checkpoint to parse with: FprlError.describe(), naming the file. */
-  error?: string;
-  agent?: string;
-  seed?: number;
-  step?: number;
-  /** URL folder of the policy's model.json + weights.bin (under /run/), and its path for messages. */
-  policyUrl?: string;
-  policyPath?: string;
-  /** The served agent's reward components as the env takes them (name, plugin, weight, options). */
-  rewards?: { name: string; plugin: string; weight: number; options: unknown }[];
-  /** True when the agent configures no rewards and `rewards` is the env's default. */
-  rewardsDefault?: boolean;
-  /** The run's data folder, when its dataset is one (`lapa`, `celebamask`). */
-  dataset?: DatasetInfo;
-  /** The experiment's `rewardModules`, served bundled at /api/reward-module/<i>.js. */
-  rewardModules: { file: string; url: string }[];
-}
+export type { RunInfo } from './api.js';
+
 
 interface ExperimentRecord {
-  agents?: { name: string; rewards?: { name?: string; plugin: string; weight?: number; options?: unknown }[] }[];
+  agents?: { name: string; rewards?: { name?: string; plugin: string; weight?: number; options?: Record<string, unknown> }[] }[];
   rewardModules?: string[];
   dataset?: DatasetConfig;
 }

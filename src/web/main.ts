@@ -25,21 +25,9 @@ import { settle } from '../../rewards/settle.js';
 import { chooseBackend } from './backend.js';
 import { $, drawRgb, labelColours, rgbOf, showMessage } from './dom.js';
 import { encodeLabelPng } from './png.js';
+import type { DatasetSample, RunInfo } from '../serve/api.js';
 import { loadPolicy, parseImage, type PagePolicy } from './policy.js';
 
-interface RunInfo {
-  dir?: string;
-  error?: string;
-  agent?: string;
-  seed?: number;
-  step?: number;
-  policyUrl?: string;
-  policyPath?: string;
-  rewards?: RewardSpec[];
-  rewardsDefault?: boolean;
-  dataset?: { kind: string; root: string; size: number; splits: { split: string; count: number }[]; error?: string };
-  rewardModules: { file: string; url: string }[];
-}
 
 /** A face of the playground and its truth, at the model's size. */
 interface Face {
@@ -50,18 +38,6 @@ interface Face {
   source: string;
 }
 
-/** One sample of the run's data folder as /api/data/<split>/<index> sends it (src/serve/dataset.ts). */
-interface DataSample {
-  split: string;
-  index: number;
-  id: string;
-  height: number;
-  width: number;
-  image: string;
-  label?: string;
-  rgb: string;
-  labels: string;
-}
 
 /** An agent's reward component resolved in the page, or why it cannot be. */
 type RunComponent = { spec: RewardSpec; attached?: AttachedComponent; error?: string };
@@ -368,7 +344,7 @@ async function dataFace(split: string): Promise<Face | undefined> {
   try {
     const r = await fetch(`/api/data/${encodeURIComponent(split)}/${index}`);
     if (!r.ok) throw new Error(await r.text());
-    const s = (await r.json()) as DataSample;
+    const s = (await r.json()) as DatasetSample;
     const link = (href: string, text: string) => {
       const a = document.createElement('a');
       a.href = href;
