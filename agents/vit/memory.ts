@@ -37,6 +37,8 @@ const EVAL_LIVE = 3;
 export interface MemoryEstimate {
   /** Tokens per image. */
   tokens: number;
+  /** Pixels per image (S^2). */
+  pixels: number;
   /** Trainable parameters (float32). */
   params: number;
   /** Bytes of one attention score matrix of one image, all heads of one block. */
@@ -60,15 +62,12 @@ export function evalBatchBytes(e: MemoryEstimate, batch: number): number {
 }
 
 /** Extra per image for k sampled label maps: actions, their log-probabilities, rewards, credit. */
-function samplingBytes(e: MemoryEstimate & { pixels?: number }, samples: number): number {
-  return (e.pixels ?? 0) * samples * 6 * BYTES;
+function samplingBytes(e: MemoryEstimate, samples: number): number {
+  return e.pixels * samples * 6 * BYTES;
 }
 
 /** The estimate for a policy network of kind `vit` or `hybrid`; undefined for other kinds. */
-export function estimateMemory(arch: {
-  kind: string;
-  config: unknown;
-}): (MemoryEstimate & { pixels: number }) | undefined {
+export function estimateMemory(arch: { kind: string; config: unknown }): MemoryEstimate | undefined {
   const count = (specs: ParamSpec[]) => specs.reduce((n, s) => n + sizeOf(s.shape), 0);
   if (arch.kind === 'vit') {
     const c = arch.config as ViTConfig;
@@ -96,7 +95,7 @@ interface Shape {
   largestConvInput: number;
 }
 
-function estimate(s: Shape, params: number): MemoryEstimate & { pixels: number } {
+function estimate(s: Shape, params: number): MemoryEstimate {
   const t = s.tokens;
   const pixels = s.imageSize * s.imageSize;
   const attention = s.depth * s.heads * t * t;
@@ -123,11 +122,11 @@ function estimate(s: Shape, params: number): MemoryEstimate & { pixels: number }
   };
 }
 
-function vitMemory(c: ViTConfig, params: number): MemoryEstimate & { pixels: number } {
+function vitMemory(c: ViTConfig, params: number): MemoryEstimate {
   return estimate({ ...c, tokens: numTokens(c), convMaps: 0, largestConvInput: 0 }, params);
 }
 
-function hybridMemory(c: HybridConfig, params: number): MemoryEstimate & { pixels: number } {
+function hybridMemory(c: HybridConfig, params: number): MemoryEstimate {
   let convMaps = 0;
   let largestConvInput = 0;
   let side = c.imageSize;

@@ -94,9 +94,8 @@ export function checkMemory(
     const own = a.training !== undefined && 'batchSize' in a.training;
     const step = trainingStepBytes(e, t.batchSize, samples);
     if (step > budget.bytes) {
-      const fits = Math.floor(
-        (budget.bytes - e.stateBytes) / (step / t.batchSize - e.stateBytes / t.batchSize),
-      );
+      const perImage = trainingStepBytes(e, 1, samples) - e.stateBytes;
+      const fits = Math.floor((budget.bytes - e.stateBytes) / perImage);
       issues.push({
         path: own ? `/agents/${i}/training/batchSize` : '/training/batchSize',
         message:
