@@ -4,6 +4,7 @@
 //   conv.cc     im2col and col2im for the wasm backend's convolutions (src/wasm/conv-kernel.ts)
 //   fused.cc    fused element-wise kernels, forward and backward: LayerNorm, GELU, softmax, the
 //               per-pixel log-softmax loss (src/wasm/fused-kernels.ts)
+//   direct-conv.cc  direct convolutions and their gradients (src/wasm/conv-native.ts)
 // Everything is single-threaded and deterministic; src/native/index.ts loads it and says why not
 // when it cannot.
 #include "napi-util.h"
@@ -34,6 +35,7 @@ NAPI_MODULE_INIT() {
   fprl::registerBandit(env, exports);
   fprl::registerConv(env, exports);
   fprl::registerFused(env, exports);
+  fprl::registerDirectConv(env, exports);
   fprl::setFunction(env, exports, "keepLargeBlocks", KeepLargeBlocks);
   napi_value supported, isa;
   napi_get_boolean(env, fprl::cpuSupported(), &supported);

@@ -102,6 +102,16 @@ export interface NativeAddon {
   /** Adds the patches back into dx (the input gradient). */
   col2im?(cols: Float32Array, dx: Float32Array, geometry: Int32Array, p0: number, rows: number): void;
   /**
+   * Direct convolutions (direct-conv.cc), the same geometry plus the output channels O:
+   * y = conv2d(x, w) for NHWC x and HWIO w, any padding, stride and dilation. Optional: older
+   * builds lack them (the im2col route runs then).
+   */
+  convForward?(x: Float32Array, w: Float32Array, y: Float32Array, geometry: Int32Array, O: number): void;
+  /** dx from dy and w (stride 1 only). */
+  convInputGradient?(dy: Float32Array, w: Float32Array, dx: Float32Array, geometry: Int32Array, O: number): void;
+  /** dw from x and dy (O a multiple of 8). */
+  convFilterGradient?(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array, O: number): void;
+  /**
    * The fused element-wise kernels (fused.cc; src/wasm/fused-kernels.ts registers them, and
    * src/native/fused.ts says when they run). Optional: an addon built before fused.cc lacks them.
    * layerNorm over the last axis of x [N,D]: y, and the row means and 1/std [N] for the gradient.

@@ -77,6 +77,7 @@ void registerKernels(napi_env env, napi_value exports);
 void registerBandit(napi_env env, napi_value exports);
 void registerConv(napi_env env, napi_value exports);
 void registerFused(napi_env env, napi_value exports);
+void registerDirectConv(napi_env env, napi_value exports);
 bool cpuSupported();
 
 }  // namespace fprl

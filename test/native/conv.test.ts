@@ -142,3 +142,98 @@ describe('native im2col / col2im (src/native/conv.cc)', () => {
     );
   });
 });
+
+/** The three convolution sums as plain loops (double accumulators): y, and dx, dw for a given dy. */
+function naiveConv(g: ConvGeometry, x: Float32Array, w: Float32Array, dy: Float32Array) {
+  const y = new Float64Array(g.B * g.outH * g.outW * g.O);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  for (let b = 0; b < g.B; b++)
+    for (let oy = 0; oy < g.outH; oy++)
+      for (let ox = 0; ox < g.outW; ox++)
+        for (let ky = 0; ky < g.kH; ky++)
+          for (let kx = 0; kx < g.kW; kx++) {
+            const iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+            const ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
+            if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
+            for (let c = 0; c < g.C; c++)
+              for (let o = 0; o < g.O; o++) {
+                const xi = ((b * g.H + iy) * g.W + ix) * g.C + c;
+                const wi = ((ky * g.kW + kx) * g.C + c) * g.O + o;
+                const yi = ((b * g.outH + oy) * g.outW + ox) * g.O + o;
+                y[yi] += x[xi] * w[wi];
+                dx[xi] += dy[yi] * w[wi];
+                dw[wi] += x[xi] * dy[yi];
+              }
+          }
+  return { y, dx, dw };
+}
+
+describe('native direct convolutions (src/native/direct-conv.cc)', () => {
+  let addon: NativeAddon;
+  before(function () {
+    const found = nativeMatMul();
+    if (!found?.convForward || !found.convInputGradient || !found.convFilterGradient) this.skip();
+    addon = found as NativeAddon;
+  });
+
+  const random = (n: number, rng: Rng) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+  const close = (got: Float32Array, want: Float64Array, what: string) => {
+    let scale = 1e-30;
+    for (const v of want) scale = Math.max(scale, Math.abs(v));
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    expect(diff, what).to.be.at.most(1e-5 * scale);
+  };
+
+  // Dilations, asymmetric strides and padding wider than the input (tfjs has no dilated gradients
+  // to compare with, so the reference is the sum itself); O = 24 and 8: blocks of 16 and of 8.
+  const CASES: [string, ConvGeometry][] = [
+    ...GEOMETRIES.map(([name, g]): [string, ConvGeometry] => [name, { ...g, O: 24 }]),
+    ['3x3 dilation 2, stride 1', geometry(2, 9, 8, 5, [3, 3], [1, 1], [2, 2], [2, 2], 8)],
+    ['3x5 dilations [2,1], stride 1, 13 outputs', geometry(1, 8, 11, 4, [3, 5], [1, 1], [2, 1], [1, 3], 13)],
+  ];
+  for (const [name, g] of CASES)
+    it(`equal the plain sums for ${name}`, () => {
+      const rng = new Rng(name);
+      const x = random(g.B * g.H * g.W * g.C, rng);
+      const w = random(g.kH * g.kW * g.C * g.O, rng);
+      const dy = random(g.B * g.outH * g.outW * g.O, rng);
+      const want = naiveConv(g, x, w, dy);
+      const geo = geometryArray(g);
+      const y = new Float32Array(want.y.length).fill(NaN);
+      addon.convForward?.(x, w, y, geo, g.O);
+      close(y, want.y, 'y');
+      if (g.O % 8 === 0) {
+        const dw = new Float32Array(w.length).fill(NaN);
+        addon.convFilterGradient?.(x, dy, dw, geo, g.O);
+        close(dw, want.dw, 'dw');
+      }
+      if (g.strideH === 1 && g.strideW === 1) {
+        const dx = new Float32Array(x.length).fill(NaN);
+        addon.convInputGradient?.(dy, w, dx, geo, g.O);
+        close(dx, want.dx, 'dx');
+      }
+    });
+
+  it('check every length and refuse what they do not take', () => {
+    const g = geometry(1, 5, 5, 3, [3, 3], [1, 1], [1, 1], [1, 1], 8);
+    const geo = geometryArray(g);
+    const x = new Float32Array(75);
+    const w = new Float32Array(9 * 3 * 8);
+    const y = new Float32Array(25 * 8);
+    const call = (name: 'convForward' | 'convInputGradient' | 'convFilterGradient', ...a: unknown[]) => () =>
+      (addon[name] as (...v: unknown[]) => void)(...a);
+    expect(call('convForward', x, w, y, geo, 8)).to.not.throw();
+    expect(call('convForward', x, w, y.subarray(1), geo, 8)).to.throw(/convForward: an array is shorter/);
+    expect(call('convForward', x.subarray(1), w, y, geo, 8)).to.throw(/shorter than its shape/);
+    expect(call('convForward', x, w, y, geo)).to.throw(/expected 5 arguments/);
+    expect(call('convForward', x, w, y, geo.subarray(1), 8)).to.throw(/geometry must be an Int32Array of 14/);
+    expect(call('convInputGradient', y, w, x, geo, 8)).to.not.throw();
+    const strided = geometryArray(geometry(1, 5, 5, 3, [3, 3], [2, 2], [1, 1], [1, 1], 8));
+    expect(call('convInputGradient', y, w, x, strided, 8)).to.throw(/stride 1 only/);
+    expect(call('convFilterGradient', x, y, w, geo, 8)).to.not.throw();
+    expect(call('convFilterGradient', x, y, w, geo, 6)).to.throw(/multiple of 8/);
+    expect(call('convFilterGradient', x, new Float64Array(200), w, geo, 8)).to.throw(/three Float32Arrays/);
+  });
+});

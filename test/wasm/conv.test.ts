@@ -4,6 +4,7 @@ import { useBackend } from '../helpers/backend.js';
 import { Rng } from '../../src/core/rng.js';
 import { maxAbsDiff, randomOperand, type Operand } from './reference.js';
 import { nativeMatMul, withoutNative, type NativeAddon } from '../../src/native/index.js';
+import { setFusedKernels } from '../../src/native/fused.js';
 import { registerWasmKernels, setFastWasmKernels } from '../../src/wasm/kernels.js';
 import { convKernelsRegistered, stockConvKernel } from '../../src/wasm/conv-kernel.js';
 import { fallbackConvRoute } from '../../src/wasm/conv-fallback.js';
@@ -54,6 +55,11 @@ const CASES: Case[] = [
     strides: 1,
     pad: 'same',
   },
+  // The hybrid Face Transformer's decoder: 35 inputs (a masked last block in the direct input
+  // gradient), 40 outputs (blocks of 16, 16, 8 in the direct forward pass and filter gradient).
+  { name: '3x3 35->16 same (a decoder stage)', x: [2, 9, 10, 35], w: [3, 3, 35, 16], strides: 1, pad: 'same' },
+  { name: '3x3 24->40 same, 1 pixel wide', x: [3, 7, 1, 24], w: [3, 3, 24, 40], strides: 1, pad: 'same' },
+  { name: '3x3 6->11 stride 2 valid', x: [2, 13, 11, 6], w: [3, 3, 6, 11], strides: 2, pad: 'valid' },
   {
     name: '3x3 dilation 2',
     x: [2, 12, 11, 3],
@@ -133,13 +139,27 @@ async function cpuResults(): Promise<void> {
   for (const c of CASES) expected.set(c.name, compute(c, operands(c)));
 }
 
-/** The routes of the conv kernels: the native addon (when built here) and the fallback without it. */
-const ROUTES = nativeMatMul() ? (['native addon', 'fallback'] as const) : (['fallback'] as const);
+/**
+ * The routes of the conv kernels: the native addon's direct kernels (direct-conv.cc, with the fused
+ * kernels on), its im2col + GEMM route (FPRL_FUSED=0), and the fallback without the addon.
+ */
+const ROUTES = nativeMatMul()
+  ? (['native addon, direct', 'native addon, im2col (fused kernels off)', 'fallback'] as const)
+  : (['fallback'] as const);
 
 for (const route of ROUTES)
   describe(`wasm Conv2D and its gradients (${route})`, () => {
     /** `fn` on this route: the fallback is what runs without the addon (FPRL_NATIVE=0, no build). */
-    const onRoute = <T>(fn: () => T): T => (route === 'fallback' ? withoutNative(fn) : fn());
+    const onRoute = <T>(fn: () => T): T => {
+      if (route === 'fallback') return withoutNative(fn);
+      if (route === 'native addon, direct') return fn();
+      const was = setFusedKernels(false);
+      try {
+        return fn();
+      } finally {
+        setFusedKernels(was);
+      }
+    };
 
     before(async function () {
       this.timeout(60_000);
@@ -284,10 +304,57 @@ describe('wasm conv routes', () => {
       expectClose(runPass(fallbackConvRoute, c, 'forward'), expected.get(c.name)?.y, c.name);
   });
 
+  it('the native route takes the direct kernels where they apply, and im2col + GEMM elsewhere or with FPRL_FUSED=0', function () {
+    const addon = nativeMatMul();
+    if (!addon?.convForward) this.skip();
+    const native = addon as NativeAddon;
+    const calls: string[] = [];
+    const counted: NativeAddon = { ...native };
+    for (const name of ['convForward', 'convInputGradient', 'convFilterGradient', 'im2col'] as const) {
+      const fn = native[name] as (...a: unknown[]) => void;
+      (counted as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => {
+        calls.push(name);
+        fn(...a);
+      };
+    }
+    const passes = (c: Case): string[] => {
+      calls.length = 0;
+      const o = operands(c);
+      tf.tidy(() => {
+        const backend = asWasmBackend(tf.backend());
+        const g = convGeometry(tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad));
+        const route = nativeConvRoute(counted);
+        const x = tf.tensor(o.x.data, o.x.shape);
+        const w = tf.tensor(o.w.data, o.w.shape);
+        const y = tf.engine().makeTensorFromTensorInfo(route.forward(backend, g, x, w));
+        tf.engine().makeTensorFromTensorInfo(route.inputGradient(backend, g, y, w));
+        tf.engine().makeTensorFromTensorInfo(route.filterGradient(backend, g, x, y));
+      });
+      return [...new Set(calls)];
+    };
+    const decoder = CASES.find((c) => c.name.startsWith('3x3 35->16')) as Case;
+    const strided = CASES.find((c) => c.name.startsWith('3x3 6->11')) as Case;
+    expect(passes(decoder)).to.deep.equal(['convForward', 'convInputGradient', 'convFilterGradient']);
+    // Stride 2: no direct input gradient; 11 outputs: no direct filter gradient.
+    expect(passes(strided)).to.deep.equal(['convForward', 'im2col']);
+    const was = setFusedKernels(false);
+    try {
+      expect(passes(decoder)).to.deep.equal(['im2col']);
+    } finally {
+      setFusedKernels(was);
+    }
+  });
+
   it('the native route gives the same bits with the TypeScript im2col/col2im (an addon built before conv.cc)', function () {
     const addon = nativeMatMul();
     if (!addon) this.skip();
-    const native = addon as NativeAddon;
+    // Without the direct kernels (direct-conv.cc), so that both run im2col + GEMM.
+    const native: NativeAddon = {
+      ...(addon as NativeAddon),
+      convForward: undefined,
+      convInputGradient: undefined,
+      convFilterGradient: undefined,
+    };
     const older: NativeAddon = { ...native, im2col: undefined, col2im: undefined };
     for (const c of [CASES[3], CASES[5], CASES[10]]) {
       const o = operands(c);
