@@ -183,7 +183,7 @@ export async function resolveExperiment(
   } catch (e) {
     issues.push(issueFrom(e, '', '/dataset/augment', 'augment'));
   }
-  issues.push(...checkAgentGraph(config.agents));
+  issues.push(...checkAgentGraph(config.agents, config.seeds));
   config.agents.forEach((a, i) => checkAgent(config, a, i, registry, agents, issues));
   if (opts.checkPaths ?? true) config.agents.forEach((a, i) => checkInitWeights(a, i, model, issues));
   if ((opts.checkPaths ?? true) && config.dataset.kind !== 'synthetic' && !existsSync(config.dataset.root)) {
@@ -457,7 +457,17 @@ function checkAgent(
 
 /** The agent-config part of an agent entry (what `resolveAgentConfig` and agent factories take). */
 export function agentConfigOf(a: AgentEntry): AgentKindConfig {
-  const { name: _n, description: _d, rewards: _r, initFrom: _i, initWeights: _w, training: _t, ...cfg } = a;
+  const {
+    name: _n,
+    description: _d,
+    rewards: _r,
+    initFrom: _i,
+    initSeed: _is,
+    seeds: _s,
+    initWeights: _w,
+    training: _t,
+    ...cfg
+  } = a;
   return cfg;
 }
 

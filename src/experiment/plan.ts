@@ -1,8 +1,9 @@
 /**
- * Planning a sweep: every agent x seed becomes one run. An agent with `initFrom` starts from
- * the final checkpoint of the same seed's run of its source agent, so agents are ordered
- * topologically (declaration order among independent agents) and a missing source or a cycle
- * is a config error naming the path.
+ * Planning a sweep: every agent x seed becomes one run (an agent's own `seeds` replace the
+ * experiment's). An agent with `initFrom` starts from the final checkpoint of its source agent's
+ * run with the same seed, or with `initSeed` for all its seeds, so agents are ordered
+ * topologically (declaration order among independent agents) and a missing source, a source seed
+ * that is not run, or a cycle is a config error naming the path.
  */
 import type { ConfigIssue } from '../core/validate.js';
 
@@ -10,7 +11,15 @@ import type { ConfigIssue } from '../core/validate.js';
 export interface PlannedAgent {
   name: string;
   initFrom?: string;
+  /** The source run's seed for every seed of this agent (default: the same seed). */
+  initSeed?: number;
+  /** This agent's seeds instead of the sweep's. */
+  seeds?: readonly number[];
 }
+
+/** The seeds an agent runs: its own, else the sweep's. */
+export const seedsOf = (a: PlannedAgent, sweepSeeds: readonly number[]): readonly number[] =>
+  a.seeds ?? sweepSeeds;
 
 /** One training run of the sweep. */
 export interface RunSpec {
@@ -24,8 +33,15 @@ export interface RunSpec {
 
 export const runId = (agent: string, seed: number): string => `${agent}/seed-${seed}`;
 
-/** Problems with agent names and `initFrom` links (duplicates, missing sources, cycles). */
-export function checkAgentGraph(agents: readonly PlannedAgent[], basePath = '/agents'): ConfigIssue[] {
+/**
+ * Problems with agent names and `initFrom` links (duplicates, missing sources, cycles, source seeds
+ * that are not run, `initSeed` without `initFrom`). `seeds`: the sweep's seeds.
+ */
+export function checkAgentGraph(
+  agents: readonly PlannedAgent[],
+  seeds: readonly number[] = [],
+  basePath = '/agents',
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const index = new Map<string, number>();
   agents.forEach((a, i) => {
@@ -41,6 +57,29 @@ export function checkAgentGraph(agents: readonly PlannedAgent[], basePath = '/ag
       issues.push({
         path: `${basePath}/${i}/initFrom`,
         message: `names no agent of this experiment ('${a.initFrom}'); agents: ${[...index.keys()].join(', ')}`,
+      });
+    }
+  });
+  agents.forEach((a, i) => {
+    if (a.initSeed !== undefined && a.initFrom === undefined) {
+      issues.push({
+        path: `${basePath}/${i}/initSeed`,
+        message: 'initSeed picks the seed of the initFrom run; give initFrom too, or remove initSeed',
+      });
+      return;
+    }
+    const src = a.initFrom === undefined ? undefined : agents[index.get(a.initFrom) ?? -1];
+    if (!src) return;
+    const have = new Set(seedsOf(src, seeds));
+    const need = a.initSeed !== undefined ? [a.initSeed] : seedsOf(a, seeds);
+    const missing = need.filter((s) => !have.has(s));
+    if (missing.length) {
+      issues.push({
+        path: `${basePath}/${i}/${a.initSeed !== undefined ? 'initSeed' : 'initFrom'}`,
+        message:
+          `starts from ${a.initFrom}'s run with seed ${missing.join(', ')}, which is not run ` +
+          `(${a.initFrom} runs seeds ${[...have].join(', ')}); ` +
+          (a.initSeed !== undefined ? 'pick one of those' : 'add the seeds to its seeds, or set initSeed'),
       });
     }
   });
@@ -94,12 +133,12 @@ export function orderAgents<A extends PlannedAgent>(agents: readonly A[]): A[] {
 export function planSweep(agents: readonly PlannedAgent[], seeds: readonly number[]): RunSpec[] {
   const runs: RunSpec[] = [];
   for (const a of orderAgents(agents)) {
-    for (const seed of seeds) {
+    for (const seed of seedsOf(a, seeds)) {
       runs.push({
         id: runId(a.name, seed),
         agent: a.name,
         seed,
-        ...(a.initFrom !== undefined ? { initFrom: runId(a.initFrom, seed) } : {}),
+        ...(a.initFrom !== undefined ? { initFrom: runId(a.initFrom, a.initSeed ?? seed) } : {}),
       });
     }
   }

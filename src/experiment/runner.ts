@@ -249,7 +249,8 @@ export async function runSweep(opts: SweepOptions): Promise<SweepOutcome> {
     );
     if (opts.retryFailed) await clearFailed(dir, plan, previous);
     print(
-      `sweep ${config.name}: ${plan.length} runs (${config.agents.length} agents x ${seeds.length} seeds)` +
+      `sweep ${config.name}: ${plan.length} runs (${config.agents.length} agents x ${seeds.length} seeds` +
+        `${config.agents.some((a) => a.seeds) ? ', some agents with their own seeds' : ''})` +
         `${previous.size ? `, ${previous.size} already finished` : ''}, ` +
         `${opts.remote ? `on the ${opts.remote.label}` : processes > 1 ? `${processes} worker processes` : 'in-process'} -> ${dir}`,
     );

@@ -288,7 +288,23 @@ function agentKindEntrySchema(def: AgentDefinition): Record<string, unknown> {
       },
       initFrom: {
         type: 'string',
-        description: "Start from the final checkpoint of this agent's run with the same seed (fine-tuning).",
+        description:
+          "Start from the final checkpoint of this agent's run with the same seed (fine-tuning), or with initSeed.",
+      },
+      initSeed: {
+        type: 'integer',
+        minimum: 0,
+        description:
+          "With initFrom: start every seed of this agent from the initFrom agent's run with this seed, instead of the same seed. Several fine-tune seeds then start from one trained parser and differ only in their own draws (batches, samples, dropout).",
+      },
+      seeds: {
+        type: 'array',
+        items: { type: 'integer', minimum: 0 },
+        minItems: 1,
+        maxItems: MAX_SEEDS,
+        uniqueItems: true,
+        description:
+          "This agent's seeds, instead of the experiment's seeds and --seeds: e.g. [0] for a parser that several fine-tune seeds start from (initSeed).",
       },
       initWeights: {
         type: 'string',
@@ -469,6 +485,10 @@ export interface AgentEntry {
   description?: string;
   rewards: RewardEntry[];
   initFrom?: string;
+  /** With initFrom: the source's seed for every seed of this agent (default: the same seed). */
+  initSeed?: number;
+  /** This agent's own seeds (beat the experiment's and --seeds). */
+  seeds?: number[];
   /** A folder written by `fprl import` (absolute after loading). */
   initWeights?: string;
   training?: Partial<TrainingConfig>;

@@ -108,9 +108,21 @@ export interface NativeAddon {
    */
   convForward?(x: Float32Array, w: Float32Array, y: Float32Array, geometry: Int32Array, O: number): void;
   /** dx from dy and w (stride 1 only). */
-  convInputGradient?(dy: Float32Array, w: Float32Array, dx: Float32Array, geometry: Int32Array, O: number): void;
+  convInputGradient?(
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+    geometry: Int32Array,
+    O: number,
+  ): void;
   /** dw from x and dy (O a multiple of 8). */
-  convFilterGradient?(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array, O: number): void;
+  convFilterGradient?(
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+    geometry: Int32Array,
+    O: number,
+  ): void;
   /**
    * The fused element-wise kernels (fused.cc; src/wasm/fused-kernels.ts registers them, and
    * src/native/fused.ts says when they run). Optional: an addon built before fused.cc lacks them.

@@ -81,7 +81,10 @@ describe('experiment config', () => {
       const pinned: Record<string, string> = {
         off: '260a56846925bbc9,6c27d120194a9baa',
         defaults: '70896a2d58ba9837,efde855f55fb6c09',
+        // real-faces-flips.json, real-faces-10min.json: flips only (pinned when they were added).
+        flips: 'a91cf3539d959b9e,bfead1a466f05330',
       };
+      const FLIPS_ONLY = { flip: 0.5, scale: [1, 1], rotate: 0, shift: 0, colorJitter: false };
       const env = { LAPA_DIR: tmp, FACE_DATA: tmp };
       const ds = new SyntheticFaces({ size: 32, count: 16, seed: 0 });
       for (const file of files) {
@@ -100,7 +103,13 @@ describe('experiment config', () => {
               .slice(0, 16),
           );
         }
-        const expected = config.dataset.augment ? pinned.defaults : pinned.off;
+        const a = config.dataset.augment;
+        const flipsOnly =
+          typeof a === 'object' &&
+          Object.entries(FLIPS_ONLY).every(
+            ([k, v]) => JSON.stringify((a as Record<string, unknown>)[k]) === JSON.stringify(v),
+          );
+        const expected = !a ? pinned.off : flipsOnly ? pinned.flips : pinned.defaults;
         expect(hashes.join(','), file).to.equal(expected);
       }
     });

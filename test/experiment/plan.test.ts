@@ -54,6 +54,61 @@ describe('experiment planning', () => {
       expect(plan.find((r) => r.id === 'rl/seed-1')!.initFrom).to.equal('ce/seed-1');
       expect(plan.find((r) => r.id === 'ce/seed-1')!.initFrom).to.equal(undefined);
     });
+
+    it("runs an agent's own seeds and starts every seed of a fine-tune from the initSeed run", () => {
+      const plan = planSweep(
+        [
+          { name: 'ce', seeds: [0] },
+          { name: 'rl', initFrom: 'ce', initSeed: 0 },
+          { name: 'more', initFrom: 'ce', initSeed: 0, seeds: [5] },
+        ],
+        [0, 1, 2],
+      );
+      expect(plan.map((r) => `${r.id}<-${r.initFrom ?? ''}`)).to.deep.equal([
+        'ce/seed-0<-',
+        'rl/seed-0<-ce/seed-0',
+        'rl/seed-1<-ce/seed-0',
+        'rl/seed-2<-ce/seed-0',
+        'more/seed-5<-ce/seed-0',
+      ]);
+    });
+  });
+
+  describe('checkAgentGraph with seeds', () => {
+    it('accepts fine-tunes whose source runs the seeds they start from', () => {
+      expect(checkAgentGraph([{ name: 'ce' }, { name: 'rl', initFrom: 'ce' }], [0, 1])).to.deep.equal([]);
+      expect(
+        checkAgentGraph(
+          [
+            { name: 'ce', seeds: [3] },
+            { name: 'rl', initFrom: 'ce', initSeed: 3 },
+          ],
+          [0, 1],
+        ),
+      ).to.deep.equal([]);
+    });
+
+    it('names the field when the source does not run the seed a fine-tune needs', () => {
+      const own = checkAgentGraph(
+        [
+          { name: 'ce', seeds: [0] },
+          { name: 'rl', initFrom: 'ce' },
+        ],
+        [0, 1, 2],
+      );
+      expect(own).to.have.length(1);
+      expect(own[0].path).to.equal('/agents/1/initFrom');
+      expect(own[0].message).to.contain('seed 1, 2, which is not run (ce runs seeds 0)');
+      const picked = checkAgentGraph([{ name: 'ce' }, { name: 'rl', initFrom: 'ce', initSeed: 7 }], [0, 1]);
+      expect(picked.map((i) => i.path)).to.deep.equal(['/agents/1/initSeed']);
+      expect(picked[0].message).to.contain('seed 7');
+    });
+
+    it('refuses initSeed without initFrom', () => {
+      const issues = checkAgentGraph([{ name: 'ce', initSeed: 0 }], [0]);
+      expect(issues.map((i) => i.path)).to.deep.equal(['/agents/0/initSeed']);
+      expect(issues[0].message).to.contain('give initFrom too');
+    });
   });
 
   describe('schedule', () => {

@@ -222,8 +222,10 @@ describe('native direct convolutions (src/native/direct-conv.cc)', () => {
     const x = new Float32Array(75);
     const w = new Float32Array(9 * 3 * 8);
     const y = new Float32Array(25 * 8);
-    const call = (name: 'convForward' | 'convInputGradient' | 'convFilterGradient', ...a: unknown[]) => () =>
-      (addon[name] as (...v: unknown[]) => void)(...a);
+    const call =
+      (name: 'convForward' | 'convInputGradient' | 'convFilterGradient', ...a: unknown[]) =>
+      () =>
+        (addon[name] as (...v: unknown[]) => void)(...a);
     expect(call('convForward', x, w, y, geo, 8)).to.not.throw();
     expect(call('convForward', x, w, y.subarray(1), geo, 8)).to.throw(/convForward: an array is shorter/);
     expect(call('convForward', x.subarray(1), w, y, geo, 8)).to.throw(/shorter than its shape/);

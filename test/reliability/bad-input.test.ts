@@ -155,6 +155,26 @@ describe('reliability: bad input gives one clear error and damages nothing', fun
       expectCleanFailure(r, { where: file, message: 'initFrom forms a cycle: a -> b -> a' });
     });
 
+    it("a fine-tune whose source does not run its seed names the field and the source's seeds", async () => {
+      const { r, file } = await badConfig('init-seed', (e) => {
+        e.seeds = [0, 1];
+        e.agents = [
+          { name: 'ce', kind: 'supervised', seeds: [0] },
+          { name: 'rl', kind: 'reinforce', initFrom: 'ce', rewards: [{ plugin: 'dice' }] },
+          { name: 'rl2', kind: 'reinforce', initFrom: 'ce', initSeed: 4, rewards: [{ plugin: 'dice' }] },
+          { name: 'lone', kind: 'supervised', initSeed: 0 },
+        ];
+      });
+      expectCleanFailure(r, {
+        where: file,
+        message: "/agents/1/initFrom: starts from ce's run with seed 1, which is not run (ce runs seeds 0)",
+      });
+      expect(r.stderr).to.contain("/agents/2/initSeed: starts from ce's run with seed 4");
+      expect(r.stderr).to.contain(
+        '/agents/3/initSeed: initSeed picks the seed of the initFrom run; give initFrom too',
+      );
+    });
+
     it('a missing environment variable in a path names the variable, the path and how to set it', async () => {
       const { r, file } = await badConfig(
         'env-var',

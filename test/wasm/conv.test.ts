@@ -57,7 +57,13 @@ const CASES: Case[] = [
   },
   // The hybrid Face Transformer's decoder: 35 inputs (a masked last block in the direct input
   // gradient), 40 outputs (blocks of 16, 16, 8 in the direct forward pass and filter gradient).
-  { name: '3x3 35->16 same (a decoder stage)', x: [2, 9, 10, 35], w: [3, 3, 35, 16], strides: 1, pad: 'same' },
+  {
+    name: '3x3 35->16 same (a decoder stage)',
+    x: [2, 9, 10, 35],
+    w: [3, 3, 35, 16],
+    strides: 1,
+    pad: 'same',
+  },
   { name: '3x3 24->40 same, 1 pixel wide', x: [3, 7, 1, 24], w: [3, 3, 24, 40], strides: 1, pad: 'same' },
   { name: '3x3 6->11 stride 2 valid', x: [2, 13, 11, 6], w: [3, 3, 6, 11], strides: 2, pad: 'valid' },
   {
