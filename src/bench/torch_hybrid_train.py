@@ -16,7 +16,7 @@ prediction and the truth left out of the means (null in the JSON).
 
 Setup (Debian's build of PyTorch):  apt-get install -y python3-torch libopenblas0-pthread python3-pil
 Run:  /usr/bin/python3 src/bench/torch_hybrid_train.py --data /work/shared/data/celebamask-lapa11 \\
-          --steps 700 --threads 2 --out runs/torch-hybrid-10min.json
+          --minutes 10 --threads 2 --out runs/torch-hybrid-10min.json
 Prints one JSON line on stdout, progress on stderr. OPENBLAS_NUM_THREADS is pinned to 1
 (PyTorch's own pool gives the --threads).
 """
@@ -37,6 +37,7 @@ IGNORE = 255
 DEFAULT_WEIGHTS = '0.1378,0.1632,1.3027,1.2878,1.7641,1.7662,0.5825,1.3058,1.5294,1.0117,0.1488'
 FLIP_PERMUTATION = [0, 1, 3, 2, 5, 4, 6, 7, 8, 9, 10]
 INTERMEDIATE_EVAL_LIMIT = 100
+CALIBRATION_STEPS = 20
 
 
 def read_image(path, size):
@@ -155,7 +156,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--data', required=True)
     ap.add_argument('--preset', default='hybrid-128', choices=sorted(PRESETS))
-    ap.add_argument('--steps', type=int, required=True)
+    ap.add_argument('--steps', type=int, help='training steps (or --minutes)')
+    ap.add_argument('--minutes', type=float,
+                    help='a training-time budget instead of --steps: the steps that fit, from the speed of the '
+                         f'first {CALIBRATION_STEPS} (warm-up: the cosine part of the schedule is set from them)')
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--weight-decay', type=float, default=0.05)
@@ -171,6 +175,13 @@ def main():
     ap.add_argument('--eval-every', type=int, default=0)
     ap.add_argument('--out')
     a = ap.parse_args()
+    if (a.steps is None) == (a.minutes is None):
+        raise SystemExit('give --steps N or --minutes M (a training-time budget), not both or neither')
+    if a.minutes is not None:
+        if a.minutes <= 0:
+            raise SystemExit(f'--minutes must be > 0 (got {a.minutes})')
+        # A provisional total for the warm-up steps; set from their speed once they ran.
+        a.steps = max(a.warmup, CALIBRATION_STEPS) + 1
     if a.out and os.path.exists(a.out):
         raise SystemExit(f'{a.out} already exists: not overwriting it (pick another --out or remove it)')
     if a.out:
@@ -204,7 +215,8 @@ def main():
     order, cursor, seen, evals, train_seconds = None, 0, 0, [], 0.0
     model.train()
     t = time.perf_counter()
-    for step in range(a.steps):
+    step = 0
+    while step < a.steps:
         if order is None or cursor >= len(order):
             order, cursor = torch.randperm(len(train_x), generator=gen), 0
         idx = order[cursor:cursor + a.batch]
@@ -224,10 +236,15 @@ def main():
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
         opt.step()
         done = step + 1
+        if a.minutes is not None and done == CALIBRATION_STEPS:
+            per_step = (time.perf_counter() - t) / done
+            a.steps = max(done, int(a.minutes * 60 / per_step))
+            print(f'{a.minutes} minutes at {per_step:.3f} s per step: {a.steps} steps', file=sys.stderr)
         if done % 20 == 0 or done == a.steps:
             elapsed = train_seconds + time.perf_counter() - t
             print(f'step {done}/{a.steps} loss {loss.item():.4f} {seen / elapsed:.2f} img/s '
                   f'{elapsed:.1f}s', file=sys.stderr)
+        step = done
         if a.eval_every > 0 and done % a.eval_every == 0 and done < a.steps:
             train_seconds += time.perf_counter() - t
             native, _ = evaluate(model, val_x, val_small, val_native, INTERMEDIATE_EVAL_LIMIT)
@@ -242,7 +259,7 @@ def main():
     result = clean({
         'peer': f'pytorch-{torch.__version__}-cpu', 'preset': a.preset,
         'params': sum(p.numel() for p in model.parameters() if p.requires_grad),
-        'steps': a.steps, 'batch': a.batch, 'threads': a.threads, 'seed': a.seed, 'lr': a.lr,
+        'steps': a.steps, 'minutes': a.minutes, 'batch': a.batch, 'threads': a.threads, 'seed': a.seed, 'lr': a.lr,
         'weightDecay': a.weight_decay, 'flip': a.flip, 'gradClip': a.grad_clip, 'trainSeconds': train_seconds,
         'loadSeconds': load_seconds, 'evalSeconds': eval_seconds,
         'trainImagesPerSecond': seen / train_seconds if train_seconds else float('nan'),
