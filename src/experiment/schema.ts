@@ -43,6 +43,15 @@ export const PATH_FIELDS = [
   '/agents/*/initWeights',
 ] as const;
 
+/** A list of seeds (the experiment's, or an agent's own): one run per agent and seed. */
+const SEED_LIST = {
+  type: 'array',
+  items: { type: 'integer', minimum: 0 },
+  minItems: 1,
+  maxItems: MAX_SEEDS,
+  uniqueItems: true,
+} as const;
+
 /**
  * Training augmentation (src/data/augment.ts): false (the default), true (the defaults below),
  * or options; a field left out of the object takes its default (as `true` has them all), so
@@ -298,11 +307,7 @@ function agentKindEntrySchema(def: AgentDefinition): Record<string, unknown> {
           "With initFrom: start every seed of this agent from the initFrom agent's run with this seed, instead of the same seed. Several fine-tune seeds then start from one trained parser and differ only in their own draws (batches, samples, dropout).",
       },
       seeds: {
-        type: 'array',
-        items: { type: 'integer', minimum: 0 },
-        minItems: 1,
-        maxItems: MAX_SEEDS,
-        uniqueItems: true,
+        ...SEED_LIST,
         description:
           "This agent's seeds, instead of the experiment's seeds and --seeds: e.g. [0] for a parser that several fine-tune seeds start from (initSeed).",
       },
@@ -404,11 +409,7 @@ export function experimentSchema(kinds: readonly AgentDefinition[] = BUILTIN_AGE
       training: { ...trainingConfigSchema, default: {} },
       agents: { type: 'array', minItems: 1, items: agentEntrySchema(kinds) },
       seeds: {
-        type: 'array',
-        items: { type: 'integer', minimum: 0 },
-        minItems: 1,
-        maxItems: MAX_SEEDS,
-        uniqueItems: true,
+        ...SEED_LIST,
         default: [0, 1, 2],
         description: 'One run per agent and seed; summaries give mean and 95% CI over seeds.',
       },

@@ -121,10 +121,6 @@ const char* readArgs(napi_env env, napi_value (&a)[5], bool colsFirst, float** i
   return nullptr;
 }
 
-napi_value failWith(napi_env env, const char* name, const char* error) {
-  return fail(env, (std::string(name) + ": " + error).c_str());
-}
-
 // im2col(x, cols, geometry, p0, rows): cols[r] = patch of output pixel p0 + r.
 napi_value Im2col(napi_env env, napi_callback_info info) {
   napi_value a[5];

@@ -256,23 +256,11 @@ double inputSize(const Conv& g) { return static_cast<double>(g.B) * g.H * g.W * 
 double outputSize(const Conv& g) { return static_cast<double>(g.B) * g.outH * g.outW * g.O; }
 double filterSize(const Conv& g) { return static_cast<double>(g.kH) * g.kW * g.C * g.O; }
 
-napi_value failWith(napi_env env, const char* name, const char* error) {
-  return fail(env, (std::string(name) + ": " + error).c_str());
-}
-
-bool avx2Here() {
-#if FPRL_X86 && (defined(__GNUC__) || defined(__clang__))
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
-
 // convForward(x, w, y, geometry, O): y = conv2d(x, w).
 napi_value ConvForward(napi_env env, napi_callback_info info) {
   Operands o;
   if (const char* e = readOperands(env, info, inputSize, filterSize, outputSize, &o)) return failWith(env, "convForward", e);
-  if (!avx2Here()) return fail(env, "convForward: needs AVX2 and FMA");
+  if (!cpuSupported()) return fail(env, "convForward: needs AVX2 and FMA");
 #if FPRL_X86
   forward(o.a, o.b, o.out, o.g);
 #endif
@@ -285,7 +273,7 @@ napi_value ConvInputGradient(napi_env env, napi_callback_info info) {
   Operands o;
   if (const char* e = readOperands(env, info, outputSize, filterSize, inputSize, &o))
     return failWith(env, "convInputGradient", e);
-  if (!avx2Here()) return fail(env, "convInputGradient: needs AVX2 and FMA");
+  if (!cpuSupported()) return fail(env, "convInputGradient: needs AVX2 and FMA");
   const Conv& g = o.g;
   if (g.sH != 1 || g.sW != 1) return fail(env, "convInputGradient: stride 1 only");
 #if FPRL_X86
@@ -312,7 +300,7 @@ napi_value ConvFilterGradient(napi_env env, napi_callback_info info) {
   Operands o;
   if (const char* e = readOperands(env, info, inputSize, outputSize, filterSize, &o))
     return failWith(env, "convFilterGradient", e);
-  if (!avx2Here()) return fail(env, "convFilterGradient: needs AVX2 and FMA");
+  if (!cpuSupported()) return fail(env, "convFilterGradient: needs AVX2 and FMA");
   if (o.g.O % 8 != 0) return fail(env, "convFilterGradient: the output channels must be a multiple of 8");
 #if FPRL_X86
   filterGradient(o.a, o.b, o.out, o.g);

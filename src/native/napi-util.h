@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace fprl {
 
@@ -11,6 +12,11 @@ namespace fprl {
 inline napi_value fail(napi_env env, const char* message) {
   napi_throw_error(env, "FPRL_NATIVE", message);
   return nullptr;
+}
+
+// fail() with the function's name in front: "name: error".
+inline napi_value failWith(napi_env env, const char* name, const char* error) {
+  return fail(env, (std::string(name) + ": " + error).c_str());
 }
 
 template <typename T>

@@ -305,6 +305,22 @@ describe('wasm conv routes', () => {
     });
   }
 
+  /** y, dx and dw of the native route on `addon` for case `c` (dy = y), as arrays. */
+  function threePasses(addon: NativeAddon, c: Case): Float32Array[] {
+    const o = operands(c);
+    return tf.tidy(() => {
+      const backend = asWasmBackend(tf.backend());
+      const g = convGeometry(tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad));
+      const route = nativeConvRoute(addon);
+      const x = tf.tensor(o.x.data, o.x.shape);
+      const w = tf.tensor(o.w.data, o.w.shape);
+      const y = tf.engine().makeTensorFromTensorInfo(route.forward(backend, g, x, w));
+      const dx = tf.engine().makeTensorFromTensorInfo(route.inputGradient(backend, g, y, w));
+      const dw = tf.engine().makeTensorFromTensorInfo(route.filterGradient(backend, g, x, y));
+      return [y, dx, dw].map((t) => t.dataSync() as Float32Array);
+    });
+  }
+
   it("the fallback's own forward pass (the kernel prefers XNNPACK's convolution there) equals the cpu backend", () => {
     for (const c of CASES)
       expectClose(runPass(fallbackConvRoute, c, 'forward'), expected.get(c.name)?.y, c.name);
@@ -325,17 +341,7 @@ describe('wasm conv routes', () => {
     }
     const passes = (c: Case): string[] => {
       calls.length = 0;
-      const o = operands(c);
-      tf.tidy(() => {
-        const backend = asWasmBackend(tf.backend());
-        const g = convGeometry(tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad));
-        const route = nativeConvRoute(counted);
-        const x = tf.tensor(o.x.data, o.x.shape);
-        const w = tf.tensor(o.w.data, o.w.shape);
-        const y = tf.engine().makeTensorFromTensorInfo(route.forward(backend, g, x, w));
-        tf.engine().makeTensorFromTensorInfo(route.inputGradient(backend, g, y, w));
-        tf.engine().makeTensorFromTensorInfo(route.filterGradient(backend, g, x, y));
-      });
+      threePasses(counted, c);
       return [...new Set(calls)];
     };
     const decoder = CASES.find((c) => c.name.startsWith('3x3 35->16')) as Case;
@@ -363,21 +369,8 @@ describe('wasm conv routes', () => {
     };
     const older: NativeAddon = { ...native, im2col: undefined, col2im: undefined };
     for (const c of [CASES[3], CASES[5], CASES[10]]) {
-      const o = operands(c);
-      const withLoops = (a: NativeAddon) =>
-        tf.tidy(() => {
-          const backend = asWasmBackend(tf.backend());
-          const g = convGeometry(tf.backend_util.computeConv2DInfo(c.x, c.w, c.strides, 1, c.pad));
-          const route = nativeConvRoute(a);
-          const x = tf.tensor(o.x.data, o.x.shape);
-          const w = tf.tensor(o.w.data, o.w.shape);
-          const y = tf.engine().makeTensorFromTensorInfo(route.forward(backend, g, x, w));
-          const dx = tf.engine().makeTensorFromTensorInfo(route.inputGradient(backend, g, y, w));
-          const dw = tf.engine().makeTensorFromTensorInfo(route.filterGradient(backend, g, x, y));
-          return [y, dx, dw].map((t) => t.dataSync());
-        });
-      const want = withLoops(native);
-      const got = withLoops(older);
+      const want = threePasses(native, c);
+      const got = threePasses(older, c);
       want.forEach((v, i) => expect(maxAbsDiff(got[i], v), `${c.name} output ${i}`).to.equal(0));
     }
   });
