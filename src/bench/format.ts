@@ -119,7 +119,16 @@ export function formatViTBench(
         q.trainImagesPerSecond >= r.trainImagesPerSecond
           ? ' (the faster here: right)'
           : ' (here one thread was faster)';
-    lines.push(`default fprl run threads${compete}: ${c.line}${verdict}`);
+    lines.push(`default fprl run threads${compete}: starts with ${c.line}${verdict}`);
+    const ad = q?.adaptive;
+    if (ad) {
+      const best = Math.max(r.trainImagesPerSecond, q.trainImagesPerSecond);
+      lines.push(
+        `default pool, adaptive (${q.threads} shards, starting with ${ad.start} computing, probing every 6 steps): ` +
+          `train ${n(ad.trainImagesPerSecond)} img/s over ${ad.steps} steps = ${n(ad.trainImagesPerSecond / r.trainImagesPerSecond)}x one thread, ` +
+          `${n(ad.trainImagesPerSecond / best)}x the faster fixed count; threads per step ${ad.threadsPerStep.join(' ')}`,
+      );
+    }
   }
   return lines.join('\n');
 }

@@ -14,6 +14,7 @@ import { backendInfo } from '../backend/backend.js';
 import { describeMatMul } from '../native/index.js';
 import { machineLoad, round, timeIt } from './timing.js';
 import { DataParallel } from '../parallel/pool.js';
+import { ThreadTuner } from '../parallel/tune.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizers.js';
 import { resolveTrainingConfig } from '../optim/config.js';
 import { fusedPolicyTerms } from '../parallel/loss.js';
@@ -35,6 +36,14 @@ export interface ViTBenchOptions {
    * thread plus threads-1 workers, each with its share of the batch). 1 or absent: single only.
    */
   threads?: number;
+  /**
+   * Also time this many training steps of the default `fprl run` pool (threads > 1): all
+   * `threads` shards, `adaptStart` of them computing at first, the count moved by a ThreadTuner
+   * probing every 6 steps (a run probes every 30-240). 0 or absent: not timed.
+   */
+  adaptSteps?: number;
+  /** Threads computing at the start of the adaptive steps (default: `threads`). */
+  adaptStart?: number;
   /** Progress lines (the command sends them to stderr). */
   onProgress?: (msg: string) => void;
 }
@@ -84,6 +93,17 @@ export interface ParallelBenchResult {
   inferSpeedup: number;
   trainCpuMsPerStep: number;
   loadAverage1m: number;
+  /** The default pool's training, adapting its active threads (when asked for). */
+  adaptive?: AdaptiveBenchResult;
+}
+
+export interface AdaptiveBenchResult {
+  steps: number;
+  start: number;
+  trainMsPerStep: number;
+  trainImagesPerSecond: number;
+  /** Threads computing in each timed step, in order. */
+  threadsPerStep: number[];
 }
 
 /** Random images [B,S,S,3] in [-1,1) and one-hot targets [B,S,S,C] for random labels. */
@@ -280,7 +300,32 @@ async function benchParallel(
       minRuns: opts.steps,
       maxRuns: opts.steps,
     });
+    let adaptive: AdaptiveBenchResult | undefined;
+    const adaptSteps = opts.adaptSteps ?? 0;
+    if (adaptSteps > 0) {
+      const start = Math.min(threads, Math.max(1, opts.adaptStart ?? threads));
+      progress(`timing ${adaptSteps} training steps of the default pool (adaptive, starting at ${start})`);
+      const tuner = new ThreadTuner({ max: threads, start, period: 6, probe: 2 });
+      pool.setActive(start);
+      const used: number[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < adaptSteps; i++) {
+        const a = performance.now();
+        used.push(pool.active);
+        await step();
+        pool.setActive(tuner.record(performance.now() - a));
+      }
+      const ms = (performance.now() - t0) / adaptSteps;
+      adaptive = {
+        steps: adaptSteps,
+        start,
+        trainMsPerStep: round(ms, 1),
+        trainImagesPerSecond: round((opts.batch * 1000) / ms),
+        threadsPerStep: used,
+      };
+    }
     return {
+      ...(adaptive ? { adaptive } : {}),
       threads,
       trainMsPerStep: round(train.wallMs, 1),
       trainImagesPerSecond: round((opts.batch * 1000) / train.wallMs),

@@ -60,6 +60,8 @@ export interface BenchCommandOptions {
   samples?: number;
   /** Busy processes (one core each) kept running while the model is timed: a shared machine. */
   compete?: number;
+  /** Training steps of the default, adaptive pool to time (default 24 with --compete, else 0). */
+  adaptSteps?: number;
 }
 
 export type BenchOutput =
@@ -156,6 +158,8 @@ export async function benchCommand(
         warmup: o.warmup,
         seed: o.seed,
         threads: o.threads ?? os.availableParallelism(),
+        adaptSteps: o.adaptSteps ?? (o.compete ? 24 : 0),
+        adaptStart: defaultThreads,
         onProgress: progress,
       });
     } finally {
@@ -255,6 +259,11 @@ export function register(program: Command): void {
       '--compete <n>',
       'keep n busy processes running while timing (a shared machine); shows the default thread choice under load',
       (v: string) => (v === '0' ? 0 : positive('--compete')(v)),
+    )
+    .option(
+      '--adapt-steps <n>',
+      "also time n training steps of fprl run's default pool, which adapts its threads to the measured speed (default 24 with --compete)",
+      (v: string) => (v === '0' ? 0 : positive('--adapt-steps')(v)),
     )
     .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')

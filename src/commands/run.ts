@@ -127,9 +127,10 @@ export const THREADS_ENV_VAR = 'FPRL_THREADS';
 /**
  * Threads per run, chosen once at the command line and passed down with every run (worker
  * processes get it in their jobs): --threads (or FPRL_THREADS) beats the config's
- * training.threads; otherwise the default is the free cores (`free`, measured by
- * sampleFreeCores: other jobs on a shared machine count) per concurrent run, so threads x
- * processes never oversubscribes the cores.
+ * training.threads; otherwise the default is a pool of the cores per concurrent run that
+ * starts with the free cores (`free`, measured by sampleFreeCores: other jobs on a shared
+ * machine count) computing and adapts that count to the measured step time (threads x
+ * processes never oversubscribes the cores; the result does not depend on the count).
  */
 export function runThreads(
   flags: RunFlags,
@@ -139,10 +140,12 @@ export function runThreads(
   const cores = os.availableParallelism();
   const processes = flags.workers === 'auto' ? cores : (flags.workers ?? 1);
   const fallback = defaultThreads(processes, cores, free);
-  if (flags.threads !== undefined) return { forced: flags.threads, fallback };
+  // The default adapts: the cores per run are the pool's shards, the free ones compute at first.
+  const adaptUpTo = Math.max(1, Math.floor(cores / processes));
+  if (flags.threads !== undefined) return { forced: flags.threads, fallback, adaptUpTo };
   const raw = env[THREADS_ENV_VAR];
-  if (raw === undefined || raw === '') return { fallback };
-  return { forced: parsePositiveInt(THREADS_ENV_VAR)(raw), fallback };
+  if (raw === undefined || raw === '') return { fallback, adaptUpTo };
+  return { forced: parsePositiveInt(THREADS_ENV_VAR)(raw), fallback, adaptUpTo };
 }
 
 export function register(program: Command): void {

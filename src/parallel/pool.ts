@@ -8,6 +8,11 @@
  * shard order 0, 1, ... whatever order the workers finish in: the result does not depend on
  * timing, and N threads agree with one thread up to float summation order.
  *
+ * Active threads: `setActive(n)` lets only the main thread and n-1 workers compute; the shards of
+ * the idle workers run on the main thread after shard 0, with the same dropout streams, and are
+ * summed in the same shard order, so the result is bit-identical whatever the active count (the
+ * shards, not the threads, decide the arithmetic). tune.ts picks the count from measured speed.
+ *
  * Weights: the caller's agent applies one update on the main thread; before the next call that
  * needs them the main thread writes every variable into a SharedArrayBuffer (skipped when the
  * version is unchanged) and the workers load it. Gradients come back through one
@@ -134,6 +139,7 @@ export class DataParallel {
   private version = -1;
   private nextId = 0;
   private closed = false;
+  private activeThreads: number;
 
   private constructor(
     readonly threads: number,
@@ -144,6 +150,22 @@ export class DataParallel {
     this.sizes = sizes;
     this.offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
     this.weights = weights;
+    this.activeThreads = threads;
+  }
+
+  /** Threads computing now: the main thread and `active - 1` workers (1..threads). */
+  get active(): number {
+    return this.activeThreads;
+  }
+
+  /** Let `n` threads compute (1..threads); the other shards run on the main thread. Results do not change. */
+  setActive(n: number): void {
+    if (!Number.isInteger(n) || n < 1 || n > this.threads) {
+      throw new FprlError(`active threads must be a whole number from 1 to ${this.threads}, got ${n}`, {
+        where: 'training.threads',
+      });
+    }
+    this.activeThreads = n;
   }
 
   /** A pool of one: this thread computes everything, as one shard (every agent starts with one). */
@@ -232,13 +254,15 @@ export class DataParallel {
     const [B, H, W, ch] = images.shape;
     const shards = shardRanges(B, this.threads);
     if (shards.length === 1) return shardLoss(policy, images, spec, 1, head);
-    this.syncWeights(policy, version);
-    const pixels = images.dataSync() as Float32Array;
+    // Shards 1..remote go to workers 0..remote-1; shard 0 and the rest are computed here.
+    const remote = Math.min(this.activeThreads, shards.length) - 1;
+    if (remote > 0) this.syncWeights(policy, version);
+    const pixels = remote > 0 ? (images.dataSync() as Float32Array) : new Float32Array(0);
     const imgSize = H * W * ch;
-    const headValues = head && spec.value
+    const headValues = head && spec.value && remote > 0
       ? { kernel: Float32Array.from(head.kernel.dataSync() as Float32Array), bias: head.bias.dataSync()[0] }
       : undefined;
-    const replies = shards.slice(1).map((s, i) => {
+    const replies = shards.slice(1, 1 + remote).map((s, i) => {
       const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
       const part = shardSpec(spec, s.start, s.count, B, H * W * policy.numClasses);
       const weights = part.weights.slice();
@@ -258,17 +282,20 @@ export class DataParallel {
       };
       return this.workers[i].request(m, [img.buffer, weights.buffer]);
     });
-    // Shard 0 here, while the workers compute theirs.
-    const s0 = shards[0];
-    let own: LossResult | undefined;
+    // Shard 0 here while the workers compute theirs, then the shards of idle workers, in order.
+    const nPolicy = this.sizes.length;
+    const local = new Map<number, LossResult>();
     let failed: unknown;
     try {
-      const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
-      try {
-        const part = shardSpec(spec, 0, s0.count, B, H * W * policy.numClasses);
-        own = shardLoss(policy, x0, { ...part, dropout: spec.dropout?.fork('shard-0') }, s0.count / B, head);
-      } finally {
-        x0.dispose();
+      for (const i of [...shards.keys()].filter((j) => j === 0 || j > remote)) {
+        const s = shards[i];
+        const x = tf.slice(images, [s.start, 0, 0, 0], [s.count, H, W, ch]);
+        try {
+          const part = shardSpec(spec, s.start, s.count, B, H * W * policy.numClasses);
+          local.set(i, shardLoss(policy, x, { ...part, dropout: spec.dropout?.fork(`shard-${i}`) }, s.count / B, head));
+        } finally {
+          x.dispose();
+        }
       }
     } catch (e) {
       failed = e;
@@ -276,27 +303,48 @@ export class DataParallel {
     const answers = await Promise.allSettled(replies);
     const bad = answers.find((a) => a.status === 'rejected');
     if (failed || bad) {
-      own?.grads.forEach((g) => g.dispose());
+      for (const r of local.values()) r.grads.forEach((g) => g.dispose());
       throw failed ?? (bad as PromiseRejectedResult).reason;
     }
-    const mine = own!;
-    const nPolicy = this.sizes.length;
+    const mine = local.get(0)!;
+    const s0 = shards[0];
     let loss = mine.loss;
     let policyTerm = mine.policyTerm;
     // Means over a shard's pixels (or K*b pairs) weighted by its share of the batch.
     let entropy = (mine.entropy * s0.count) / B;
     let valueLoss = mine.valueLoss === undefined ? undefined : (mine.valueLoss * s0.count) / B;
     const headParts: Float32Array[] = [];
-    const views = answers.map((a, i) => {
+    // Every other shard's policy gradients as one flat buffer (a worker's, or read back from here).
+    const views = shards.slice(1).map((s, j) => {
+      const i = j + 1;
+      const share = s.count / B;
+      const own = local.get(i);
+      if (own) {
+        loss += own.loss;
+        policyTerm += own.policyTerm;
+        entropy += own.entropy * share;
+        if (valueLoss !== undefined && own.valueLoss !== undefined) valueLoss += own.valueLoss * share;
+        const flat = new Float32Array(this.offsets[nPolicy - 1] + this.sizes[nPolicy - 1]);
+        own.grads.slice(0, nPolicy).forEach((g, v) => flat.set(g.dataSync() as Float32Array, this.offsets[v]));
+        if (own.grads.length > nPolicy) {
+          const [k, b] = own.grads.slice(nPolicy);
+          const packed = new Float32Array(k.size + 1);
+          packed.set(k.dataSync() as Float32Array);
+          packed[k.size] = b.dataSync()[0];
+          headParts.push(packed);
+        }
+        own.grads.forEach((g) => g.dispose());
+        return flat;
+      }
+      const a = answers[j];
       const m = (a as PromiseFulfilledResult<FromWorker>).value;
-      if (m.type !== 'grad') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
-      const share = shards[i + 1].count / B;
+      if (m.type !== 'grad') throw new Error(`DataParallel: worker ${i} answered '${m.type}'`);
       loss += m.loss;
       policyTerm += m.policyTerm;
       entropy += m.entropy * share;
       if (valueLoss !== undefined && m.valueLoss !== undefined) valueLoss += m.valueLoss * share;
       if (m.headGrads) headParts.push(m.headGrads);
-      return new Float32Array(this.workers[i].grads);
+      return new Float32Array(this.workers[j].grads);
     });
     // Float32 additions in shard order ((g0 + g1) + g2) ...: in place on the wasm heap with the
     // native addon (heap.ts), else on the backend (~5x faster than a JS loop: 26.6M weights in
@@ -374,12 +422,13 @@ export class DataParallel {
     const k = mode === 'sample' ? (opts.samples ?? 1) : 1;
     const per = P;
     const shards = shardRanges(B, this.threads);
-    const pixels = images.dataSync() as Float32Array;
+    const remote = Math.min(this.activeThreads, shards.length) - 1;
+    const pixels = remote > 0 ? (images.dataSync() as Float32Array) : new Float32Array(0);
     const imgSize = P * ch;
     // A shard's draws: for each sample j, its pixels' run of the batch's draws.
     const uniformsOf = (s: { start: number; count: number }): Float64Array | undefined =>
       mode === 'sample' ? shardUniforms(opts.uniforms!, k, B * P, s.start * P, s.count * P) : undefined;
-    const replies = shards.slice(1).map((s, i) => {
+    const replies = shards.slice(1, 1 + remote).map((s, i) => {
       const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
       const uniforms = uniformsOf(s);
       return this.workers[i].request(
@@ -397,25 +446,37 @@ export class DataParallel {
         uniforms ? [img.buffer, uniforms.buffer as ArrayBuffer] : [img.buffer],
       );
     });
-    const s0 = shards[0];
     if (shards.length === 1) return forwardShard(policy, images, mode, opts);
-    const x0 = tf.slice(images, [0, 0, 0, 0], [s0.count, H, W, ch]);
-    let first: { out: Int32Array; pooled?: Float32Array };
+    // Shard 0 here while the workers compute theirs, then the shards of idle workers.
+    const local = new Map<number, { out: Int32Array; pooled?: Float32Array }>();
     try {
-      first = forwardShard(policy, x0, mode, { ...opts, uniforms: uniformsOf(s0) });
-    } finally {
-      x0.dispose();
+      for (const i of [...shards.keys()].filter((j) => j === 0 || j > remote)) {
+        const s = shards[i];
+        const x = tf.slice(images, [s.start, 0, 0, 0], [s.count, H, W, ch]);
+        try {
+          local.set(i, forwardShard(policy, x, mode, { ...opts, uniforms: uniformsOf(s) }));
+        } finally {
+          x.dispose();
+        }
+      }
+    } catch (e) {
+      await Promise.allSettled(replies);
+      throw e;
     }
+    const s0 = shards[0];
+    const first = local.get(0)!;
     const out = new Int32Array(k * B * per);
     // Shard outputs are sample-major over the shard's pixels; place each sample's run.
     const place = (part: Int32Array, s: { start: number; count: number }) => {
       const n = s.count * per;
       for (let j = 0; j < k; j++) out.set(part.subarray(j * n, (j + 1) * n), j * B * per + s.start * per);
     };
-    place(first.out, s0);
     const D = first.pooled ? first.pooled.length / s0.count : 0;
     const pooled = first.pooled ? new Float32Array(B * D) : undefined;
-    pooled?.set(first.pooled!, 0);
+    for (const [i, r] of local) {
+      place(r.out, shards[i]);
+      if (pooled && r.pooled) pooled.set(r.pooled, shards[i].start * D);
+    }
     const answers = await Promise.all(replies);
     answers.forEach((m, i) => {
       if (m.type !== 'forward') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);

@@ -232,7 +232,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const seconds = (performance.now() - t0) / 1000;
       scalars['perf/images_per_s'] = config.batchSize / seconds;
       scalars['perf/step_ms'] = seconds * 1000;
-      scalars['perf/threads'] = parallel?.threads ?? 1;
+      scalars['perf/threads'] = parallel?.active() ?? 1;
+      parallel?.stepDone(seconds * 1000);
       lastScalars = scalars;
       if (step % config.logEvery === 0 || step === total) bus.emit('train:step', { runId, step, scalars });
       if (config.evalEvery > 0 && step % config.evalEvery === 0 && step < total) await runEval(false);

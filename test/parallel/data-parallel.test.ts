@@ -139,10 +139,83 @@ describe('data-parallel training (src/parallel/)', function () {
     expect(defaultThreads(2, 2)).to.equal(1);
     expect(defaultThreads(1, 2)).to.equal(2);
     expect(defaultThreads(3, 2)).to.equal(1);
-    expect(threadsFor(undefined)).to.deep.equal({ threads: 1, explicit: false });
-    expect(threadsFor(undefined, { fallback: 2 })).to.deep.equal({ threads: 2, explicit: false });
-    expect(threadsFor(3, { fallback: 2 })).to.deep.equal({ threads: 3, explicit: true });
-    expect(threadsFor(3, { forced: 2, fallback: 1 })).to.deep.equal({ threads: 2, explicit: true });
+    expect(threadsFor(undefined)).to.deep.equal({ threads: 1, start: 1, explicit: false, adaptive: false });
+    expect(threadsFor(undefined, { fallback: 2 })).to.deep.equal({ threads: 2, start: 2, explicit: false, adaptive: false });
+    expect(threadsFor(3, { fallback: 2 })).to.deep.equal({ threads: 3, start: 3, explicit: true, adaptive: false });
+    expect(threadsFor(3, { forced: 2, fallback: 1 })).to.deep.equal({ threads: 2, start: 2, explicit: true, adaptive: false });
+    // fprl run's default: a pool of the cores per run, starting with the free ones computing.
+    expect(threadsFor(undefined, { fallback: 1, adaptUpTo: 2 })).to.deep.equal({
+      threads: 2,
+      start: 1,
+      explicit: false,
+      adaptive: true,
+    });
+    expect(threadsFor(3, { fallback: 1, adaptUpTo: 2 })).to.deep.equal({ threads: 3, start: 3, explicit: true, adaptive: false });
+  });
+
+  it('gives bit-identical updates whatever the number of active threads: the shards fix the arithmetic', async () => {
+    // 3 shards computed by 3, 2 and 1 threads (the idle workers' shards on the main thread).
+    const run = async (make: () => Made, active: number[]) => {
+      const { agent, policy } = make();
+      const pool = await DataParallel.create(policy, 3);
+      agent.useParallel(pool);
+      const losses: Record<string, number>[] = [];
+      try {
+        for (const [i, seed] of [1, 2, 3].entries()) {
+          pool.setActive(active[i]);
+          const exp = experience(5, seed);
+          try {
+            losses.push((await agent.learn(exp)) as Record<string, number>);
+          } finally {
+            exp.observation.images.dispose();
+          }
+        }
+        const head = (agent as Partial<ReinforceAgent>).valueHead?.variables ?? [];
+        return {
+          losses,
+          weights: [...policy.trainableVariables, ...head].map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+        };
+      } finally {
+        agent.useParallel(undefined);
+        await pool.dispose();
+        agent.dispose();
+      }
+    };
+    const supervised = () => linearAgent({ kind: 'supervised', labelSmoothing: 0.1 });
+    const all = await run(supervised, [3, 3, 3]);
+    expectIdentical(all, await run(supervised, [1, 1, 1]));
+    expectIdentical(all, await run(supervised, [2, 1, 3]));
+    // REINFORCE samples through the pool too (split sampling pass), and the critic's head.
+    const critic = () =>
+      linearAgent({ kind: 'reinforce', baseline: 'critic', credit: 'pixel', samples: 4, valueCoef: 0.5 });
+    const allR = await run(critic, [3, 3, 3]);
+    expectIdentical(allR, await run(critic, [1, 2, 1]));
+    expect(() => DataParallel.single(new LinearPolicy({ height: H, width: W }, new Rng(1, 'm'))).setActive(2)).to.throw(
+      /active threads must be a whole number from 1 to 1/,
+    );
+  });
+
+  it('labels and samples a batch the same with any number of active threads', async () => {
+    const policy = new LinearPolicy({ height: H, width: W }, new Rng(7, 'model'));
+    const pool = await DataParallel.create(policy, 2);
+    const b = batch(3, 4);
+    const images = tf.tensor4d(b.images, [3, H, W, 3]);
+    const u = new Float64Array(2 * 3 * H * W).map((_, i) => ((i * 0.6180339) % 1));
+    try {
+      const greedy2 = await pool.greedy(policy, images, 0);
+      const sample2 = await pool.sample(policy, images, 2, u, 0, true);
+      pool.setActive(1);
+      const before = tf.memory().numTensors;
+      expect(Array.from(await pool.greedy(policy, images, 0))).to.deep.equal(Array.from(greedy2));
+      const sample1 = await pool.sample(policy, images, 2, u, 0, true);
+      expect(Array.from(sample1.labels)).to.deep.equal(Array.from(sample2.labels));
+      expect(Array.from(sample1.pooled!)).to.deep.equal(Array.from(sample2.pooled!));
+      expect(tf.memory().numTensors).to.equal(before);
+    } finally {
+      images.dispose();
+      await pool.dispose();
+      policy.dispose();
+    }
   });
 
   it('trains the supervised agent on 2 threads to the weights of 1 thread (odd batch), bit-identically twice', async () => {

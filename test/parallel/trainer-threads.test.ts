@@ -89,6 +89,18 @@ describe('the default thread count', function () {
       const big = await attachParallel(large, undefined, 8 * 128 * 128, choice);
       expect(big?.threads).to.equal(2);
       await big?.detach();
+      // The adaptive default: two shards, one computing at first; the tuner moves the count.
+      const adaptive = await attachParallel(large, undefined, 8 * 128 * 128, { fallback: 1, adaptUpTo: 2 });
+      expect(adaptive?.threads).to.equal(2);
+      expect(adaptive?.active()).to.equal(1);
+      for (let i = 0; i < 29; i++) adaptive!.stepDone(100);
+      expect(adaptive?.active(), 'probes two threads after 30 steps').to.equal(1);
+      adaptive!.stepDone(100);
+      expect(adaptive?.active()).to.equal(2);
+      for (let i = 0; i < 4; i++) adaptive!.stepDone(60); // one untimed, three timed: faster
+      expect(adaptive?.active()).to.equal(2);
+      expect(adaptive?.switches()).to.deep.equal([{ step: 34, from: 1, to: 2, fromMs: 100, toMs: 60 }]);
+      await adaptive?.detach();
       const asked = await attachParallel(small, 2, 8 * 16 * 16, choice);
       expect(asked?.threads).to.equal(2);
       await asked?.detach();
@@ -106,12 +118,19 @@ describe('the default thread count', function () {
     expect(runThreads({ threads: 3, workers: 1 }, { FPRL_THREADS: '2' })).to.deep.equal({
       forced: 3,
       fallback: cores,
+      adaptUpTo: cores,
     });
-    expect(runThreads({ workers: 1 }, { FPRL_THREADS: '2' })).to.deep.equal({ forced: 2, fallback: cores });
-    expect(runThreads({ workers: 'auto' }, {})).to.deep.equal({ fallback: 1 });
+    expect(runThreads({ workers: 1 }, { FPRL_THREADS: '2' })).to.deep.equal({
+      forced: 2,
+      fallback: cores,
+      adaptUpTo: cores,
+    });
+    expect(runThreads({ workers: 'auto' }, {})).to.deep.equal({ fallback: 1, adaptUpTo: 1 });
+    // One core of the cores free: start with one computing, adapt up to all of them.
+    expect(runThreads({ workers: 1 }, {}, 1)).to.deep.equal({ fallback: 1, adaptUpTo: cores });
     expect(() => runThreads({}, { FPRL_THREADS: 'two' })).to.throw(FprlError, /FPRL_THREADS|integer/);
-    expect(threadsFor(4, { forced: 2, fallback: 1 })).to.deep.equal({ threads: 2, explicit: true });
-    expect(threadsFor(4)).to.deep.equal({ threads: 4, explicit: true });
-    expect(threadsFor(undefined)).to.deep.equal({ threads: 1, explicit: false });
+    expect(threadsFor(4, { forced: 2, fallback: 1 })).to.deep.equal({ threads: 2, start: 2, explicit: true, adaptive: false });
+    expect(threadsFor(4)).to.deep.equal({ threads: 4, start: 4, explicit: true, adaptive: false });
+    expect(threadsFor(undefined)).to.deep.equal({ threads: 1, start: 1, explicit: false, adaptive: false });
   });
 });
