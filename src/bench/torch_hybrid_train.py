@@ -152,6 +152,21 @@ def clean(x):
     return x
 
 
+def init_like_fprl(model):
+    """fprl's initialisation of the same network (agents/vit/hybrid-net.ts, params.ts): convs as PyTorch
+    (uniform +-1/sqrt(fan_in)), the patch embedding's bias 0, every Linear of the blocks xavier-uniform with
+    zero bias, positions and the 1x1 head trunc-normal(0.02) with a zero head bias."""
+    with torch.no_grad():
+        model.embed.bias.zero_()
+        nn.init.trunc_normal_(model.pos, std=0.02, a=-0.04, b=0.04)
+        for layer in model.layers:
+            for lin in (layer.self_attn.out_proj, layer.linear1, layer.linear2):
+                nn.init.xavier_uniform_(lin.weight)
+                lin.bias.zero_()
+        nn.init.trunc_normal_(model.head.weight, std=0.02, a=-0.04, b=0.04)
+        model.head.bias.zero_()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--data', required=True)
@@ -173,6 +188,9 @@ def main():
     ap.add_argument('--train-limit', type=int)
     ap.add_argument('--eval-limit', type=int)
     ap.add_argument('--eval-every', type=int, default=0)
+    ap.add_argument('--init', choices=['torch', 'fprl'], default='torch',
+                    help="weights' initialisation: PyTorch's defaults, or fprl's (agents/vit/hybrid-net.ts: "
+                         'xavier-uniform linear layers with zero biases, trunc-normal 0.02 positions and head)')
     ap.add_argument('--out')
     a = ap.parse_args()
     if (a.steps is None) == (a.minutes is None):
@@ -203,6 +221,8 @@ def main():
           file=sys.stderr)
 
     model = HybridSegmenter(**preset)
+    if a.init == 'fprl':
+        init_like_fprl(model)
     # As fprl's AdamW (src/optim/optimizers.ts): decay only tensors of rank >= 2, not biases or norms.
     params = list(model.parameters())
     groups = [{'params': [p for p in params if p.dim() >= 2], 'weight_decay': a.weight_decay},

@@ -29,6 +29,8 @@ export interface EvalOptions {
   batchSize?: number;
   /** Evaluate at most this many images (default all). */
   limit?: number;
+  /** Flip test-time augmentation (default: the experiment's `evaluation.flip`). */
+  flip?: boolean;
   /** Data warnings (skipped files). */
   warn?: (msg: string) => void;
 }
@@ -39,6 +41,8 @@ export interface EvalReport extends ScoreReport {
   dataset: string;
   /** Where the scores were counted: 'native', each label's own size (synthetic faces: the model's size). */
   resolution: Resolution;
+  /** True when each image's logits were averaged with its mirror's (flip test-time augmentation). */
+  flip: boolean;
   /** The same predictions at the model's input size, when some label's own size differs from it. */
   modelSize?: ScoreReport & { height: number; width: number };
 }
@@ -74,6 +78,7 @@ export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
     const r = await evaluate(loaded.agent, dataset, {
       batchSize: opts.batchSize ?? exp.config.evaluation.batchSize,
       limit: opts.limit ?? 0,
+      flip: opts.flip ?? exp.config.evaluation.flip,
     });
     const m = r.modelSize;
     return {
@@ -85,6 +90,7 @@ export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
       dataset:
         ds.kind === 'synthetic' ? `synthetic (size ${ds.size}, seed ${ds.seed})` : `${ds.kind} ${ds.root}`,
       resolution: r.resolution,
+      flip: r.flip,
       ...(m
         ? {
             modelSize: {
@@ -109,9 +115,10 @@ export function formatResolution(r: EvalReport): string {
     ? `\nat the model's input size (${m.width}x${m.height}, labels resized nearest-neighbour): ` +
       `mean F1 ${m.meanF1.toFixed(4)}, mIoU ${m.mIoU.toFixed(4)}, pixel accuracy ${m.pixelAccuracy.toFixed(4)}`
     : '';
+  const flip = r.flip ? "\nflip            on (each image's logits averaged with its mirror's)" : '';
   return r.resolution === 'native'
-    ? `resolution      native (each label's own size; logits resized bilinearly before the argmax)${at}`
-    : `resolution      the model's input size${at}`;
+    ? `resolution      native (each label's own size; logits resized bilinearly before the argmax)${at}${flip}`
+    : `resolution      the model's input size${at}${flip}`;
 }
 
 function parseSplit(text: string): SplitName {
@@ -148,6 +155,8 @@ export function register(program: Command): void {
     .option('--split <name>', "train, val or test (default: the experiment's evaluation split)", parseSplit)
     .option('--batch-size <n>', 'images per batch', parsePositiveInt('--batch-size'))
     .option('--limit <n>', 'evaluate at most this many images', parsePositiveInt('--limit'))
+    .option('--flip', "flip test-time augmentation: average each image's logits with its mirror's")
+    .option('--no-flip', "no flip test-time augmentation (default: the experiment's evaluation.flip)")
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option('--json', 'print the report as JSON (as fprl score --json)')
     .option('--out <file>', 'also write the JSON report to this file (new, or one fprl eval wrote)')
@@ -161,6 +170,7 @@ export function register(program: Command): void {
         split?: SplitName;
         batchSize?: number;
         limit?: number;
+        flip?: boolean;
         backend?: string;
         json?: boolean;
       }) => {

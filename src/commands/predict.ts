@@ -17,6 +17,7 @@ import { guardOutput, markOutput } from '../core/output-guard.js';
 import { loadRun } from '../experiment/load-run.js';
 import { encodePng, overlay } from '../report/pictures.js';
 import { labelsAtSize, labelsNearest } from '../train/resize-logits.js';
+import { flipAveragedLogits } from '../train/evaluate.js';
 import { parsePositiveInt } from './run.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
@@ -29,6 +30,8 @@ export interface PredictOptions {
   batchSize?: number;
   /** Write into a non-empty --out that fprl predict did not make. */
   force?: boolean;
+  /** Flip test-time augmentation: average each image's logits with its mirror's. */
+  flip?: boolean;
 }
 
 export interface PredictResult {
@@ -101,7 +104,8 @@ export async function predictImages(opts: PredictOptions): Promise<PredictResult
       let logits: tf.Tensor4D | undefined;
       let labels: Int32Array | undefined;
       try {
-        if (loaded.agent.logits) logits = await loaded.agent.logits(obs);
+        if (opts.flip) logits = await flipAveragedLogits(loaded.agent, obs);
+        else if (loaded.agent.logits) logits = await loaded.agent.logits(obs);
         else labels = (await loaded.agent.act(obs, 'greedy')).labels;
       } finally {
         images.dispose();
@@ -151,12 +155,20 @@ export function register(program: Command): void {
     )
     .requiredOption('--out <dir>', 'output folder: <name>.png label maps, overlays/<name>.png')
     .option('--batch-size <n>', 'images per batch', parsePositiveInt('--batch-size'))
+    .option('--flip', "flip test-time augmentation: average each image's logits with its mirror's")
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option('--force', 'write into a non-empty --out that fprl predict did not make')
     .action(
       async (
         images: string[],
-        flags: { run: string; out: string; batchSize?: number; backend?: string; force?: boolean },
+        flags: {
+          run: string;
+          out: string;
+          batchSize?: number;
+          backend?: string;
+          force?: boolean;
+          flip?: boolean;
+        },
       ) => {
         process.stderr.write(`${describeBackend(await initBackend(flags.backend))}\n`);
         const r = await predictImages({ ...flags, images });

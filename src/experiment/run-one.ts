@@ -159,6 +159,7 @@ export async function executeRun(
       batchSize: config.evaluation.batchSize,
       limit: config.evaluation.limit,
       pictures: config.evaluation.pictures,
+      flip: config.evaluation.flip,
     });
     const steps = await finalStep(paths.metrics, run.id);
     bus.emit('eval:end', {
@@ -240,6 +241,7 @@ function finalOf(evaluation: EvaluationResult): NonNullable<RunResult['final']> 
     metrics: kept(evaluationMetrics(evaluation)),
     perClass: evaluation.scores.perClass,
     resolution: evaluation.resolution,
+    ...(evaluation.flip ? { flip: true } : {}),
     ...(m
       ? {
           modelSize: {

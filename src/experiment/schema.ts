@@ -372,6 +372,13 @@ export const evaluationSchema = {
       default: 0,
       description: 'Evaluate at most this many images (0 = all).',
     },
+    flip: {
+      type: 'boolean',
+      default: false,
+      description:
+        "Flip test-time augmentation in the final evaluation: each image's logits averaged with its mirror's " +
+        '(mirrored back, left and right classes swapped). Off by default; reports say when it was on.',
+    },
   },
 } as const;
 
@@ -504,6 +511,7 @@ export interface EvaluationConfig {
   pictures: number;
   batchSize: number;
   limit: number;
+  flip: boolean;
 }
 
 /** A config as it is after validation (defaults filled in). */

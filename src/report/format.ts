@@ -81,14 +81,20 @@ export function slug(name: string): string {
 }
 
 /** Where a summary's final metrics were counted, as words for a report's lead sentence. */
-export function resolutionPhrase(summary: Pick<Summary, 'resolution'>): string {
+export function resolutionPhrase(summary: Pick<Summary, 'resolution'> & { flip?: boolean | 'mixed' }): string {
+  const flip =
+    summary.flip === true
+      ? ", each image's logits averaged with its mirror's (flip test-time augmentation)"
+      : summary.flip === 'mixed'
+        ? ', some runs with flip test-time augmentation (see the notes)'
+        : '';
   switch (summary.resolution) {
     case 'native':
-      return "at each label's own resolution (the LaPa protocol)";
+      return `at each label's own resolution (the LaPa protocol)${flip}`;
     case 'model':
-      return "at the model's input size";
+      return `at the model's input size${flip}`;
     default:
-      return 'at mixed resolutions (see the notes)';
+      return `at mixed resolutions (see the notes)${flip}`;
   }
 }
 

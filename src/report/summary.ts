@@ -68,6 +68,8 @@ export interface Summary {
    * curves are always at the model's size.
    */
   resolution: Resolution | 'mixed';
+  /** Whether the final evaluations used flip test-time augmentation: all runs, none, or some (a note says which). */
+  flip: boolean | 'mixed';
   /** Per-class table columns: LaPa class order, then any others alphabetical. */
   classes: string[];
   agents: AgentSummary[];
@@ -190,6 +192,16 @@ export function buildSummary(
     );
   }
 
+  const flips = new Set(runs.filter(finished).map((r) => r.final!.flip === true));
+  const flip: boolean | 'mixed' = flips.size > 1 ? 'mixed' : ([...flips][0] ?? false);
+  if (flip === 'mixed') {
+    const withFlip = runs.filter((r) => finished(r) && r.final!.flip === true).map((r) => `${r.agent}/seed-${r.seed}`);
+    notes.push(
+      `only some final evaluations used flip test-time augmentation (${withFlip.join(', ')}): ` +
+        'their scores are not comparable with the others.',
+    );
+  }
+
   const failed = runs
     .filter((r) => !finished(r))
     .map((r) => ({
@@ -208,6 +220,7 @@ export function buildSummary(
     mainMetrics,
     metrics,
     resolution,
+    flip,
     classes,
     agents: summaries,
     comparisons: compare(summaries, mainMetrics, level),

@@ -33,6 +33,8 @@ export interface RunResult {
      * results written before it existed: those were at the model's size.
      */
     resolution?: Resolution;
+    /** True when the logits were averaged with the mirrored image's (flip test-time augmentation). */
+    flip?: boolean;
     /** The same predictions scored at the model's input size, when some label's own size differs from it. */
     modelSize?: {
       height: number;

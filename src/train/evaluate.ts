@@ -11,7 +11,7 @@
  * `'model'` scores at the model's size only (the trainer's periodic evaluations: cheaper).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Agent, Dataset, Sample } from '../core/types.js';
+import type { Agent, Dataset, Observation, Sample } from '../core/types.js';
 import { labelsAtSize, labelsNearest } from './resize-logits.js';
 import {
   ConfusionMatrix,
@@ -20,7 +20,7 @@ import {
   type Scores,
   type Spread,
 } from '../metrics/index.js';
-import { IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
+import { FLIP_PERMUTATION, IGNORE_INDEX, NUM_CLASSES } from '../core/classes.js';
 import { FprlError } from '../core/errors.js';
 
 export interface Picture {
@@ -46,6 +46,11 @@ export interface EvaluateOptions {
   ignoreIndex?: number;
   /** Score at each label's own size ('native', default) or at the model's input size ('model'). */
   resolution?: Resolution;
+  /**
+   * Flip test-time augmentation: average the logits of each image with those of its mirror
+   * (mirrored back, left and right classes swapped). Needs an agent with `logits`. Default false.
+   */
+  flip?: boolean;
 }
 
 /** Where a score was counted: at each label's own size, or at the model's input size. */
@@ -73,6 +78,8 @@ export interface EvaluationResult {
   modelSize?: ModelSizeScores;
   /** Pictures are at the model's size. */
   pictures: Picture[];
+  /** True when the logits were averaged with the mirrored image's (flip test-time augmentation). */
+  flip: boolean;
   images: number;
   seconds: number;
 }
@@ -96,6 +103,15 @@ export async function evaluate(
   }
   const names = dataset.classNames.length === C ? dataset.classNames : undefined;
   const resolution = opts.resolution ?? 'native';
+  const flip = opts.flip ?? false;
+  if (flip && (!agent.logits || C !== FLIP_PERMUTATION.length)) {
+    throw new FprlError(
+      agent.logits
+        ? `flip test-time augmentation swaps the ${FLIP_PERMUTATION.length} LaPa classes, not ${C}`
+        : `flip test-time augmentation needs an agent that gives logits; agent '${agent.name}' does not`,
+      { where: 'evaluation.flip', hint: 'turn flip off for this agent' },
+    );
+  }
   const nativeOf = resolution === 'native' ? dataset.native?.bind(dataset) : undefined;
   // At the model's size (the dataset's labels); at each label's own size when the dataset has them.
   const cm = new ConfusionMatrix(C, ignore, names);
@@ -124,7 +140,15 @@ export async function evaluate(
     // Native scoring needs the logits (one forward pass: the model-size labels are their argmax).
     let logits: tf.Tensor4D | undefined;
     try {
-      if (nativeOf && agent.logits) {
+      if (flip) {
+        logits = await flipAveragedLogits(agent, obs);
+        const am = tf.argMax(logits, -1);
+        try {
+          pred = Int32Array.from(am.dataSync() as Int32Array);
+        } finally {
+          am.dispose();
+        }
+      } else if (nativeOf && agent.logits) {
         logits = await agent.logits(obs);
         const am = tf.argMax(logits, -1);
         try {
@@ -179,9 +203,41 @@ export async function evaluate(
     resolution,
     ...(nativeCm && resized ? { modelSize: { height: H, width: W, ...atModel } } : {}),
     pictures,
+    flip,
     images: n,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * Logits of a batch averaged with those of its mirror image, mirrored back with the left and
+ * right classes swapped (FLIP_PERMUTATION), so both passes vote for the same pixel and class.
+ */
+export async function flipAveragedLogits(
+  agent: Agent,
+  obs: Observation,
+): Promise<tf.Tensor4D> {
+  if (!agent.logits) {
+    throw new FprlError(`flip test-time augmentation needs an agent that gives logits; agent '${agent.name}' does not`, {
+      where: 'flip',
+      hint: 'turn flip off for this agent',
+    });
+  }
+  const own = await agent.logits(obs);
+  let mirrored: tf.Tensor4D | undefined;
+  const mirror = tf.reverse(obs.images, 2);
+  try {
+    mirrored = await agent.logits!({ ...obs, images: mirror });
+    const m = mirrored;
+    return tf.tidy(() => {
+      const back = tf.gather(tf.reverse(m, 2), Array.from(FLIP_PERMUTATION), 3);
+      return tf.mul(tf.add(own, back), 0.5) as tf.Tensor4D;
+    });
+  } finally {
+    mirror.dispose();
+    mirrored?.dispose();
+    own.dispose();
+  }
 }
 
 /** The flat metrics of an evaluation for `eval:end` (per-image means and spreads under `perImage/`). */
