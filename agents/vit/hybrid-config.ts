@@ -38,7 +38,21 @@ export interface HybridConfig {
   posEmbedding: boolean;
   /** Pre-norm encoder blocks (false: post-norm). */
   normFirst: boolean;
+  /**
+   * How fresh weights are drawn (not part of the architecture: a checkpoint loads whatever it
+   * says). `pytorch` (the presets' default since 2026-12-03): the defaults of the PyTorch twin's
+   * modules (src/bench/torch_hybrid_bench.py): every conv and linear layer uniform in
+   * +-1/sqrt(fan_in), biases too, the attention's fused input projection xavier-uniform with a
+   * zero bias, positions zero. `vit`: the ViT presets' scheme (xavier-uniform linear layers, zero
+   * biases, trunc-normal 0.02 positions and head), which the hybrid used until then: it learned
+   * the left/right classes several times slower from scratch (docs/RESULTS.md section 11).
+   */
+  init: HybridInit;
 }
+
+/** The initialisation schemes of {@link HybridConfig.init}. */
+export const HYBRID_INITS = ['pytorch', 'vit'] as const;
+export type HybridInit = (typeof HYBRID_INITS)[number];
 
 export type HybridPresetName = 'hybrid-128' | 'hybrid-256';
 
@@ -58,7 +72,7 @@ export const HYBRID_ARCH_FIELDS = [
 ] as const satisfies readonly (keyof HybridConfig)[];
 
 const LIST_FIELDS = ['stemChannels', 'decoderChannels'] as const;
-const ALL_FIELDS: readonly string[] = [...SIZE_FIELDS, ...LIST_FIELDS, ...RATE_FIELDS, ...FLAG_FIELDS];
+const ALL_FIELDS: readonly string[] = [...SIZE_FIELDS, ...LIST_FIELDS, ...RATE_FIELDS, ...FLAG_FIELDS, 'init'];
 
 const BASE = {
   stemChannels: Object.freeze([32, 64, 128]),
@@ -73,6 +87,7 @@ const BASE = {
   embDropout: 0,
   posEmbedding: true,
   normFirst: true,
+  init: 'pytorch',
 } as const;
 
 /**
@@ -132,6 +147,14 @@ export function resolveHybridConfig(
 /** Check a full config; throws an FprlError naming the first bad field. Returns a frozen copy. */
 export function validateHybridConfig(config: HybridConfig, where = WHERE): HybridConfig {
   checkFields(config, where, { sizes: SIZE_FIELDS, lists: LIST_FIELDS, rates: RATE_FIELDS, flags: FLAG_FIELDS });
+  // Absent in checkpoints written before the field existed: the scheme they were drawn with.
+  const init = (config as Partial<HybridConfig>).init ?? 'vit';
+  if (!HYBRID_INITS.includes(init)) {
+    throw new FprlError(`init must be one of ${HYBRID_INITS.join(', ')}, got ${JSON.stringify(init)}`, {
+      where: `${where}.init`,
+      hint: "'pytorch' (the presets' default) or 'vit' (the scheme of results before 2026-12-03)",
+    });
+  }
   const p = config.patchSize;
   if ((p & (p - 1)) !== 0) {
     throw new FprlError(`patchSize ${p} is not a power of 2`, {
@@ -177,6 +200,7 @@ export function validateHybridConfig(config: HybridConfig, where = WHERE): Hybri
     embDropout: config.embDropout,
     posEmbedding: config.posEmbedding,
     normFirst: config.normFirst,
+    init,
   });
 }
 

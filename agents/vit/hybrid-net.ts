@@ -45,6 +45,9 @@ export function hybridParamSpecs(c: HybridConfig): ParamSpec[] {
   const { patchSize: P, dim: D, mlpDim: M, numClasses: C } = c;
   const zeros: Init = { kind: 'zeros' };
   const ones: Init = { kind: 'ones' };
+  const torch = c.init === 'pytorch';
+  // PyTorch's Conv2d / Linear default for weight and bias: uniform +-1/sqrt(fan_in).
+  const fanIn = (n: number): Init => ({ kind: 'conv', fanIn: n });
   const conv = (name: string, k: number, cin: number, cout: number): ParamSpec[] => [
     { name: `${name}/conv/kernel`, shape: [k, k, cin, cout], init: { kind: 'conv', fanIn: k * k * cin } },
     { name: `${name}/norm/gamma`, shape: [cout], init: ones },
@@ -58,20 +61,20 @@ export function hybridParamSpecs(c: HybridConfig): ParamSpec[] {
   });
   specs.push(
     { name: 'patch_embed/kernel', shape: [P, P, cin, D], init: { kind: 'conv', fanIn: P * P * cin } },
-    { name: 'patch_embed/bias', shape: [D], init: zeros },
+    { name: 'patch_embed/bias', shape: [D], init: torch ? fanIn(P * P * cin) : zeros },
   );
   if (c.posEmbedding)
-    specs.push({ name: 'pos_embed', shape: [hybridTokens(c), D], init: { kind: 'trunc', std: 0.02 } });
-  for (let i = 0; i < c.depth; i++) specs.push(...blockParamSpecs(i, D, M));
+    specs.push({ name: 'pos_embed', shape: [hybridTokens(c), D], init: torch ? zeros : { kind: 'trunc', std: 0.02 } });
+  for (let i = 0; i < c.depth; i++) specs.push(...blockParamSpecs(i, D, M, torch ? 'pytorch' : 'vit'));
   specs.push({ name: 'norm/gamma', shape: [D], init: ones }, { name: 'norm/beta', shape: [D], init: zeros });
   decoderStages(c).forEach((s, j) =>
     specs.push(...conv(`decoder/${j}`, 3, s.upChannels + s.skipChannels, s.outChannels)),
   );
   const last = c.decoderChannels[c.decoderChannels.length - 1];
   specs.push(
-    // Small head init (as the ViT's): a near-uniform initial policy for REINFORCE's exploration.
-    { name: 'head/kernel', shape: [last, C], init: { kind: 'trunc', std: 0.02 } },
-    { name: 'head/bias', shape: [C], init: zeros },
+    // 'vit': a small head (as the ViT's), a near-uniform initial policy; 'pytorch': a 1x1 conv's default.
+    { name: 'head/kernel', shape: [last, C], init: torch ? fanIn(last) : { kind: 'trunc', std: 0.02 } },
+    { name: 'head/bias', shape: [C], init: torch ? fanIn(last) : zeros },
   );
   return specs;
 }

@@ -45,24 +45,34 @@ export function blockParamNames(i: number) {
   };
 }
 
-/** The variables of encoder block `i` (width D, MLP width M), in their fixed order. */
-export function blockParamSpecs(i: number, D: number, M: number): ParamSpec[] {
+/**
+ * The variables of encoder block `i` (width D, MLP width M), in their fixed order. `vit` (the ViT
+ * presets): xavier-uniform kernels, zero biases. `pytorch`: nn.TransformerEncoderLayer's
+ * defaults: the attention's input projection xavier-uniform with a zero bias, its output
+ * projection's kernel uniform +-1/sqrt(D) with a zero bias, both MLP layers uniform
+ * +-1/sqrt(fan_in) for kernel and bias (nn.Linear).
+ */
+export function blockParamSpecs(i: number, D: number, M: number, style: 'vit' | 'pytorch' = 'vit'): ParamSpec[] {
   const zeros: Init = { kind: 'zeros' };
   const ones: Init = { kind: 'ones' };
   const n = blockParamNames(i);
+  const torch = style === 'pytorch';
+  const linear = (fanIn: number, fanOut: number): Init =>
+    torch ? { kind: 'conv', fanIn } : { kind: 'xavier', fanIn, fanOut };
+  const bias = (fanIn: number): Init => (torch ? { kind: 'conv', fanIn } : zeros);
   return [
     { name: n.norm1Gamma, shape: [D], init: ones },
     { name: n.norm1Beta, shape: [D], init: zeros },
     { name: n.qkvKernel, shape: [D, 3 * D], init: { kind: 'xavier', fanIn: D, fanOut: 3 * D } },
     { name: n.qkvBias, shape: [3 * D], init: zeros },
-    { name: n.outKernel, shape: [D, D], init: { kind: 'xavier', fanIn: D, fanOut: D } },
+    { name: n.outKernel, shape: [D, D], init: linear(D, D) },
     { name: n.outBias, shape: [D], init: zeros },
     { name: n.norm2Gamma, shape: [D], init: ones },
     { name: n.norm2Beta, shape: [D], init: zeros },
-    { name: n.fc1Kernel, shape: [D, M], init: { kind: 'xavier', fanIn: D, fanOut: M } },
-    { name: n.fc1Bias, shape: [M], init: zeros },
-    { name: n.fc2Kernel, shape: [M, D], init: { kind: 'xavier', fanIn: M, fanOut: D } },
-    { name: n.fc2Bias, shape: [D], init: zeros },
+    { name: n.fc1Kernel, shape: [D, M], init: linear(D, M) },
+    { name: n.fc1Bias, shape: [M], init: bias(D) },
+    { name: n.fc2Kernel, shape: [M, D], init: linear(M, D) },
+    { name: n.fc2Bias, shape: [D], init: bias(M) },
   ];
 }
 

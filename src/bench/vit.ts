@@ -300,6 +300,8 @@ async function benchParallel(
       minRuns: opts.steps,
       maxRuns: opts.steps,
     });
+    // The fixed-count phases, before the adaptive steps add to the same counters.
+    const phases = { gradientsMs: round(gradMs / opts.steps, 1), optimizerMs: round(optMs / opts.steps, 1) };
     let adaptive: AdaptiveBenchResult | undefined;
     const adaptSteps = opts.adaptSteps ?? 0;
     if (adaptSteps > 0) {
@@ -331,7 +333,7 @@ async function benchParallel(
       trainImagesPerSecond: round((opts.batch * 1000) / train.wallMs),
       inferMsPerBatch: round(infer.wallMs, 1),
       inferImagesPerSecond: round((opts.batch * 1000) / infer.wallMs),
-      phases: { gradientsMs: round(gradMs / opts.steps, 1), optimizerMs: round(optMs / opts.steps, 1) },
+      phases,
       trainSpeedup: 0,
       inferSpeedup: 0,
       // All threads of this process (workers are threads, so process.cpuUsage counts them).

@@ -15,7 +15,8 @@ import { openSplit, type SplitName } from '../experiment/datasets.js';
 import { loadRun } from '../experiment/load-run.js';
 import { parsePositiveInt } from './run.js';
 import { formatScoreReport, type ScoreReport } from './score.js';
-import { evaluate, type Resolution } from '../train/evaluate.js';
+import { evaluate, logitAdjustmentOf, type Resolution } from '../train/evaluate.js';
+import { classWeightsOf } from '../experiment/run-one.js';
 import type { DatasetConfig } from '../experiment/schema.js';
 import { syntheticDatasetSchema } from '../experiment/schema.js';
 
@@ -31,6 +32,8 @@ export interface EvalOptions {
   limit?: number;
   /** Flip test-time augmentation (default: the experiment's `evaluation.flip`). */
   flip?: boolean;
+  /** Subtract log(class weights) from the logits (default: the experiment's `evaluation.logitAdjustment`). */
+  logitAdjustment?: boolean;
   /** Data warnings (skipped files). */
   warn?: (msg: string) => void;
 }
@@ -43,6 +46,8 @@ export interface EvalReport extends ScoreReport {
   resolution: Resolution;
   /** True when each image's logits were averaged with its mirror's (flip test-time augmentation). */
   flip: boolean;
+  /** True when -log(class weights) was added to the logits (logit adjustment). */
+  logitAdjusted: boolean;
   /** The same predictions at the model's input size, when some label's own size differs from it. */
   modelSize?: ScoreReport & { height: number; width: number };
 }
@@ -79,6 +84,14 @@ export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
       batchSize: opts.batchSize ?? exp.config.evaluation.batchSize,
       limit: opts.limit ?? 0,
       flip: opts.flip ?? exp.config.evaluation.flip,
+      // Asked for on the command line: the agent must have class weights; by the config: as in
+      // the run, agents without them decide on their plain logits.
+      logitBias:
+        opts.logitAdjustment === true
+          ? requireWeights(classWeightsOf(loaded.entry), loaded.entry.name)
+          : (opts.logitAdjustment ?? exp.config.evaluation.logitAdjustment)
+            ? logitAdjustmentOf(classWeightsOf(loaded.entry), `agent '${loaded.entry.name}' classWeights`)
+            : undefined,
     });
     const m = r.modelSize;
     return {
@@ -91,6 +104,7 @@ export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
         ds.kind === 'synthetic' ? `synthetic (size ${ds.size}, seed ${ds.seed})` : `${ds.kind} ${ds.root}`,
       resolution: r.resolution,
       flip: r.flip,
+      logitAdjusted: r.logitAdjusted,
       ...(m
         ? {
             modelSize: {
@@ -115,10 +129,23 @@ export function formatResolution(r: EvalReport): string {
     ? `\nat the model's input size (${m.width}x${m.height}, labels resized nearest-neighbour): ` +
       `mean F1 ${m.meanF1.toFixed(4)}, mIoU ${m.mIoU.toFixed(4)}, pixel accuracy ${m.pixelAccuracy.toFixed(4)}`
     : '';
-  const flip = r.flip ? "\nflip            on (each image's logits averaged with its mirror's)" : '';
+  const flip =
+    (r.flip ? "\nflip            on (each image's logits averaged with its mirror's)" : '') +
+    (r.logitAdjusted ? '\nlogit adjust.   on (-log of the class weights added to the logits)' : '');
   return r.resolution === 'native'
     ? `resolution      native (each label's own size; logits resized bilinearly before the argmax)${at}${flip}`
     : `resolution      the model's input size${at}${flip}`;
+}
+
+/** The logit adjustment of a run's agent: its class weights must exist (asked for explicitly or by the config). */
+function requireWeights(weights: number[] | undefined, agent: string): number[] {
+  if (!weights) {
+    throw new FprlError(`agent '${agent}' was trained without class weights: there is nothing to adjust`, {
+      where: '--logit-adjustment',
+      hint: 'drop --logit-adjustment (or evaluation.logitAdjustment) for this run',
+    });
+  }
+  return logitAdjustmentOf(weights, `agent '${agent}' classWeights`)!;
 }
 
 function parseSplit(text: string): SplitName {
@@ -157,6 +184,8 @@ export function register(program: Command): void {
     .option('--limit <n>', 'evaluate at most this many images', parsePositiveInt('--limit'))
     .option('--flip', "flip test-time augmentation: average each image's logits with its mirror's")
     .option('--no-flip', "no flip test-time augmentation (default: the experiment's evaluation.flip)")
+    .option('--logit-adjustment', "subtract log(class weights) from the logits (an agent trained with classWeights)")
+    .option('--no-logit-adjustment', "plain logits (default: the experiment's evaluation.logitAdjustment)")
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option('--json', 'print the report as JSON (as fprl score --json)')
     .option('--out <file>', 'also write the JSON report to this file (new, or one fprl eval wrote)')
@@ -171,6 +200,7 @@ export function register(program: Command): void {
         batchSize?: number;
         limit?: number;
         flip?: boolean;
+        logitAdjustment?: boolean;
         backend?: string;
         json?: boolean;
       }) => {

@@ -17,7 +17,8 @@ import { guardOutput, markOutput } from '../core/output-guard.js';
 import { loadRun } from '../experiment/load-run.js';
 import { encodePng, overlay } from '../report/pictures.js';
 import { labelsAtSize, labelsNearest } from '../train/resize-logits.js';
-import { flipAveragedLogits } from '../train/evaluate.js';
+import { flipAveragedLogits, logitAdjustmentOf } from '../train/evaluate.js';
+import { classWeightsOf } from '../experiment/run-one.js';
 import { parsePositiveInt } from './run.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
@@ -32,6 +33,8 @@ export interface PredictOptions {
   force?: boolean;
   /** Flip test-time augmentation: average each image's logits with its mirror's. */
   flip?: boolean;
+  /** Subtract log(class weights) from the logits (an agent trained with classWeights). */
+  logitAdjustment?: boolean;
 }
 
 export interface PredictResult {
@@ -88,6 +91,20 @@ export async function predictImages(opts: PredictOptions): Promise<PredictResult
   });
   const loaded = await loadRun(opts.run);
   const size = loaded.exp.vit.imageSize;
+  let bias: number[] | undefined;
+  if (opts.logitAdjustment) {
+    const weights = classWeightsOf(loaded.entry);
+    if (!weights || !loaded.agent.logits) {
+      loaded.agent.dispose();
+      throw new FprlError(
+        weights
+          ? `agent '${loaded.entry.name}' gives no logits to adjust`
+          : `agent '${loaded.entry.name}' was trained without class weights: there is nothing to adjust`,
+        { where: '--logit-adjustment', hint: 'drop --logit-adjustment for this run' },
+      );
+    }
+    bias = logitAdjustmentOf(weights, `agent '${loaded.entry.name}' classWeights`);
+  }
   const batchSize = opts.batchSize ?? 16;
   // A folder taken with --force stays unmarked: the user's files there stay protected next time.
   if (state !== 'forced') await markOutput(opts.out, PREDICT_COMMAND);
@@ -107,6 +124,12 @@ export async function predictImages(opts: PredictOptions): Promise<PredictResult
         if (opts.flip) logits = await flipAveragedLogits(loaded.agent, obs);
         else if (loaded.agent.logits) logits = await loaded.agent.logits(obs);
         else labels = (await loaded.agent.act(obs, 'greedy')).labels;
+        if (logits && bias) {
+          const raw = logits;
+          const b = bias;
+          logits = tf.tidy(() => tf.add(raw, tf.tensor1d(b)) as tf.Tensor4D);
+          raw.dispose();
+        }
       } finally {
         images.dispose();
       }
@@ -156,6 +179,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder: <name>.png label maps, overlays/<name>.png')
     .option('--batch-size <n>', 'images per batch', parsePositiveInt('--batch-size'))
     .option('--flip', "flip test-time augmentation: average each image's logits with its mirror's")
+    .option('--logit-adjustment', 'subtract log(class weights) from the logits (an agent trained with classWeights)')
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
     .option('--force', 'write into a non-empty --out that fprl predict did not make')
     .action(
@@ -168,6 +192,7 @@ export function register(program: Command): void {
           backend?: string;
           force?: boolean;
           flip?: boolean;
+          logitAdjustment?: boolean;
         },
       ) => {
         process.stderr.write(`${describeBackend(await initBackend(flags.backend))}\n`);

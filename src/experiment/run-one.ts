@@ -15,7 +15,13 @@ import { JsonlSink, TensorBoardSink, curvesFromLog, readMetricsLog } from '../si
 import { predictionGridSize, renderPredictionGrid } from '../report/pictures.js';
 import type { RunResult } from '../report/types.js';
 import { train } from '../train/trainer.js';
-import { evaluate, evaluationMetrics, scoreMetrics, type EvaluationResult } from '../train/evaluate.js';
+import {
+  evaluate,
+  evaluationMetrics,
+  logitAdjustmentOf,
+  scoreMetrics,
+  type EvaluationResult,
+} from '../train/evaluate.js';
 import { hasCheckpoint, initFromCheckpoint, readCheckpointMeta } from '../train/checkpoint.js';
 import { checkResume } from './resume-check.js';
 import { initFromImported } from '../train/interop.js';
@@ -34,7 +40,7 @@ import {
 import { isForwarded, type ForwardedEvent, type RunJob } from './protocol.js';
 import type { RunOutcome } from './scheduler.js';
 import { readJsonFile } from './results.js';
-import type { ExperimentConfig } from './schema.js';
+import type { AgentEntry, ExperimentConfig } from './schema.js';
 
 /** Final metrics kept in result.json: split-level scores and per-image means (not spreads, sizes or timings). */
 const RESULT_METRIC = /^(meanF1|meanDice|mIoU|pixelAccuracy|perImage\/[^/]+\/mean)$/;
@@ -160,6 +166,9 @@ export async function executeRun(
       limit: config.evaluation.limit,
       pictures: config.evaluation.pictures,
       flip: config.evaluation.flip,
+      logitBias: config.evaluation.logitAdjustment
+        ? logitAdjustmentOf(classWeightsOf(entry), `/agents/${entryIndex}/classWeights`)
+        : undefined,
     });
     const steps = await finalStep(paths.metrics, run.id);
     bus.emit('eval:end', {
@@ -242,6 +251,7 @@ function finalOf(evaluation: EvaluationResult): NonNullable<RunResult['final']> 
     perClass: evaluation.scores.perClass,
     resolution: evaluation.resolution,
     ...(evaluation.flip ? { flip: true } : {}),
+    ...(evaluation.logitAdjusted ? { logitAdjusted: true } : {}),
     ...(m
       ? {
           modelSize: {
@@ -253,6 +263,12 @@ function finalOf(evaluation: EvaluationResult): NonNullable<RunResult['final']> 
         }
       : {}),
   };
+}
+
+/** An agent entry's cross-entropy class weights (a built-in kind's option), if it has them. */
+export function classWeightsOf(entry: AgentEntry): number[] | undefined {
+  const w = (entry as { classWeights?: unknown }).classWeights;
+  return Array.isArray(w) && w.every((x) => typeof x === 'number') ? (w as number[]) : undefined;
 }
 
 function describe(e: unknown): string {

@@ -239,6 +239,13 @@ export const modelSchema = {
       description: 'Dropout on the token embeddings.',
     },
     posEmbedding: { type: 'boolean', description: 'Learned positional embedding.' },
+    init: {
+      type: 'string',
+      enum: ['pytorch', 'vit'],
+      description:
+        "Hybrid presets: how fresh weights are drawn, 'pytorch' (default: the PyTorch twin's module defaults) or " +
+        "'vit' (xavier, zero biases, trunc-normal 0.02 positions and head: the hybrid's scheme before 2026-12-03).",
+    },
     normFirst: { type: 'boolean', description: 'Pre-norm blocks (false: post-norm, as the source report).' },
     mlpActivation: {
       type: 'string',
@@ -379,6 +386,14 @@ export const evaluationSchema = {
         "Flip test-time augmentation in the final evaluation: each image's logits averaged with its mirror's " +
         '(mirrored back, left and right classes swapped). Off by default; reports say when it was on.',
     },
+    logitAdjustment: {
+      type: 'boolean',
+      default: false,
+      description:
+        'For agents trained with classWeights: subtract log(w_c) from the logits before the argmax in the final ' +
+        "evaluation (the Bayes decision for the pixels' own class probabilities; weighted cross-entropy's optimum " +
+        'is w_c p_c). Agents without class weights are unaffected. Off by default; reports say when it was on.',
+    },
   },
 } as const;
 
@@ -473,6 +488,7 @@ export interface ModelConfig {
   dropout?: number;
   embDropout?: number;
   posEmbedding?: boolean;
+  init?: 'pytorch' | 'vit';
   normFirst?: boolean;
   mlpActivation?: 'relu' | 'gelu';
   layerNormEps?: number;
@@ -512,6 +528,7 @@ export interface EvaluationConfig {
   batchSize: number;
   limit: number;
   flip: boolean;
+  logitAdjustment: boolean;
 }
 
 /** A config as it is after validation (defaults filled in). */

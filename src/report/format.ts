@@ -81,13 +81,20 @@ export function slug(name: string): string {
 }
 
 /** Where a summary's final metrics were counted, as words for a report's lead sentence. */
-export function resolutionPhrase(summary: Pick<Summary, 'resolution'> & { flip?: boolean | 'mixed' }): string {
+export function resolutionPhrase(
+  summary: Pick<Summary, 'resolution'> & { flip?: boolean | 'mixed'; logitAdjusted?: boolean | 'mixed' },
+): string {
   const flip =
-    summary.flip === true
+    (summary.flip === true
       ? ", each image's logits averaged with its mirror's (flip test-time augmentation)"
       : summary.flip === 'mixed'
         ? ', some runs with flip test-time augmentation (see the notes)'
-        : '';
+        : '') +
+    (summary.logitAdjusted === true
+      ? ', with -log(class weights) added to the logits before the argmax (logit adjustment)'
+      : summary.logitAdjusted === 'mixed'
+        ? ', the agents with class weights deciding with the logit adjustment (see the notes)'
+        : '');
   switch (summary.resolution) {
     case 'native':
       return `at each label's own resolution (the LaPa protocol)${flip}`;

@@ -70,6 +70,8 @@ export interface Summary {
   resolution: Resolution | 'mixed';
   /** Whether the final evaluations used flip test-time augmentation: all runs, none, or some (a note says which). */
   flip: boolean | 'mixed';
+  /** Whether the final evaluations added -log(class weights) to the logits: all runs, none, or some (a note says which). */
+  logitAdjusted: boolean | 'mixed';
   /** Per-class table columns: LaPa class order, then any others alphabetical. */
   classes: string[];
   agents: AgentSummary[];
@@ -202,6 +204,18 @@ export function buildSummary(
     );
   }
 
+  const adjustedRuns = new Set(runs.filter(finished).map((r) => r.final!.logitAdjusted === true));
+  const logitAdjusted: boolean | 'mixed' = adjustedRuns.size > 1 ? 'mixed' : ([...adjustedRuns][0] ?? false);
+  if (logitAdjusted === 'mixed') {
+    const adjusted = runs
+      .filter((r) => finished(r) && r.final!.logitAdjusted === true)
+      .map((r) => `${r.agent}/seed-${r.seed}`);
+    notes.push(
+      `the logit adjustment (-log class weights) applied to ${adjusted.join(', ')} only: the agents ` +
+        'trained without class weights decide on their plain logits.',
+    );
+  }
+
   const failed = runs
     .filter((r) => !finished(r))
     .map((r) => ({
@@ -221,6 +235,7 @@ export function buildSummary(
     metrics,
     resolution,
     flip,
+    logitAdjusted,
     classes,
     agents: summaries,
     comparisons: compare(summaries, mainMetrics, level),

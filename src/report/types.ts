@@ -35,6 +35,8 @@ export interface RunResult {
     resolution?: Resolution;
     /** True when the logits were averaged with the mirrored image's (flip test-time augmentation). */
     flip?: boolean;
+    /** True when -log(class weights) was added to the logits before the argmax (logit adjustment). */
+    logitAdjusted?: boolean;
     /** The same predictions scored at the model's input size, when some label's own size differs from it. */
     modelSize?: {
       height: number;

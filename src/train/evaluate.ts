@@ -51,6 +51,31 @@ export interface EvaluateOptions {
    * (mirrored back, left and right classes swapped). Needs an agent with `logits`. Default false.
    */
   flip?: boolean;
+  /**
+   * Added to every pixel's logits before the resize and the argmax: `-log(w_c)` for an agent
+   * trained with class weights w (see {@link logitAdjustmentOf}). Needs an agent with `logits`.
+   */
+  logitBias?: readonly number[];
+}
+
+/**
+ * The decision rule of a model trained with weighted cross-entropy on the unweighted pixels: its
+ * optimum is q_c proportional to w_c p_c, so log p_c = log q_c - log w_c + const, and subtracting
+ * log w_c from the logits gives the argmax of the pixel's own class probabilities (post-hoc logit
+ * adjustment, Menon et al. 2021, with the class weights in place of the prior). No free parameter.
+ * Undefined without class weights; a zero weight (a class never trained) is refused.
+ */
+export function logitAdjustmentOf(classWeights: readonly number[] | undefined, where: string): number[] | undefined {
+  if (!classWeights) return undefined;
+  return classWeights.map((w, c) => {
+    if (!(w > 0)) {
+      throw new FprlError(`class weight ${c} is ${w}: the logit adjustment divides by it`, {
+        where,
+        hint: 'give every class a positive weight, or evaluate without the logit adjustment',
+      });
+    }
+    return -Math.log(w);
+  });
 }
 
 /** Where a score was counted: at each label's own size, or at the model's input size. */
@@ -80,6 +105,8 @@ export interface EvaluationResult {
   pictures: Picture[];
   /** True when the logits were averaged with the mirrored image's (flip test-time augmentation). */
   flip: boolean;
+  /** True when `logitBias` was added to the logits before the argmax (logit adjustment). */
+  logitAdjusted: boolean;
   images: number;
   seconds: number;
 }
@@ -104,6 +131,15 @@ export async function evaluate(
   const names = dataset.classNames.length === C ? dataset.classNames : undefined;
   const resolution = opts.resolution ?? 'native';
   const flip = opts.flip ?? false;
+  const bias = opts.logitBias;
+  if (bias && (!agent.logits || bias.length !== C)) {
+    throw new FprlError(
+      agent.logits
+        ? `the logit adjustment has ${bias.length} entries for ${C} classes`
+        : `the logit adjustment needs an agent that gives logits; agent '${agent.name}' does not`,
+      { where: 'evaluation.logitAdjustment', hint: 'turn the logit adjustment off for this agent' },
+    );
+  }
   if (flip && (!agent.logits || C !== FLIP_PERMUTATION.length)) {
     throw new FprlError(
       agent.logits
@@ -140,8 +176,13 @@ export async function evaluate(
     // Native scoring needs the logits (one forward pass: the model-size labels are their argmax).
     let logits: tf.Tensor4D | undefined;
     try {
-      if (flip) {
-        logits = await flipAveragedLogits(agent, obs);
+      if (flip || bias) {
+        logits = flip ? await flipAveragedLogits(agent, obs) : await agent.logits!(obs);
+        if (bias) {
+          const raw = logits;
+          logits = tf.tidy(() => tf.add(raw, tf.tensor1d(Array.from(bias))) as tf.Tensor4D);
+          raw.dispose();
+        }
         const am = tf.argMax(logits, -1);
         try {
           pred = Int32Array.from(am.dataSync() as Int32Array);
@@ -204,6 +245,7 @@ export async function evaluate(
     ...(nativeCm && resized ? { modelSize: { height: H, width: W, ...atModel } } : {}),
     pictures,
     flip,
+    logitAdjusted: bias !== undefined,
     images: n,
     seconds: (performance.now() - started) / 1000,
   };

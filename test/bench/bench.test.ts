@@ -130,15 +130,27 @@ describe('fprl bench', () => {
       warmup: 1,
       threads: 2,
       compete: 1,
+      adaptSteps: 8,
     });
     if (out.kind !== 'model') throw new Error('expected a model benchmark');
-    const choice = (
-      out.json as { defaultThreads: { threads: number; competitors: number; free: number; cores: number } }
-    ).defaultThreads;
+    const json = out.json as {
+      defaultThreads: { threads: number; competitors: number; free: number; cores: number };
+      parallel: { adaptive: { steps: number; start: number; trainImagesPerSecond: number; threadsPerStep: number[] } };
+    };
+    const choice = json.defaultThreads;
     expect(choice.competitors).to.equal(1);
     // One core spins for the competitor: the default may not count it.
     expect(choice.threads).to.be.at.most(Math.max(1, choice.cores - 1));
-    expect(out.text).to.match(/default fprl run threads with 1 busy process \(--compete\): \d thread/);
+    expect(out.text).to.match(/default fprl run threads with 1 busy process \(--compete\): starts with \d thread/);
+    // Then the adaptive default pool: it starts where the free cores say and may move every 6 steps.
+    const ad = json.parallel.adaptive;
+    expect(ad.steps).to.equal(8);
+    expect(ad.start).to.equal(choice.threads);
+    expect(ad.threadsPerStep).to.have.length(8);
+    expect(ad.threadsPerStep[0]).to.equal(choice.threads);
+    expect(ad.threadsPerStep.every((t) => t === 1 || t === 2)).to.equal(true);
+    expect(ad.trainImagesPerSecond).to.be.above(0);
+    expect(out.text).to.match(/default pool, adaptive \(2 shards, starting with \d computing, probing every 6 steps\): train [\d.]+ img\/s over 8 steps/);
   });
 
   describe('the PyTorch reference', () => {

@@ -30,9 +30,10 @@ describe('default threads on a shared machine (src/parallel/cores.ts)', () => {
     expect(defaultThreads(1, 2, 1)).to.equal(1);
     expect(defaultThreads(1, 2)).to.equal(2);
     const cores = os.availableParallelism();
-    expect(runThreads({ workers: 1 }, {}, 0.5)).to.deep.equal({ fallback: 1 });
-    expect(runThreads({ workers: 1 }, {}, cores)).to.deep.equal({ fallback: cores });
-    expect(runThreads({ threads: 2 }, {}, 0)).to.deep.equal({ forced: 2, fallback: 1 });
+    // The free cores are where the default starts; it may adapt up to all the cores per process.
+    expect(runThreads({ workers: 1 }, {}, 0.5)).to.deep.equal({ fallback: 1, adaptUpTo: cores });
+    expect(runThreads({ workers: 1 }, {}, cores)).to.deep.equal({ fallback: cores, adaptUpTo: cores });
+    expect(runThreads({ threads: 2 }, {}, 0)).to.deep.equal({ forced: 2, fallback: 1, adaptUpTo: cores });
   });
 
   it('measures the free cores, and a busy process takes about one of them', async () => {

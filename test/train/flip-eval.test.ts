@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { SyntheticFaces } from '../../src/data/index.js';
-import { evaluate, flipAveragedLogits } from '../../src/train/evaluate.js';
+import { evaluate, flipAveragedLogits, logitAdjustmentOf } from '../../src/train/evaluate.js';
 import { FLIP_PERMUTATION } from '../../src/core/classes.js';
 import { FprlError } from '../../src/core/errors.js';
-import type { Action, Agent, Observation } from '../../src/core/types.js';
+import type { Agent, Observation } from '../../src/core/types.js';
+import { logitsAgent } from '../helpers/logits-agent.js';
 import { useBackend } from '../helpers/backend.js';
 
 const C = 11;
@@ -35,23 +36,7 @@ function imageAgent(equivariant = false): Agent {
     }
     return tf.tensor4d(out, [B, H, W, C]);
   };
-  return {
-    name: 'image-agent',
-    async act(obs: Observation): Promise<Action> {
-      const l = await logits(obs);
-      const a = tf.argMax(l, -1);
-      const labels = Int32Array.from(a.dataSync() as Int32Array);
-      tf.dispose([l, a]);
-      return { labels, samples: 1 };
-    },
-    logits,
-    async learn() {
-      return {};
-    },
-    async save() {},
-    async load() {},
-    dispose() {},
-  };
+  return logitsAgent('image-agent', logits);
 }
 
 describe('flip test-time augmentation (evaluation.flip, --flip)', () => {
@@ -113,5 +98,41 @@ describe('flip test-time augmentation (evaluation.flip, --flip)', () => {
     expect(err).to.be.instanceOf(FprlError);
     expect((err as FprlError).message).to.match(/needs an agent that gives logits; agent 'image-agent' does not/);
     expect((err as FprlError).where).to.equal('evaluation.flip');
+  });
+});
+
+describe('logit adjustment (evaluation.logitAdjustment, --logit-adjustment)', () => {
+  before(() => useBackend('cpu'));
+
+  it('is -log of the class weights, absent without them, and refuses a zero weight naming where', () => {
+    expect(logitAdjustmentOf(undefined, 'x')).to.equal(undefined);
+    const b = logitAdjustmentOf([1, 4, 0.25], 'x')!;
+    expect(b[0]).to.equal(-0);
+    expect(b[1]).to.be.closeTo(-Math.log(4), 1e-12);
+    expect(b[2]).to.be.closeTo(Math.log(4), 1e-12);
+    expect(() => logitAdjustmentOf([1, 0], '/agents/0/classWeights')).to.throw(FprlError, /class weight 1 is 0/);
+  });
+
+  it('decides on the logits plus the bias, says so, and needs logits', async () => {
+    const faces = new SyntheticFaces({ size: S, count: 5, seed: 2, split: 'test' });
+    const bias = Array.from({ length: C }, (_, c) => (c % 2 ? 0.7 : -0.4));
+    const plain = await evaluate(imageAgent(), faces, { batchSize: 2 });
+    const adjusted = await evaluate(imageAgent(), faces, { batchSize: 2, logitBias: bias });
+    expect(plain.logitAdjusted).to.equal(false);
+    expect(adjusted.logitAdjusted).to.equal(true);
+    // The same as an agent whose logits carry the bias themselves.
+    const inner = imageAgent();
+    const shifted = logitsAgent('shifted', async (obs) => {
+      const l = await inner.logits!(obs);
+      const out = tf.add(l, tf.tensor1d(bias)) as tf.Tensor4D;
+      l.dispose();
+      return out;
+    });
+    const want = await evaluate(shifted, faces, { batchSize: 2 });
+    expect(adjusted.scores).to.deep.equal(want.scores);
+    expect(adjusted.scores.pixelAccuracy).to.not.equal(plain.scores.pixelAccuracy);
+    const { logits: _dropped, ...rest } = imageAgent();
+    const err = await evaluate(rest as Agent, faces, { logitBias: bias }).catch((e: unknown) => e);
+    expect((err as FprlError).where).to.equal('evaluation.logitAdjustment');
   });
 });

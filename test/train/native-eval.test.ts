@@ -7,7 +7,8 @@ import { ConfusionMatrix } from '../../src/metrics/index.js';
 import { evaluate, evaluationMetrics } from '../../src/train/evaluate.js';
 import { labelsAtSize } from '../../src/train/resize-logits.js';
 import { Rng } from '../../src/core/rng.js';
-import type { Action, Agent, Dataset, NativeLabel, Observation } from '../../src/core/types.js';
+import type { Agent, Dataset, NativeLabel, Observation } from '../../src/core/types.js';
+import { logitsAgent } from '../helpers/logits-agent.js';
 import { bands, pattern, tempDir, writeLabel, writePng } from '../data/helpers.js';
 import { useBackend } from '../helpers/backend.js';
 
@@ -28,24 +29,7 @@ function fakeAgent(withLogits = true): Agent {
     obs.ids.forEach((id, b) => all.set(logitsOf(id), b * S * S * C));
     return tf.tensor4d(all, [B, S, S, C]);
   };
-  const agent: Agent = {
-    name: 'fake',
-    async act(obs: Observation): Promise<Action> {
-      const l = await logits(obs);
-      const a = tf.argMax(l, -1);
-      const labels = Int32Array.from(a.dataSync() as Int32Array);
-      tf.dispose([l, a]);
-      return { labels, samples: 1 };
-    },
-    async learn() {
-      return {};
-    },
-    async save() {},
-    async load() {},
-    dispose() {},
-  };
-  if (withLogits) agent.logits = logits;
-  return agent;
+  return logitsAgent('fake', logits, withLogits);
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   resolveHybridConfig,
   resolveModelPreset,
   resolveViTConfig,
+  validateHybridConfig,
   vitFlops,
   type HybridConfig,
 } from '../../agents/vit/index.js';
@@ -284,6 +285,45 @@ describe('hybrid Face Transformer: weights, checkpoints, replicas', () => {
     expect(sameBits(weightsOf(a), weightsOf(b))).to.equal(true);
     expect(sameBits(weightsOf(a), weightsOf(c))).to.equal(false);
     [a, b, c].forEach((m) => m.dispose());
+  });
+
+  it("draws the PyTorch twin's defaults with init 'pytorch' and the ViT scheme with init 'vit'", () => {
+    const values = (init: 'pytorch' | 'vit') => {
+      const model = new HybridFaceTransformer({ ...TINY, init }, new Rng(4));
+      const out = new Map(NAMES.map((n, i) => [n, weightsOf(model)[i]]));
+      model.dispose();
+      return out;
+    };
+    const torch = values('pytorch');
+    const vit = values('vit');
+    const bound = (x: Float32Array) => Math.max(...Array.from(x, Math.abs));
+    const cd = TINY.decoderChannels[TINY.decoderChannels.length - 1];
+    // PyTorch: positions 0; head, MLP and patch-embedding biases U(+-1/sqrt(fan_in)), not 0.
+    expect(bound(torch.get('pos_embed')!)).to.equal(0);
+    for (const [name, fanIn] of [
+      ['head/kernel', cd],
+      ['head/bias', cd],
+      ['blocks/0/mlp/fc1/bias', TINY.dim],
+      ['blocks/0/mlp/fc2/bias', TINY.mlpDim],
+      ['blocks/0/attn/out/kernel', TINY.dim],
+    ] as const) {
+      expect(bound(torch.get(name)!), name).to.be.within(0.5 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+    }
+    expect(bound(torch.get('blocks/0/attn/qkv/bias')!)).to.equal(0);
+    // ViT scheme: zero biases, small positions and head; the convs are drawn alike in both.
+    expect(bound(vit.get('head/bias')!)).to.equal(0);
+    expect(bound(vit.get('blocks/0/mlp/fc2/bias')!)).to.equal(0);
+    expect(bound(vit.get('pos_embed')!)).to.be.within(0.001, 0.04);
+    expect(bound(vit.get('head/kernel')!)).to.be.below(0.05);
+    expect(Buffer.from(torch.get('stem/0/conv/kernel')!.buffer).equals(Buffer.from(vit.get('stem/0/conv/kernel')!.buffer))).to.equal(true);
+    // A checkpoint's config without the field was drawn with the ViT scheme; a bad value is refused.
+    const { init: _default, ...old } = resolveHybridConfig('hybrid-128');
+    expect(resolveHybridConfig('hybrid-128').init).to.equal('pytorch');
+    expect(validateHybridConfig(old as HybridConfig).init).to.equal('vit');
+    expect(() => resolveHybridConfig({ preset: 'hybrid-128', init: 'he' as never })).to.throw(
+      FprlError,
+      /init must be one of pytorch, vit, got "he"/,
+    );
   });
 
   it('saves and loads bit-identically (kind hybrid in model.json, documented names in order)', async () => {
