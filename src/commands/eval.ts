@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../core/atomic.js';
 import { FprlError } from '../core/errors.js';
 import { guardOutput } from '../core/output-guard.js';
 import { openSplit, type SplitName } from '../experiment/datasets.js';
-import { loadRun } from '../experiment/load-run.js';
+import { loadRun, runLogitAdjustment } from '../experiment/load-run.js';
 import { parsePositiveInt } from './run.js';
 import { formatScoreReport, type ScoreReport } from './score.js';
 import { evaluate, logitAdjustmentOf, type Resolution } from '../train/evaluate.js';
@@ -88,7 +88,7 @@ export async function evalRun(opts: EvalOptions): Promise<EvalReport> {
       // the run, agents without them decide on their plain logits.
       logitBias:
         opts.logitAdjustment === true
-          ? requireWeights(classWeightsOf(loaded.entry), loaded.entry.name)
+          ? runLogitAdjustment(loaded)
           : (opts.logitAdjustment ?? exp.config.evaluation.logitAdjustment)
             ? logitAdjustmentOf(classWeightsOf(loaded.entry), `agent '${loaded.entry.name}' classWeights`)
             : undefined,
@@ -135,17 +135,6 @@ export function formatResolution(r: EvalReport): string {
   return r.resolution === 'native'
     ? `resolution      native (each label's own size; logits resized bilinearly before the argmax)${at}${flip}`
     : `resolution      the model's input size${at}${flip}`;
-}
-
-/** The logit adjustment of a run's agent: its class weights must exist (asked for explicitly or by the config). */
-function requireWeights(weights: number[] | undefined, agent: string): number[] {
-  if (!weights) {
-    throw new FprlError(`agent '${agent}' was trained without class weights: there is nothing to adjust`, {
-      where: '--logit-adjustment',
-      hint: 'drop --logit-adjustment (or evaluation.logitAdjustment) for this run',
-    });
-  }
-  return logitAdjustmentOf(weights, `agent '${agent}' classWeights`)!;
 }
 
 function parseSplit(text: string): SplitName {

@@ -14,11 +14,10 @@ import { describeBackend, initBackend } from '../backend/backend.js';
 import { normalizeImage, readImageFile, writeLabelPng } from '../data/index.js';
 import { FprlError } from '../core/errors.js';
 import { guardOutput, markOutput } from '../core/output-guard.js';
-import { loadRun } from '../experiment/load-run.js';
 import { encodePng, overlay } from '../report/pictures.js';
 import { labelsAtSize, labelsNearest } from '../train/resize-logits.js';
-import { flipAveragedLogits, logitAdjustmentOf } from '../train/evaluate.js';
-import { classWeightsOf } from '../experiment/run-one.js';
+import { decisionLogits } from '../train/evaluate.js';
+import { loadRun, runLogitAdjustment } from '../experiment/load-run.js';
 import { parsePositiveInt } from './run.js';
 
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff']);
@@ -92,18 +91,18 @@ export async function predictImages(opts: PredictOptions): Promise<PredictResult
   const loaded = await loadRun(opts.run);
   const size = loaded.exp.vit.imageSize;
   let bias: number[] | undefined;
-  if (opts.logitAdjustment) {
-    const weights = classWeightsOf(loaded.entry);
-    if (!weights || !loaded.agent.logits) {
-      loaded.agent.dispose();
-      throw new FprlError(
-        weights
-          ? `agent '${loaded.entry.name}' gives no logits to adjust`
-          : `agent '${loaded.entry.name}' was trained without class weights: there is nothing to adjust`,
-        { where: '--logit-adjustment', hint: 'drop --logit-adjustment for this run' },
-      );
+  try {
+    // Refused before the output folder is marked: nothing is written for a run that cannot do it.
+    if (opts.flip && !loaded.agent.logits) {
+      throw new FprlError(`agent '${loaded.entry.name}' gives no logits to average with the mirror's`, {
+        where: '--flip',
+        hint: 'drop --flip for this run',
+      });
     }
-    bias = logitAdjustmentOf(weights, `agent '${loaded.entry.name}' classWeights`);
+    if (opts.logitAdjustment) bias = runLogitAdjustment(loaded);
+  } catch (e) {
+    loaded.agent.dispose();
+    throw e;
   }
   const batchSize = opts.batchSize ?? 16;
   // A folder taken with --force stays unmarked: the user's files there stay protected next time.
@@ -121,15 +120,8 @@ export async function predictImages(opts: PredictOptions): Promise<PredictResult
       let logits: tf.Tensor4D | undefined;
       let labels: Int32Array | undefined;
       try {
-        if (opts.flip) logits = await flipAveragedLogits(loaded.agent, obs);
-        else if (loaded.agent.logits) logits = await loaded.agent.logits(obs);
+        if (loaded.agent.logits) logits = await decisionLogits(loaded.agent, obs, { flip: opts.flip, logitBias: bias });
         else labels = (await loaded.agent.act(obs, 'greedy')).labels;
-        if (logits && bias) {
-          const raw = logits;
-          const b = bias;
-          logits = tf.tidy(() => tf.add(raw, tf.tensor1d(b)) as tf.Tensor4D);
-          raw.dispose();
-        }
       } finally {
         images.dispose();
       }

@@ -13,7 +13,8 @@ import type { Agent } from '../core/types.js';
 import { RUN_FILES } from './layout.js';
 import { agentConfigOf, resolveExperiment, trainingOf, type ResolvedExperiment } from './load.js';
 import { readJsonFile } from './results.js';
-import type { RunConfigRecord } from './run-one.js';
+import { classWeightsOf, type RunConfigRecord } from './run-one.js';
+import { logitAdjustmentOf } from '../train/evaluate.js';
 import type { AgentEntry } from './schema.js';
 
 export interface LoadedRun {
@@ -86,4 +87,23 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     throw e;
   }
   return { agent, exp, entry, seed, checkpoint: ckpt, step: meta.step };
+}
+
+/**
+ * `--logit-adjustment` for a loaded run (fprl eval, fprl predict): -log of its agent's class
+ * weights. Refused, naming the flag, when the agent was trained without class weights or gives
+ * no logits (the caller disposes the agent).
+ */
+export function runLogitAdjustment(loaded: LoadedRun): number[] {
+  const weights = classWeightsOf(loaded.entry);
+  const agent = loaded.entry.name;
+  if (!weights || !loaded.agent.logits) {
+    throw new FprlError(
+      weights
+        ? `agent '${agent}' gives no logits to adjust`
+        : `agent '${agent}' was trained without class weights: there is nothing to adjust`,
+      { where: '--logit-adjustment', hint: 'drop --logit-adjustment for this run' },
+    );
+  }
+  return logitAdjustmentOf(weights, `agent '${agent}' classWeights`)!;
 }

@@ -194,24 +194,26 @@ export function buildSummary(
     );
   }
 
-  const flips = new Set(runs.filter(finished).map((r) => r.final!.flip === true));
-  const flip: boolean | 'mixed' = flips.size > 1 ? 'mixed' : ([...flips][0] ?? false);
+  // Decision options of the final evaluations: on in every finished run, in none, or 'mixed'.
+  const whereOn = (on: (r: RunResult) => boolean) => {
+    const ids = runs.filter((r) => finished(r) && on(r)).map((r) => `${r.agent}/seed-${r.seed}`);
+    const all = runs.filter(finished).length;
+    const state: boolean | 'mixed' = ids.length === 0 ? false : ids.length === all ? true : 'mixed';
+    return { state, ids };
+  };
+  const flipped = whereOn((r) => r.final!.flip === true);
+  const flip = flipped.state;
   if (flip === 'mixed') {
-    const withFlip = runs.filter((r) => finished(r) && r.final!.flip === true).map((r) => `${r.agent}/seed-${r.seed}`);
     notes.push(
-      `only some final evaluations used flip test-time augmentation (${withFlip.join(', ')}): ` +
+      `only some final evaluations used flip test-time augmentation (${flipped.ids.join(', ')}): ` +
         'their scores are not comparable with the others.',
     );
   }
-
-  const adjustedRuns = new Set(runs.filter(finished).map((r) => r.final!.logitAdjusted === true));
-  const logitAdjusted: boolean | 'mixed' = adjustedRuns.size > 1 ? 'mixed' : ([...adjustedRuns][0] ?? false);
+  const adjusted = whereOn((r) => r.final!.logitAdjusted === true);
+  const logitAdjusted = adjusted.state;
   if (logitAdjusted === 'mixed') {
-    const adjusted = runs
-      .filter((r) => finished(r) && r.final!.logitAdjusted === true)
-      .map((r) => `${r.agent}/seed-${r.seed}`);
     notes.push(
-      `the logit adjustment (-log class weights) applied to ${adjusted.join(', ')} only: the agents ` +
+      `the logit adjustment (-log class weights) applied to ${adjusted.ids.join(', ')} only: the agents ` +
         'trained without class weights decide on their plain logits.',
     );
   }

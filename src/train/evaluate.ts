@@ -176,21 +176,8 @@ export async function evaluate(
     // Native scoring needs the logits (one forward pass: the model-size labels are their argmax).
     let logits: tf.Tensor4D | undefined;
     try {
-      if (flip || bias) {
-        logits = flip ? await flipAveragedLogits(agent, obs) : await agent.logits!(obs);
-        if (bias) {
-          const raw = logits;
-          logits = tf.tidy(() => tf.add(raw, tf.tensor1d(Array.from(bias))) as tf.Tensor4D);
-          raw.dispose();
-        }
-        const am = tf.argMax(logits, -1);
-        try {
-          pred = Int32Array.from(am.dataSync() as Int32Array);
-        } finally {
-          am.dispose();
-        }
-      } else if (nativeOf && agent.logits) {
-        logits = await agent.logits(obs);
+      if (flip || bias || (nativeOf && agent.logits)) {
+        logits = await decisionLogits(agent, obs, { flip, logitBias: bias });
         const am = tf.argMax(logits, -1);
         try {
           pred = Int32Array.from(am.dataSync() as Int32Array);
@@ -279,6 +266,33 @@ export async function flipAveragedLogits(
     mirror.dispose();
     mirrored?.dispose();
     own.dispose();
+  }
+}
+
+/**
+ * The logits a decision is made on: the agent's own, or flip-averaged ({@link flipAveragedLogits}),
+ * plus `logitBias` on every pixel when given (the logit adjustment). Evaluation and `fprl
+ * predict` both decide on these. The caller disposes the tensor.
+ */
+export async function decisionLogits(
+  agent: Agent,
+  obs: Observation,
+  opts: { flip?: boolean; logitBias?: readonly number[] } = {},
+): Promise<tf.Tensor4D> {
+  if (!agent.logits && !opts.flip) {
+    // (flipAveragedLogits says the same for the flip.)
+    throw new FprlError(`agent '${agent.name}' gives no logits to decide on`, {
+      where: `agent '${agent.name}'`,
+      hint: "decide with act(obs, 'greedy') instead",
+    });
+  }
+  const logits = opts.flip ? await flipAveragedLogits(agent, obs) : await agent.logits!(obs);
+  const bias = opts.logitBias;
+  if (!bias) return logits;
+  try {
+    return tf.tidy(() => tf.add(logits, tf.tensor1d(Array.from(bias))) as tf.Tensor4D);
+  } finally {
+    logits.dispose();
   }
 }
 
