@@ -15,6 +15,34 @@ const FLAGS: [boolean, boolean][] = [
   [true, true],
 ];
 
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+/** The float32 next to `f` (a finite float32) towards +inf (dir 1) or -inf (dir -1). */
+function nextFloat32(f: number, dir: 1 | -1): number {
+  if (f === 0) return dir * 1.401298464324817e-45;
+  F32[0] = f;
+  U32[0] += f > 0 === dir > 0 ? 1 : -1;
+  return F32[0];
+}
+/**
+ * fma(x, y, c) rounded once to float32, for float32 x, y, c: x*y is exact in float64, the sum's
+ * rounding error comes from TwoSum, and a float64 sum that lands on a float32 midpoint is settled by
+ * the error's sign (the only case where rounding twice differs from rounding once).
+ */
+function fma32(x: number, y: number, c: number): number {
+  const p = x * y;
+  const s = p + c;
+  const bv = s - p;
+  const e = p - (s - bv) + (c - bv);
+  const f = Math.fround(s);
+  const d = s - f;
+  if (e === 0 || d === 0) return f;
+  const other = nextFloat32(f, d > 0 ? 1 : -1);
+  if (Math.abs(d) * 2 !== Math.abs(other - f)) return f;
+  // s is a midpoint between f and other: the exact value lies on other's side when e points there.
+  return d > 0 === e > 0 ? other : f;
+}
+
 const all = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
 
 /** The addon on plain arrays: one [M,K] x [K,N] product per batch slice (no broadcast). */
@@ -80,6 +108,37 @@ describe('native kernels (src/native/kernels.cc)', () => {
           const want = referenceMatMul(a, b, tA, tB).data;
           const got = run(addon, a.data, b.data, s, tA, tB);
           expect(maxAbsDiff(got, want)).to.be.below(1e-4 * Math.max(1, Math.sqrt(s.K) / 2));
+        });
+      }
+    }
+
+    // Every element is one float32 FMA chain over k in increasing order, whatever the blocking,
+    // packing order or prefetching: results depend on the shapes alone (and blocking may change
+    // without changing a bit of any result). Checked against an exact fma emulation.
+    for (const s of [
+      SHAPES[1],
+      SHAPES[2],
+      SHAPES[3],
+      { name: 'transposed panels with tails', M: 131, K: 270, N: 45 },
+    ]) {
+      for (const [tA, tB] of FLAGS) {
+        it(`is the float32 fma chain over k bit for bit for ${s.name} (transposeA=${tA}, transposeB=${tB})`, () => {
+          const rng = new Rng(`native/chain/${s.name}/${tA}/${tB}`);
+          const a = randomOperand(tA ? [s.K, s.M] : [s.M, s.K], rng).data;
+          const b = randomOperand(tB ? [s.N, s.K] : [s.K, s.N], rng).data;
+          const got = run(addon, a, b, s, tA, tB);
+          const want = new Float32Array(s.M * s.N);
+          for (let i = 0; i < s.M; i++)
+            for (let j = 0; j < s.N; j++) {
+              let acc = 0;
+              for (let k = 0; k < s.K; k++) {
+                const x = tA ? a[k * s.M + i] : a[i * s.K + k];
+                const y = tB ? b[j * s.K + k] : b[k * s.N + j];
+                acc = fma32(x, y, acc);
+              }
+              want[i * s.N + j] = acc;
+            }
+          expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).to.equal(true);
         });
       }
     }
