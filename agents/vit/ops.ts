@@ -5,7 +5,7 @@
  * one plain matMul each, the fastest shape on every backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { BulkRandom } from './random.js';
+import { BulkRandom, dropoutDecision } from './random.js';
 import { LAYER_NORM_EPS } from './config.js';
 import type { Rng } from '../../src/core/rng.js';
 import { canFuse, FUSED } from '../../src/native/fused.js';
@@ -188,7 +188,25 @@ export function tokenMeans(x: tf.Tensor2D, batch: number): tf.Tensor2D {
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, rng: Rng | undefined): T {
   if (!rng || rate === 0) return x;
-  const mask = tf.tensor(new BulkRandom(rng).dropoutMask(x.size, rate), x.shape, 'float32');
+  const random = new BulkRandom(rng);
+  if (canFuse(FUSED.dropout) && x.dtype === 'float32') {
+    // One kernel draws the same words and writes x * mask and the decisions as bytes (the same
+    // bits as below, without the float32 mask's allocation, copy into the heap and two reads).
+    const { keep, threshold } = dropoutDecision(rate);
+    const attrs = { state: random.state(), threshold, keep };
+    const apply = tf.customGrad((...args) => {
+      const [input, save] = args as [tf.Tensor, Saver];
+      const [y, mask] = tf.engine().runKernel(FUSED.dropout, { x: input }, attrs as never) as tf.Tensor[];
+      save([mask]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, [m]: tf.Tensor[]) =>
+          tf.engine().runKernel(FUSED.dropoutGrad, { dy, mask: m }, { keep }) as tf.Tensor,
+      };
+    }) as (x: tf.Tensor) => tf.Tensor;
+    return apply(x) as T;
+  }
+  const mask = tf.tensor(random.dropoutMask(x.size, rate), x.shape, 'float32');
   return tf.mul(x, mask);
 }
 

@@ -84,9 +84,7 @@ export class BulkRandom {
    */
   dropoutMask(size: number, rate: number): Float32Array {
     const out = new Float32Array(size);
-    const keep = 1 / (1 - rate);
-    // Unsigned u < rate * 2^32, compared in signed int32: flip the sign bit of both sides.
-    const threshold = (Math.floor(rate * 4294967296) ^ -2147483648) | 0;
+    const { keep, threshold } = dropoutDecision(rate);
     const addon = nativeAddon();
     if (addon) {
       // The same sfc32 words and the same compare in the native addon (src/native/bandit.cc).
@@ -98,4 +96,18 @@ export class BulkRandom {
     for (let i = 0; i < size; i++) out[i] = keep * +((bits[i] ^ -2147483648) >= threshold);
     return out;
   }
+
+  /**
+   * A copy of the generator's state [a, b, c, counter], for a kernel that draws the same words
+   * itself (the fused dropout of ops.ts, one generator per call, not used after).
+   */
+  state(): Int32Array {
+    return Int32Array.from(this.s);
+  }
+}
+
+/** A dropout rate's keep factor 1 / (1 - rate) and the signed-int32 threshold its words are compared with. */
+export function dropoutDecision(rate: number): { keep: number; threshold: number } {
+  // Unsigned u < rate * 2^32, compared in signed int32: flip the sign bit of both sides.
+  return { keep: 1 / (1 - rate), threshold: (Math.floor(rate * 4294967296) ^ -2147483648) | 0 };
 }

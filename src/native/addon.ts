@@ -51,6 +51,21 @@ export interface NativeAddon {
   rlooBaseline(signal: Float32Array, K: number, n: number, base: Float32Array): void;
   /** BulkRandom.dropoutMask's sfc32 loop (agents/vit/random.ts), advancing `state`. */
   dropoutMask(state: Int32Array, out: Float32Array, threshold: number, keep: number): void;
+  /** dropoutMask's draws applied in one pass: y = x * (kept ? keep : 0), the decisions in `mask` (an addon built before has none). */
+  dropoutApply?(
+    state: Int32Array,
+    x: Float32Array,
+    y: Float32Array,
+    mask: Uint8Array,
+    threshold: number,
+    keep: number,
+  ): void;
+  /** dx = dy * (mask ? keep : 0). */
+  dropoutGrad?(dy: Float32Array, mask: Uint8Array, dx: Float32Array, keep: number): void;
+  /** Nearest x2 upsampling of NHWC maps: x [rows = B*H, W, C] -> y [B, 2H, 2W, C]. */
+  upsample2x?(x: Float32Array, y: Float32Array, rows: number, W: number, C: number): void;
+  /** Its gradient: dx [rows, W, C] from dy [B, 2H, 2W, C], each 2x2 block summed as the concats' gradient adds. */
+  upsample2xGrad?(dy: Float32Array, dx: Float32Array, rows: number, W: number, C: number): void;
   advantageStats(
     signal: Float32Array,
     base: Float32Array,

@@ -105,6 +105,31 @@ void dropoutMask(uint32_t* st, float* out, size_t n, int32_t threshold, float ke
   st[0] = a, st[1] = b, st[2] = c, st[3] = d;
 }
 
+// Dropout in one pass (agents/vit/ops.ts, the fused route): the words and compare of dropoutMask,
+// but y[i] = x[i] * (kept ? keep : 0) is written at once and the decision kept as one byte, instead
+// of a float32 mask that is allocated, filled, copied into the wasm heap and read twice. The
+// product is the one tf.mul(x, mask) computes, so y is the same bits.
+void dropoutApply(uint32_t* st, const float* x, float* y, uint8_t* mask, size_t n, int32_t threshold, float keep) {
+  uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t t = a + b + d;
+    d = d + 1;
+    a = b ^ (b >> 9);
+    b = c + (c << 3);
+    c = (c << 21) | (c >> 11);
+    c = c + t;
+    const bool kept = static_cast<int32_t>(t ^ 0x80000000u) >= threshold;
+    mask[i] = kept;
+    y[i] = x[i] * (kept ? keep : 0.f);
+  }
+  st[0] = a, st[1] = b, st[2] = c, st[3] = d;
+}
+
+// Its gradient: dx[i] = dy[i] * (mask[i] ? keep : 0), tf.mul(dy, mask)'s bits.
+void dropoutGrad(const float* dy, const uint8_t* mask, float* dx, size_t n, float keep) {
+  for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (mask[i] ? keep : 0.f);
+}
+
 // policyWeights: W[i*C + a_ki] += A_ki * inv for every sample k and valid pixel i.
 bool weights(const int32_t* actions, const float* values, bool perPixel, size_t K, size_t B, size_t P, size_t C,
              const uint8_t* mask, double inv, float* W) {
@@ -280,6 +305,42 @@ napi_value Dropout(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// dropoutApply(state: Int32Array [4], x: Float32Array, y: Float32Array, mask: Uint8Array, threshold, keep):
+// y and mask at least as long as x.
+napi_value DropoutApply(napi_env env, napi_callback_info info) {
+  napi_value a[6];
+  if (!args(env, info, a)) return fail(env, "dropoutApply: expected 6 arguments");
+  int32_t* st;
+  float *x, *y;
+  uint8_t* mask;
+  size_t sLen, n, yLen, mLen;
+  int32_t threshold;
+  double keep;
+  if (!typedArray(env, a[0], &st, &sLen) || sLen < 4 || !typedArray(env, a[1], &x, &n) ||
+      !typedArray(env, a[2], &y, &yLen) || !typedArray(env, a[3], &mask, &mLen) ||
+      napi_get_value_int32(env, a[4], &threshold) != napi_ok || napi_get_value_double(env, a[5], &keep) != napi_ok)
+    return fail(env, "dropoutApply: expected (Int32Array [4], Float32Array x, Float32Array y, Uint8Array mask, threshold, keep)");
+  if (yLen < n || mLen < n) return fail(env, "dropoutApply: y and mask must be at least as long as x");
+  dropoutApply(reinterpret_cast<uint32_t*>(st), x, y, mask, n, threshold, static_cast<float>(keep));
+  return nullptr;
+}
+
+// dropoutGrad(dy: Float32Array, mask: Uint8Array, dx: Float32Array, keep): mask and dx at least as long as dy.
+napi_value DropoutGradient(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  if (!args(env, info, a)) return fail(env, "dropoutGrad: expected 4 arguments");
+  float *dy, *dx;
+  uint8_t* mask;
+  size_t n, mLen, dxLen;
+  double keep;
+  if (!typedArray(env, a[0], &dy, &n) || !typedArray(env, a[1], &mask, &mLen) || !typedArray(env, a[2], &dx, &dxLen) ||
+      napi_get_value_double(env, a[3], &keep) != napi_ok)
+    return fail(env, "dropoutGrad: expected (Float32Array dy, Uint8Array mask, Float32Array dx, keep)");
+  if (mLen < n || dxLen < n) return fail(env, "dropoutGrad: mask and dx must be at least as long as dy");
+  dropoutGrad(dy, mask, dx, n, static_cast<float>(keep));
+  return nullptr;
+}
+
 // rlooBaseline(signal: Float32Array [K*n], K, n, base: Float32Array [K*n])
 napi_value Rloo(napi_env env, napi_callback_info info) {
   napi_value a[4];
@@ -372,6 +433,8 @@ void registerBandit(napi_env env, napi_value exports) {
   setFunction(env, exports, "sample", Sample);
   setFunction(env, exports, "policyWeights", Weights);
   setFunction(env, exports, "dropoutMask", Dropout);
+  setFunction(env, exports, "dropoutApply", DropoutApply);
+  setFunction(env, exports, "dropoutGrad", DropoutGradient);
   setFunction(env, exports, "rlooBaseline", Rloo);
   setFunction(env, exports, "advantageStats", Advantages);
   setFunction(env, exports, "normalizeAdvantages", Normalize);

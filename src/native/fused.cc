@@ -12,6 +12,8 @@
 //   pixelLoss / pixelLossGrad   log-softmax over C classes per pixel with the weighted log-likelihood
 //                               sum(W * logp) (cross-entropy and REINFORCE alike) and the entropy
 //   reluBiasGrad                a ReLU dense layer's dy * step(y) and bias gradient (bit for bit tfjs's)
+//   upsample2x / upsample2xGrad nearest x2 upsampling of NHWC maps (bit for bit the two concats of
+//                               agents/vit/conv-ops.ts and their gradient's adds)
 //
 // Results differ from the op-by-op tfjs kernels in rounding only (another order of float32 sums,
 // sums of a row kept in 8 lanes); each is deterministic (depends on shapes and values, never on
@@ -537,6 +539,58 @@ napi_value ReluBiasGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// y[b, 2i+s, 2j+t, :] = x[b, i, j, :] for s, t in {0, 1}: x [rows = B*H, W, C] -> y [B, 2H, 2W, C].
+void upsample2xRows(const float* x, float* y, size_t rows, size_t W, size_t C) {
+  const size_t outRow = 2 * W * C;
+  for (size_t r = 0; r < rows; r++) {
+    const float* xr = x + r * W * C;
+    float* top = y + 2 * r * outRow;
+    for (size_t j = 0; j < W; j++) {
+      std::memcpy(top + 2 * j * C, xr + j * C, C * sizeof(float));
+      std::memcpy(top + (2 * j + 1) * C, xr + j * C, C * sizeof(float));
+    }
+    std::memcpy(top + outRow, top, outRow * sizeof(float));
+  }
+}
+
+// dx[b, i, j, c] = (dy[2i, 2j] + dy[2i+1, 2j]) + (dy[2i, 2j+1] + dy[2i+1, 2j+1]) at channel c: the
+// adds of the concats' gradient (the row concat's two halves first, then the channel concat's), so
+// the same bits as the tfjs ops.
+void upsample2xGradRows(const float* dy, float* dx, size_t rows, size_t W, size_t C) {
+  const size_t outRow = 2 * W * C;
+  for (size_t r = 0; r < rows; r++) {
+    const float* top = dy + 2 * r * outRow;
+    const float* bottom = top + outRow;
+    float* dr = dx + r * W * C;
+    for (size_t j = 0; j < W; j++) {
+      const float *t0 = top + 2 * j * C, *t1 = t0 + C, *b0 = bottom + 2 * j * C, *b1 = b0 + C;
+      float* d = dr + j * C;
+      for (size_t c = 0; c < C; c++) d[c] = (t0[c] + b0[c]) + (t1[c] + b1[c]);
+    }
+  }
+}
+
+// upsample2x(x, y, rows, W, C) / upsample2xGrad(dy, dx, rows, W, C): rows = B*H of the input.
+napi_value Upsample(napi_env env, napi_callback_info info, bool grad) {
+  const char* name = grad ? "upsample2xGrad" : "upsample2x";
+  napi_value a[5];
+  float *in, *out;
+  size_t lIn, lOut, rows, W, C;
+  if (!args(env, info, a) || !typedArray(env, a[0], &in, &lIn) || !typedArray(env, a[1], &out, &lOut) ||
+      !count(env, a[2], &rows) || !count(env, a[3], &W) || !count(env, a[4], &C))
+    return failWith(env, name, "expected two Float32Arrays, rows, W and C");
+  const size_t small = rows * W * C;
+  if ((grad ? lOut : lIn) < small || (grad ? lIn : lOut) < 4 * small)
+    return failWith(env, name, "an array is shorter than its shape");
+  if (grad)
+    upsample2xGradRows(in, out, rows, W, C);
+  else
+    upsample2xRows(in, out, rows, W, C);
+  return nullptr;
+}
+napi_value Upsample2x(napi_env env, napi_callback_info info) { return Upsample(env, info, false); }
+napi_value Upsample2xGrad(napi_env env, napi_callback_info info) { return Upsample(env, info, true); }
+
 }  // namespace
 
 void registerFused(napi_env env, napi_value exports) {
@@ -549,6 +603,8 @@ void registerFused(napi_env env, napi_value exports) {
   setFunction(env, exports, "pixelLoss", PixelLoss);
   setFunction(env, exports, "pixelLossGrad", PixelLossGrad);
   setFunction(env, exports, "reluBiasGrad", ReluBiasGrad);
+  setFunction(env, exports, "upsample2x", Upsample2x);
+  setFunction(env, exports, "upsample2xGrad", Upsample2xGrad);
 }
 
 }  // namespace fprl

@@ -23,6 +23,10 @@ export const FUSED = {
   pixelLoss: 'FprlPixelLoss',
   pixelLossGrad: 'FprlPixelLossGrad',
   reluBiasGrad: 'FprlReluBiasGrad',
+  dropout: 'FprlDropout',
+  dropoutGrad: 'FprlDropoutGrad',
+  upsample2x: 'FprlUpsample2x',
+  upsample2xGrad: 'FprlUpsample2xGrad',
 } as const;
 
 /** The environment variable that turns the fused kernels off for a process (and its worker threads): `FPRL_FUSED=0`. */

@@ -1,6 +1,7 @@
 /**
- * The fused element-wise kernels (src/native/fused.cc) as wasm-backend kernels: LayerNorm, GELU,
- * softmax and the per-pixel log-softmax loss, forward and gradient. Each reads its operands in
+ * The fused element-wise kernels (src/native/fused.cc, bandit.cc) as wasm-backend kernels: LayerNorm,
+ * GELU, softmax, dropout, nearest x2 upsampling and the per-pixel log-softmax loss, forward and
+ * gradient. Each reads its operands in
  * place in the wasm heap and writes fresh outputs there. The ops that use them (agents/vit/ops.ts,
  * src/parallel/loss.ts) are tf.customGrad functions that run these kernels when
  * {@link canFuse} says so and their plain tfjs twins otherwise (other backends, the browser, no
@@ -9,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { nativeMatMul, type NativeAddon } from '../native/index.js';
 import { FUSED, FUSED_ENV_VAR, fusedKernelsOn, installFusedGate } from '../native/fused.js';
-import { asWasmBackend, float32View, type WasmBackend } from './internals.js';
+import { asWasmBackend, byteView, float32View, type WasmBackend } from './internals.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type Fused = Required<
@@ -25,17 +26,20 @@ type Fused = Required<
     | 'pixelLossGrad'
     | 'reluBiasGrad'
   >
->;
+> &
+  Pick<NativeAddon, 'dropoutApply' | 'dropoutGrad' | 'upsample2x' | 'upsample2xGrad'>;
 
 /** The addon when it has the fused kernels (an addon built before fused.cc has not). */
 function fusedAddon(): Fused | undefined {
   const addon = nativeMatMul();
-  return addon?.pixelLossGrad && addon.reluBiasGrad ? (addon as Fused) : undefined;
+  return addon?.pixelLossGrad && addon.reluBiasGrad && addon.dropoutApply && addon.dropoutGrad
+    ? (addon as Fused)
+    : undefined;
 }
 
 const size = (t: tf.TensorInfo) => t.shape.reduce((p, d) => p * d, 1);
 
-type Alloc = (shapes: number[][]) => tf.TensorInfo[];
+type Alloc = (shapes: number[][], dtypes?: tf.DataType[]) => tf.TensorInfo[];
 
 /**
  * A kernel on the fused addon: `run` gets the addon, the backend, the kernel's arguments and
@@ -58,13 +62,13 @@ function fusedKernel(
       const addon = fusedAddon();
       if (!addon) throw new Error(`${kernelName} needs the native addon with fused.cc (ask canFuse() first)`);
       for (const [name, t] of Object.entries(args.inputs))
-        if (t && (t as tf.TensorInfo).dtype !== 'float32')
-          throw new Error(`${kernelName}: ${name} must be float32`);
+        if (t && (t as tf.TensorInfo).dtype !== (name === 'mask' ? 'bool' : 'float32'))
+          throw new Error(`${kernelName}: ${name} must be ${name === 'mask' ? 'bool' : 'float32'}`);
       const backend = asWasmBackend(args.backend);
       const outs: tf.TensorInfo[] = [];
       try {
-        return run(addon, backend, args, (shapes) => {
-          for (const s of shapes) outs.push(backend.makeOutput(s, 'float32'));
+        return run(addon, backend, args, (shapes, dtypes) => {
+          shapes.forEach((s, i) => outs.push(backend.makeOutput(s, dtypes?.[i] ?? 'float32')));
           return outs.slice(outs.length - shapes.length);
         });
       } catch (e) {
@@ -178,13 +182,68 @@ const CONFIGS: tf.KernelConfig[] = [
     addon.reluBiasGrad(v(dy), v(y), v(outs[0]), v(outs[1]), size(y) / M, M);
     return outs;
   }),
+  // Inverted dropout: [y = x * (kept ? keep : 0), the decisions as bytes] from the sfc32 words of
+  // `state` (agents/vit/random.ts); the gradient reads the bytes.
+  fusedKernel(FUSED.dropout, (addon, backend, { inputs, attrs }, outputs) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const { state, threshold, keep } = attrs as unknown as {
+      state: Int32Array;
+      threshold: number;
+      keep: number;
+    };
+    if (!addon.dropoutApply)
+      throw new Error(`${FUSED.dropout} needs an addon with dropoutApply (npm run build:native)`);
+    const [y, mask] = outputs([[...x.shape], [...x.shape]], ['float32', 'bool']);
+    addon.dropoutApply(
+      Int32Array.from(state),
+      float32View(backend, x),
+      float32View(backend, y),
+      byteView(backend, mask),
+      threshold,
+      keep,
+    );
+    return [y, mask];
+  }),
+  fusedKernel(FUSED.dropoutGrad, (addon, backend, { inputs, attrs }, outputs) => {
+    const { dy, mask } = inputs as Record<'dy' | 'mask', tf.TensorInfo>;
+    if (!addon.dropoutGrad)
+      throw new Error(`${FUSED.dropoutGrad} needs an addon with dropoutGrad (npm run build:native)`);
+    const [dx] = outputs([[...dy.shape]]);
+    addon.dropoutGrad(
+      float32View(backend, dy),
+      byteView(backend, mask),
+      float32View(backend, dx),
+      (attrs as { keep: number }).keep,
+    );
+    return dx;
+  }),
+  // Nearest x2 upsampling of NHWC maps and its gradient (the hybrid decoder, agents/vit/conv-ops.ts).
+  fusedKernel(FUSED.upsample2x, (addon, backend, { inputs }, outputs) => {
+    const { x } = inputs as { x: tf.TensorInfo };
+    const [b, h, w, c] = x.shape;
+    if (!addon.upsample2x)
+      throw new Error(`${FUSED.upsample2x} needs an addon with upsample2x (npm run build:native)`);
+    const [y] = outputs([[b, 2 * h, 2 * w, c]]);
+    addon.upsample2x(float32View(backend, x), float32View(backend, y), b * h, w, c);
+    return y;
+  }),
+  fusedKernel(FUSED.upsample2xGrad, (addon, backend, { inputs }, outputs) => {
+    const { dy } = inputs as { dy: tf.TensorInfo };
+    const [b, h2, w2, c] = dy.shape;
+    if (!addon.upsample2xGrad)
+      throw new Error(`${FUSED.upsample2xGrad} needs an addon with upsample2xGrad (npm run build:native)`);
+    const [dx] = outputs([[b, h2 / 2, w2 / 2, c]]);
+    addon.upsample2xGrad(float32View(backend, dy), float32View(backend, dx), (b * h2) / 2, w2 / 2, c);
+    return dx;
+  }),
 ];
 
 let registered = false;
 
 /** One line for logs and environment.json: whether the fused element-wise kernels run, and why not. */
 export function describeFused(): string {
-  if (fusedKernelsOn()) return 'fused native kernels (LayerNorm, GELU, softmax, per-pixel loss)';
+  if (fusedKernelsOn())
+    return 'fused native kernels (LayerNorm, GELU, softmax, dropout, upsampling, per-pixel loss)';
   const why =
     process.env[FUSED_ENV_VAR] === '0'
       ? `${FUSED_ENV_VAR}=0`

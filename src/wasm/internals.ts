@@ -93,6 +93,12 @@ export function float32View(backend: WasmBackend, t: tf.TensorInfo, size?: numbe
   return new Float32Array(backend.wasm.HEAPU8.buffer, tensorData(backend, t).memoryOffset, n);
 }
 
+/** A bool tensor's bytes (one per element on wasm) as a view of the heap. */
+export function byteView(backend: WasmBackend, t: tf.TensorInfo): Uint8Array {
+  const n = t.shape.reduce((p, d) => p * d, 1);
+  return new Uint8Array(backend.wasm.HEAPU8.buffer, tensorData(backend, t).memoryOffset, n);
+}
+
 /** Bytes of an int32 shape, the way the C++ kernels take shapes. */
 export function shapeBytes(shape: readonly number[]): Uint8Array {
   return new Uint8Array(new Int32Array(shape).buffer);

@@ -5,8 +5,9 @@ import { Rng } from '../../src/core/rng.js';
 import { nativeMatMul, setNativeMatMul } from '../../src/native/index.js';
 import { canFuse, FUSED, fusedKernelsOn, setFusedKernels } from '../../src/native/fused.js';
 import { setFastWasmKernels } from '../../src/wasm/kernels.js';
-import { dense, gelu, geluOps, layerNorm, layerNormEps, softmax } from '../../agents/vit/ops.js';
+import { dense, dropout, gelu, geluOps, layerNorm, layerNormEps, softmax } from '../../agents/vit/ops.js';
 import { fusedPolicyTerms, policyTerms } from '../../src/parallel/loss.js';
+import { upsample2x } from '../../agents/vit/conv-ops.js';
 
 /** Standard-normal values times `scale` from a seeded stream. */
 function normal(n: number, rng: Rng, scale = 1): Float32Array {
@@ -198,6 +199,75 @@ describe('fused element-wise kernels (src/native/fused.cc) against their tfjs tw
       });
     });
 
+  // The same sfc32 words, the same keep/drop decision and the same product as tf.mul(x, mask):
+  // bit for bit, negative zeros, infinities and NaN included (inf * 0 = NaN as in tfjs), and the
+  // caller's Rng left in the same state.
+  for (const rate of [0.1, 0.5])
+    it(`applies dropout (rate ${rate}) and its gradient bit for bit as the float32 mask and tf.mul`, () => {
+      const rng = new Rng(9);
+      const n = 4099;
+      const x = normal(n, rng);
+      x[0] = -0;
+      x[1] = Infinity;
+      x[2] = NaN;
+      x[3] = -Infinity;
+      const dy = normal(n, rng);
+      dy[4] = Infinity;
+      const route = (on: boolean, r: Rng) => {
+        const was = setFusedKernels(on);
+        try {
+          expect(canFuse(FUSED.dropout)).to.equal(on);
+          return tf.tidy(() =>
+            valueAndGrads((a) => dropout(a, rate, r), [tf.tensor2d(x, [1, n])], tf.tensor2d(dy, [1, n])),
+          );
+        } finally {
+          setFusedKernels(was);
+        }
+      };
+      const [rFused, rOps] = [new Rng('dropout'), new Rng('dropout')];
+      const fused = route(true, rFused);
+      const ops = route(false, rOps);
+      expect(rFused.seed32()).to.equal(rOps.seed32());
+      ['y', 'dx'].forEach((name, i) => {
+        for (let j = 0; j < n; j++)
+          if (!Object.is(fused[i][j], ops[i][j]))
+            expect.fail(`${name}[${j}]: ${fused[i][j]} != ${ops[i][j]}`);
+      });
+      const kept = fused[0].filter((v, j) => v !== 0 && Number.isFinite(x[j])).length;
+      expect(kept / n).to.be.closeTo(1 - rate, 0.05);
+    });
+
+  // A copy forward; the gradient adds each 2x2 block in the concats' gradient order: bit for bit
+  // the tfjs route, odd sizes, negative zeros and infinities (inf + -inf = NaN) included.
+  for (const [b, h, w, c] of [
+    [2, 3, 5, 7],
+    [1, 4, 4, 16],
+  ])
+    it(`upsamples [${b},${h},${w},${c}] x2 and back bit for bit as the two concats and their gradient`, () => {
+      const rng = new Rng(10);
+      const x = normal(b * h * w * c, rng);
+      const dy = normal(4 * b * h * w * c, rng);
+      dy[0] = -0;
+      dy[c] = -0;
+      dy[1] = Infinity;
+      dy[c + 1] = -Infinity;
+      const { fused, ops } = bothRoutes(() => {
+        expect(canFuse(FUSED.upsample2x)).to.equal(fusedKernelsOn());
+        return valueAndGrads(
+          (a) => upsample2x(a as tf.Tensor4D),
+          [tf.tensor4d(x, [b, h, w, c])],
+          tf.tensor4d(dy, [b, 2 * h, 2 * w, c]),
+        );
+      });
+      ['y', 'dx'].forEach((name, i) => {
+        expect(fused[i].length, name).to.equal(ops[i].length);
+        for (let j = 0; j < ops[i].length; j++)
+          if (!Object.is(fused[i][j], ops[i][j]))
+            expect.fail(`${name}[${j}]: ${fused[i][j]} != ${ops[i][j]}`);
+      });
+      expect(Number.isNaN(ops[1][1])).to.equal(true);
+    });
+
   it('gives a pixel the same log-sum-exp and loss terms whether it sits in an 8-pixel lane group or in the tail', () => {
     // The forward takes pixels 8 at a time in vector lanes and the last P mod 8 one by one: the
     // same operations in the same order, so the same bits. 9 pixels: pixel 8 repeats pixel 0.
@@ -236,7 +306,8 @@ describe('fused element-wise kernels (src/native/fused.cc) against their tfjs tw
             tf.sum(gelu(a)),
           );
           const t = fusedPolicyTerms(d as tf.Tensor4D, w, 3);
-          return tf.add(tf.add(s, tf.sum(softmax(a))), tf.add(t.policyTerm, t.entropy));
+          const kept = tf.add(tf.sum(dropout(a, 0.3, new Rng(1))), tf.sum(upsample2x(d as tf.Tensor4D)));
+          return tf.add(tf.add(tf.add(s, tf.sum(softmax(a))), tf.add(t.policyTerm, t.entropy)), kept);
         })([x, g, tf.zerosLike(g), z]);
       });
     run();
@@ -256,6 +327,12 @@ describe('fused element-wise kernels (src/native/fused.cc) against their tfjs tw
     expect(() => addon.pixelLossGrad!(f, f, f, f, 1, 11, 1, 1)).to.throw(
       /pixelLossGrad: an array is shorter/,
     );
+    expect(() => addon.dropoutApply!(new Int32Array(4), f, f, new Uint8Array(4), 0, 2)).to.throw(
+      /dropoutApply: y and mask must be at least as long as x/,
+    );
+    expect(() => addon.dropoutGrad!(f, new Uint8Array(8), new Float32Array(4), 2)).to.throw(/dropoutGrad/);
+    expect(() => addon.upsample2x!(f, f, 1, 2, 4)).to.throw(/upsample2x: an array is shorter/);
+    expect(() => addon.upsample2xGrad!(f, f, 1, 2, 4)).to.throw(/upsample2xGrad: an array is shorter/);
   });
 });
 
