@@ -21,6 +21,12 @@ export interface BenchContext {
 
 const n = (x: number, d = 2) => x.toFixed(d);
 
+/** Steal at or above this share (percent) marks a run as disturbed. */
+export const STEAL_WARN_PERCENT = 2;
+
+/** '; steal X%' for a measured steal share, '' without one. */
+const steal = (p: number | undefined): string => (p === undefined ? '' : `; steal ${n(p, 1)}%`);
+
 /**
  * A few lines: ours, then the reference (one run, or one per thread count) with the ratios to each
  * and to its best, the share of peak FLOP/s, and the default thread choice.
@@ -40,7 +46,7 @@ export function formatViTBench(
       `backward ${n(ph.backwardMs, 0)}, adam ${n(ph.optimizerMs, 0)})`,
     `infer  ${n(r.inferImagesPerSecond)} img/s  (${n(r.inferMsPerBatch, 0)} ms per batch of ${r.batch})`,
     `tensors leaked per step: ${r.tensorsLeakedPerStep}`,
-    `cpu ${n(r.trainCpuMsPerStep, 0)} ms per step; load average ${r.loadAverage1m} on ${r.cores} cores`,
+    `cpu ${n(r.trainCpuMsPerStep, 0)} ms per step; load average ${r.loadAverage1m} on ${r.cores} cores${steal(r.trainStealPercent)}`,
   ];
   const q = r.parallel;
   if (q) {
@@ -50,7 +56,7 @@ export function formatViTBench(
         `adam ${n(q.phases.optimizerMs, 0)}); ${n(q.trainSpeedup)}x one thread`,
       `infer  ${n(q.inferImagesPerSecond)} img/s  (${n(q.inferMsPerBatch, 0)} ms per batch); ${n(q.inferSpeedup)}x one thread`,
       `cpu ${n(q.trainCpuMsPerStep, 0)} ms per step (all threads: ${n(q.trainCpuMsPerStep / q.trainMsPerStep, 1)} cores busy on average); ` +
-        `load average ${q.loadAverage1m} on ${r.cores} cores`,
+        `load average ${q.loadAverage1m} on ${r.cores} cores${steal(q.trainStealPercent)}`,
     );
   }
   const peers = peer === undefined ? [] : Array.isArray(peer) ? peer : [peer];
@@ -71,11 +77,19 @@ export function formatViTBench(
     ok.push(x);
     lines.push(
       `peer   ${x.peer} (${x.threads} thread${x.threads === 1 ? '' : 's'}, ${x.params.toLocaleString('en')} parameters` +
-        `${x.params === r.params ? ', as ours' : `: NOT ours (${r.params.toLocaleString('en')}), a different architecture`}): train ${n(x.trainImagesPerSecond)} img/s, infer ${n(x.inferImagesPerSecond)} img/s`,
+        `${x.params === r.params ? ', as ours' : `: NOT ours (${r.params.toLocaleString('en')}), a different architecture`}): train ${n(x.trainImagesPerSecond)} img/s, infer ${n(x.inferImagesPerSecond)} img/s${steal(x.stealPercent)}`,
       `ratio  ${label}/peer (${x.threads} thread${x.threads === 1 ? '' : 's'}): train ${n(ours.trainImagesPerSecond / x.trainImagesPerSecond)}x, ` +
         `infer ${n(ours.inferImagesPerSecond / x.inferImagesPerSecond)}x`,
     );
   }
+  const stolen = [r.trainStealPercent, q?.trainStealPercent, ...ok.map((x) => x.stealPercent)].filter(
+    (x): x is number => x !== undefined,
+  );
+  if (stolen.length && Math.max(...stolen) >= STEAL_WARN_PERCENT)
+    lines.push(
+      `note   the hypervisor ran other machines on these cores for up to ${n(Math.max(...stolen), 1)}% of the time ` +
+        `(steal): the timings above, and ratios between them, are disturbed; repeat the run on a quieter machine`,
+    );
   if (ok.length > 1) {
     const bt = ok.reduce((a, b) => (b.trainImagesPerSecond > a.trainImagesPerSecond ? b : a));
     const bi = ok.reduce((a, b) => (b.inferImagesPerSecond > a.inferImagesPerSecond ? b : a));

@@ -39,6 +39,8 @@ export interface PeerResult {
   trainMsPerStep: number;
   trainImagesPerSecond: number;
   inferImagesPerSecond: number;
+  /** Percent of the cores' time stolen by the hypervisor during the whole reference run (measured here, Linux). */
+  stealPercent?: number;
 }
 
 export type PeerOutcome = { ok: true; result: PeerResult } | { ok: false; reason: string };

@@ -4,6 +4,7 @@
  * wasm kernels run synchronously, so no device sync is needed around a timed call.
  */
 import os from 'node:os';
+import { readFileSync } from 'node:fs';
 
 export interface Timing {
   /** Timed runs (after the warm-up). */
@@ -14,6 +15,11 @@ export interface Timing {
   medianMs: number;
   /** Mean CPU milliseconds (user + system) of this process per run. */
   cpuMs: number;
+  /**
+   * Share of the machine's CPU time the hypervisor ran other machines on these cores during the
+   * runs (steal, /proc/stat), in percent; absent where the kernel does not report it.
+   */
+  stealPercent?: number;
 }
 
 export interface TimingOptions {
@@ -35,6 +41,7 @@ export async function timeIt(fn: () => unknown, opts: TimingOptions = {}): Promi
   const minMs = opts.minMs ?? 0;
   for (let i = 0; i < warmup; i++) await fn();
   const walls: number[] = [];
+  const ticks0 = cpuTicks();
   const cpu0 = process.cpuUsage();
   const start = performance.now();
   while (walls.length < minRuns || (walls.length < maxRuns && performance.now() - start < minMs)) {
@@ -43,6 +50,7 @@ export async function timeIt(fn: () => unknown, opts: TimingOptions = {}): Promi
     walls.push(performance.now() - t0);
   }
   const cpu = process.cpuUsage(cpu0);
+  const steal = stealPercent(ticks0, cpuTicks());
   const sorted = [...walls].sort((a, b) => a - b);
   const total = walls.reduce((a, b) => a + b, 0);
   return {
@@ -50,7 +58,33 @@ export async function timeIt(fn: () => unknown, opts: TimingOptions = {}): Promi
     wallMs: total / walls.length,
     medianMs: sorted[Math.floor(sorted.length / 2)],
     cpuMs: (cpu.user + cpu.system) / 1000 / walls.length,
+    ...(steal !== undefined ? { stealPercent: steal } : {}),
   };
+}
+
+/** All cores' CPU time so far in clock ticks: the total and the part stolen by the hypervisor (Linux /proc/stat). */
+export interface CpuTicks {
+  total: number;
+  steal: number;
+}
+
+/** The `cpu` line of /proc/stat, or undefined where there is none (not Linux) or it has no steal column. */
+export function cpuTicks(): CpuTicks | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already inside user/nice]
+    if (!line.startsWith('cpu ') || f.length < 8 || f.some((x) => !Number.isFinite(x))) return undefined;
+    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Percent of the CPU time between two readings that was stolen (rounded to 0.1); undefined without both. */
+export function stealPercent(a: CpuTicks | undefined, b: CpuTicks | undefined): number | undefined {
+  if (!a || !b || b.total <= a.total) return a && b ? 0 : undefined;
+  return Math.round((1000 * (b.steal - a.steal)) / (b.total - a.total)) / 10;
 }
 
 /** The machine's 1-minute load average and core count, recorded next to every measurement. */

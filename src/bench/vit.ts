@@ -73,6 +73,8 @@ export interface ViTBenchResult {
   phases: { forwardMs: number; backwardMs: number; optimizerMs: number };
   /** CPU ms of this process per training step; well above trainMsPerStep means other load. */
   trainCpuMsPerStep: number;
+  /** Percent of the cores' time the hypervisor gave to other machines while training was timed (Linux). */
+  trainStealPercent?: number;
   loadAverage1m: number;
   cores: number;
   tfjs: string;
@@ -92,6 +94,7 @@ export interface ParallelBenchResult {
   trainSpeedup: number;
   inferSpeedup: number;
   trainCpuMsPerStep: number;
+  trainStealPercent?: number;
   loadAverage1m: number;
   /** The default pool's training, adapting its active threads (when asked for). */
   adaptive?: AdaptiveBenchResult;
@@ -241,6 +244,7 @@ export async function benchViT(opts: ViTBenchOptions): Promise<ViTBenchResult> {
         optimizerMs: round(optMs / opts.steps, 1),
       },
       trainCpuMsPerStep: round(train.cpuMs, 1),
+      ...(train.stealPercent !== undefined ? { trainStealPercent: train.stealPercent } : {}),
       ...machineLoad(),
       tfjs: tf.version.tfjs,
       ...(parallel ? { parallel } : {}),
@@ -338,6 +342,7 @@ async function benchParallel(
       inferSpeedup: 0,
       // All threads of this process (workers are threads, so process.cpuUsage counts them).
       trainCpuMsPerStep: round(train.cpuMs, 1),
+      ...(train.stealPercent !== undefined ? { trainStealPercent: train.stealPercent } : {}),
       loadAverage1m: machineLoad().loadAverage1m,
     };
   } finally {

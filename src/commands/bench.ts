@@ -31,6 +31,7 @@ import { NATIVE_ENV_VAR } from '../native/index.js';
 import { FUSED_ENV_VAR } from '../native/fused.js';
 import { benchFusedKernels, formatFusedReport, type FusedReport } from '../bench/fused.js';
 import { cpuPeak } from '../bench/peak.js';
+import { cpuTicks, stealPercent } from '../bench/timing.js';
 import type { ThreadDefault } from '../bench/format.js';
 import { describeFreeCores, sampleFreeCores, threadsForFree } from '../parallel/cores.js';
 
@@ -185,7 +186,18 @@ export async function benchCommand(
       peers = [];
       for (const threads of counts) {
         progress(`running the PyTorch reference on ${threads} thread${threads === 1 ? '' : 's'}`);
-        peers.push(await runPeerBench({ preset, batch, steps, threads, script: o.peer, python: o.python }));
+        const before = cpuTicks();
+        const outcome = await runPeerBench({
+          preset,
+          batch,
+          steps,
+          threads,
+          script: o.peer,
+          python: o.python,
+        });
+        const steal = stealPercent(before, cpuTicks());
+        if (outcome.ok && steal !== undefined) outcome.result.stealPercent = steal;
+        peers.push(outcome);
       }
       const ok = peers.flatMap((p) => (p.ok ? [p.result] : []));
       const best = bestPeer(ok);

@@ -20,6 +20,7 @@ import {
   type ViTBenchResult,
 } from '../../src/bench/index.js';
 import { benchCommand } from '../../src/commands/bench.js';
+import { cpuTicks, stealPercent } from '../../src/bench/timing.js';
 
 const PY = '/usr/bin/python3';
 
@@ -86,6 +87,22 @@ describe('fprl bench', () => {
     expect(r).not.to.have.property('parallel');
   });
 
+  it('records the share of CPU time stolen by the hypervisor, and flags a disturbed run', async () => {
+    expect(stealPercent({ total: 1000, steal: 10 }, { total: 2000, steal: 60 })).to.equal(5);
+    expect(stealPercent({ total: 1000, steal: 10 }, { total: 1000, steal: 10 })).to.equal(0);
+    expect(stealPercent(undefined, { total: 1, steal: 0 })).to.equal(undefined);
+    const ticks = cpuTicks();
+    if (process.platform === 'linux') expect(ticks!.total).to.be.above(ticks!.steal);
+    const r = await benchViT({ preset: 'tiny-64', batch: 1, steps: 1, warmup: 0 });
+    if (ticks) expect(r.trainStealPercent).to.be.within(0, 100);
+    const quiet = formatViTBench({ ...r, trainStealPercent: 0.4 });
+    expect(quiet).to.match(/load average [\d.]+ on \d+ cores; steal 0\.4%/);
+    expect(quiet).not.to.match(/disturbed/);
+    expect(formatViTBench({ ...r, trainStealPercent: 7.5 })).to.match(
+      /note {3}the hypervisor ran other machines on these cores for up to 7\.5% of the time \(steal\): the timings above, and ratios between them, are disturbed/,
+    );
+  });
+
   it('measures a hybrid preset built through the registry, with its FLOPs, leaking nothing', async () => {
     const before = tf.memory().numTensors;
     const r = await benchViT({ preset: 'hybrid-128', batch: 1, steps: 1, warmup: 1 });
@@ -135,13 +152,17 @@ describe('fprl bench', () => {
     if (out.kind !== 'model') throw new Error('expected a model benchmark');
     const json = out.json as {
       defaultThreads: { threads: number; competitors: number; free: number; cores: number };
-      parallel: { adaptive: { steps: number; start: number; trainImagesPerSecond: number; threadsPerStep: number[] } };
+      parallel: {
+        adaptive: { steps: number; start: number; trainImagesPerSecond: number; threadsPerStep: number[] };
+      };
     };
     const choice = json.defaultThreads;
     expect(choice.competitors).to.equal(1);
     // One core spins for the competitor: the default may not count it.
     expect(choice.threads).to.be.at.most(Math.max(1, choice.cores - 1));
-    expect(out.text).to.match(/default fprl run threads with 1 busy process \(--compete\): starts with \d thread/);
+    expect(out.text).to.match(
+      /default fprl run threads with 1 busy process \(--compete\): starts with \d thread/,
+    );
     // Then the adaptive default pool: it starts where the free cores say and may move every 6 steps.
     const ad = json.parallel.adaptive;
     expect(ad.steps).to.equal(8);
@@ -150,7 +171,9 @@ describe('fprl bench', () => {
     expect(ad.threadsPerStep[0]).to.equal(choice.threads);
     expect(ad.threadsPerStep.every((t) => t === 1 || t === 2)).to.equal(true);
     expect(ad.trainImagesPerSecond).to.be.above(0);
-    expect(out.text).to.match(/default pool, adaptive \(2 shards, starting with \d computing, probing every 6 steps\): train [\d.]+ img\/s over 8 steps/);
+    expect(out.text).to.match(
+      /default pool, adaptive \(2 shards, starting with \d computing, probing every 6 steps\): train [\d.]+ img\/s over 8 steps/,
+    );
   });
 
   describe('the PyTorch reference', () => {
@@ -220,7 +243,12 @@ describe('fprl bench', () => {
         peer: script,
       });
       if (out.kind !== 'model') throw new Error('expected a model benchmark');
-      expect(out.json).to.have.property('peer').that.deep.equals(line);
+      // The command adds the steal measured around the reference's run (Linux).
+      const { stealPercent: peerSteal, ...asPrinted } = (
+        out.json as { peer: typeof line & { stealPercent?: number } }
+      ).peer;
+      expect(asPrinted).to.deep.equal(line);
+      if (cpuTicks()) expect(peerSteal).to.be.within(0, 100);
       expect(out.json).to.have.nested.property('ratio.train');
       expect(out.text)
         .to.match(/peer {3}fake \(2 threads, 132,747 parameters, as ours\)/)
