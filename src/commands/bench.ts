@@ -63,6 +63,8 @@ export interface BenchCommandOptions {
   compete?: number;
   /** Training steps of the default, adaptive pool to time (default 24 with --compete, else 0). */
   adaptSteps?: number;
+  /** Measure ours and the reference this many times in turn and report the medians (default 1). */
+  repeat?: number;
 }
 
 export type BenchOutput =
@@ -149,23 +151,6 @@ export async function benchCommand(
     const free = await sampleFreeCores();
     const defaultThreads = threadsForFree(free.free, 1, free.cores);
     progress(`default threads now: ${describeFreeCores(free, defaultThreads)}`);
-    const was = setFastWasmKernels(!o.stockKernels);
-    let result: ViTBenchResult;
-    try {
-      result = await benchViT({
-        preset,
-        batch,
-        steps,
-        warmup: o.warmup,
-        seed: o.seed,
-        threads: o.threads ?? os.availableParallelism(),
-        adaptSteps: o.adaptSteps ?? (o.compete ? 24 : 0),
-        adaptStart: defaultThreads,
-        onProgress: progress,
-      });
-    } finally {
-      setFastWasmKernels(was);
-    }
     const choice: ThreadDefault = {
       threads: defaultThreads,
       ...free,
@@ -173,32 +158,21 @@ export async function benchCommand(
       line: describeFreeCores(free, defaultThreads),
     };
     const peak = cpuPeak();
-    let peers: PeerOutcome[] | undefined;
+    const repeat = o.repeat ?? 1;
+    const rounds: Round[] = [];
+    for (let i = 0; i < repeat; i++) {
+      if (repeat > 1) progress(`round ${i + 1} of ${repeat}`);
+      rounds.push(await benchRound(o, preset, batch, steps, defaultThreads, progress));
+    }
+    // The last round is printed in full; with --repeat, the ratios of every round and their median.
+    const { result, peers } = rounds[rounds.length - 1];
     let json: object = {
       ...result,
       kernels: o.stockKernels ? 'stock' : 'fast',
       defaultThreads: choice,
       peak,
     };
-    if (o.comparePeer || o.peer) {
-      // PyTorch at 1 and at 2 threads (or the one count asked for), compared with its best.
-      const counts = o.peerThreads !== undefined ? [o.peerThreads] : [1, 2];
-      peers = [];
-      for (const threads of counts) {
-        progress(`running the PyTorch reference on ${threads} thread${threads === 1 ? '' : 's'}`);
-        const before = cpuTicks();
-        const outcome = await runPeerBench({
-          preset,
-          batch,
-          steps,
-          threads,
-          script: o.peer,
-          python: o.python,
-        });
-        const steal = stealPercent(before, cpuTicks());
-        if (outcome.ok && steal !== undefined) outcome.result.stealPercent = steal;
-        peers.push(outcome);
-      }
+    if (peers) {
       const ok = peers.flatMap((p) => (p.ok ? [p.result] : []));
       const best = bestPeer(ok);
       json = best
@@ -211,17 +185,135 @@ export async function benchCommand(
           }
         : { ...json, peer: { unavailable: peers.map((p) => (p.ok ? '' : p.reason)).join('; ') } };
     }
+    const summary = repeat > 1 ? summariseRounds(rounds) : undefined;
+    if (summary) json = { ...json, rounds: summary };
+    const text = formatViTBench(result, peers, { choice, peak });
     return {
       kind: 'model',
       result,
       peer: peers?.[0],
       peers,
       json,
-      text: formatViTBench(result, peers, { choice, peak }),
+      text: summary ? `${text}\n${formatRounds(summary)}` : text,
     };
   } finally {
     stopCompetitors(competitors);
   }
+}
+
+/** One measurement of ours (1 thread and the pool) and, with --compare-peer, of the reference. */
+interface Round {
+  result: ViTBenchResult;
+  peers?: PeerOutcome[];
+}
+
+async function benchRound(
+  o: BenchCommandOptions,
+  preset: string,
+  batch: number,
+  steps: number,
+  defaultThreads: number,
+  progress: (msg: string) => void,
+): Promise<Round> {
+  const was = setFastWasmKernels(!o.stockKernels);
+  let result: ViTBenchResult;
+  try {
+    result = await benchViT({
+      preset,
+      batch,
+      steps,
+      warmup: o.warmup,
+      seed: o.seed,
+      threads: o.threads ?? os.availableParallelism(),
+      adaptSteps: o.adaptSteps ?? (o.compete ? 24 : 0),
+      adaptStart: defaultThreads,
+      onProgress: progress,
+    });
+  } finally {
+    setFastWasmKernels(was);
+  }
+  if (!o.comparePeer && !o.peer) return { result };
+  // PyTorch at 1 and at 2 threads (or the one count asked for), compared with its best.
+  const counts = o.peerThreads !== undefined ? [o.peerThreads] : [1, 2];
+  const peers: PeerOutcome[] = [];
+  for (const threads of counts) {
+    progress(`running the PyTorch reference on ${threads} thread${threads === 1 ? '' : 's'}`);
+    const before = cpuTicks();
+    const outcome = await runPeerBench({ preset, batch, steps, threads, script: o.peer, python: o.python });
+    const steal = stealPercent(before, cpuTicks());
+    if (outcome.ok && steal !== undefined) outcome.result.stealPercent = steal;
+    peers.push(outcome);
+  }
+  return { result, peers };
+}
+
+/** Per-round figures of `fprl bench --repeat N` and their medians. */
+export interface RoundsSummary {
+  /** Ours (the pool when timed, else one thread): training and inference images/s per round. */
+  train: number[];
+  infer: number[];
+  /** Ours over the reference's best per round (absent without --compare-peer or a reference). */
+  trainRatio?: number[];
+  inferRatio?: number[];
+  /** Highest steal share (percent) seen in each round. */
+  steal: (number | undefined)[];
+  median: { train: number; infer: number; trainRatio?: number; inferRatio?: number };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export function summariseRounds(rounds: Round[]): RoundsSummary {
+  const ours = rounds.map((r) => r.result.parallel ?? r.result);
+  const bests = rounds.map((r) => bestPeer((r.peers ?? []).flatMap((p) => (p.ok ? [p.result] : []))));
+  const withPeer = bests.every((b) => b !== undefined);
+  const train = ours.map((x) => x.trainImagesPerSecond);
+  const infer = ours.map((x) => x.inferImagesPerSecond);
+  const trainRatio = withPeer ? rounds.map((r, i) => peerRatio(r.result, bests[i]!.train).train) : undefined;
+  const inferRatio = withPeer ? rounds.map((r, i) => peerRatio(r.result, bests[i]!.infer).infer) : undefined;
+  const steal = rounds.map((r) => {
+    const xs = [
+      r.result.trainStealPercent,
+      r.result.parallel?.trainStealPercent,
+      ...(r.peers ?? []).map((p) => (p.ok ? p.result.stealPercent : undefined)),
+    ].filter((x): x is number => x !== undefined);
+    return xs.length ? Math.max(...xs) : undefined;
+  });
+  const round2 = (x: number) => Math.round(x * 100) / 100;
+  return {
+    train,
+    infer,
+    ...(trainRatio ? { trainRatio, inferRatio } : {}),
+    steal,
+    median: {
+      train: round2(median(train)),
+      infer: round2(median(infer)),
+      ...(trainRatio
+        ? { trainRatio: round2(median(trainRatio)), inferRatio: round2(median(inferRatio!)) }
+        : {}),
+    },
+  };
+}
+
+export function formatRounds(s: RoundsSummary): string {
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
+  const lines = [
+    `rounds ${s.train.length} (ours, then the reference, in turn): ours train ${list(s.train)} img/s, median ${s.median.train.toFixed(2)}; ` +
+      `infer ${list(s.infer)}, median ${s.median.infer.toFixed(2)}`,
+  ];
+  if (s.trainRatio && s.inferRatio)
+    lines.push(
+      `rounds ratio to the reference's best per round: train median ${s.median.trainRatio!.toFixed(2)}x (${range(s.trainRatio)}: ${list(s.trainRatio)}), ` +
+        `infer median ${s.median.inferRatio!.toFixed(2)}x (${range(s.inferRatio)})`,
+    );
+  lines.push(
+    `rounds highest steal per round: ${s.steal.map((x) => (x === undefined ? 'n/a' : `${x.toFixed(1)}%`)).join(', ')}`,
+  );
+  return lines.join('\n');
 }
 
 /** `n` child processes that spin on a core each until stopped (`fprl bench --compete n`). */
@@ -276,6 +368,11 @@ export function register(program: Command): void {
       '--adapt-steps <n>',
       "also time n training steps of fprl run's default pool, which adapts its threads to the measured speed (default 24 with --compete)",
       (v: string) => (v === '0' ? 0 : positive('--adapt-steps')(v)),
+    )
+    .option(
+      '--repeat <n>',
+      'measure n rounds (ours, then the reference, in turn) and print every ratio and the medians: a shared machine drifts',
+      positive('--repeat'),
     )
     .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')

@@ -19,7 +19,7 @@ import {
   vitStepMatMuls,
   type ViTBenchResult,
 } from '../../src/bench/index.js';
-import { benchCommand } from '../../src/commands/bench.js';
+import { benchCommand, summariseRounds, type RoundsSummary } from '../../src/commands/bench.js';
 import { cpuTicks, stealPercent } from '../../src/bench/timing.js';
 
 const PY = '/usr/bin/python3';
@@ -253,6 +253,44 @@ describe('fprl bench', () => {
       expect(out.text)
         .to.match(/peer {3}fake \(2 threads, 132,747 parameters, as ours\)/)
         .and.match(/ratio {2}ours\/peer \(2 threads\): train/);
+    });
+
+    it('measures --repeat rounds of ours and the reference in turn and prints every ratio with the medians', async function () {
+      if (!existsSync(PY)) this.skip();
+      const line = {
+        peer: 'fake',
+        preset: 'tiny-64',
+        batch: 1,
+        threads: 1,
+        params: 132747,
+        trainMsPerStep: 1,
+        trainImagesPerSecond: 2,
+        inferImagesPerSecond: 4,
+      };
+      const script = fake('peer-rounds.py', `import json\nprint(json.dumps(${JSON.stringify(line)}))\n`);
+      const out = await benchCommand({
+        preset: 'tiny-64',
+        batch: 1,
+        steps: 1,
+        warmup: 1,
+        threads: 1,
+        peer: script,
+        peerThreads: 1,
+        repeat: 3,
+      });
+      if (out.kind !== 'model') throw new Error('expected a model benchmark');
+      const rounds = (out.json as { rounds: RoundsSummary }).rounds;
+      expect(rounds.train).to.have.length(3);
+      expect(rounds.trainRatio).to.deep.equal(rounds.train.map((x) => Math.round((x / 2) * 100) / 100));
+      const sorted = [...rounds.trainRatio!].sort((a, b) => a - b);
+      expect(rounds.median.trainRatio).to.equal(sorted[1]);
+      expect(out.text)
+        .to.match(
+          /rounds 3 \(ours, then the reference, in turn\): ours train [\d.]+, [\d.]+, [\d.]+ img\/s, median/,
+        )
+        .and.match(/rounds ratio to the reference's best per round: train median [\d.]+x/)
+        .and.match(/rounds highest steal per round: /);
+      expect(summariseRounds([{ result: out.result }]).trainRatio).to.equal(undefined);
     });
 
     it('runs the reference at 1 and 2 threads, compares with its best and gives the share of peak FLOP/s', async function () {
