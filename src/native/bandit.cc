@@ -89,20 +89,31 @@ void sample(const float* probs, size_t n, size_t C, const double* u, size_t k, i
 }
 #endif
 
-// BulkRandom.dropoutMask (agents/vit/random.ts): sfc32 words; entry i is `keep` when the word,
-// sign-flipped, is at least `threshold` (an unsigned compare done in signed int32), else 0.
-void dropoutMask(uint32_t* st, float* out, size_t n, int32_t threshold, float keep) {
-  uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
-  for (size_t i = 0; i < n; i++) {
+// sfc32 with its state in locals (BulkRandom.fillInt32's loop): load, draw words, store back.
+struct Sfc32 {
+  uint32_t a, b, c, d;
+  explicit Sfc32(const uint32_t* st) : a(st[0]), b(st[1]), c(st[2]), d(st[3]) {}
+  uint32_t next() {
     const uint32_t t = a + b + d;
     d = d + 1;
     a = b ^ (b >> 9);
     b = c + (c << 3);
     c = (c << 21) | (c >> 11);
     c = c + t;
-    out[i] = static_cast<int32_t>(t ^ 0x80000000u) >= threshold ? keep : 0.f;
+    return t;
   }
-  st[0] = a, st[1] = b, st[2] = c, st[3] = d;
+  void store(uint32_t* st) const { st[0] = a, st[1] = b, st[2] = c, st[3] = d; }
+};
+
+// A word keeps its entry when, sign-flipped, it is at least `threshold` (unsigned compare in int32).
+inline bool keeps(uint32_t word, int32_t threshold) { return static_cast<int32_t>(word ^ 0x80000000u) >= threshold; }
+
+// BulkRandom.dropoutMask (agents/vit/random.ts): sfc32 words; entry i is `keep` when its word
+// keeps it, else 0.
+void dropoutMask(uint32_t* st, float* out, size_t n, int32_t threshold, float keep) {
+  Sfc32 g(st);
+  for (size_t i = 0; i < n; i++) out[i] = keeps(g.next(), threshold) ? keep : 0.f;
+  g.store(st);
 }
 
 // Dropout in one pass (agents/vit/ops.ts, the fused route): the words and compare of dropoutMask,
@@ -110,19 +121,13 @@ void dropoutMask(uint32_t* st, float* out, size_t n, int32_t threshold, float ke
 // of a float32 mask that is allocated, filled, copied into the wasm heap and read twice. The
 // product is the one tf.mul(x, mask) computes, so y is the same bits.
 void dropoutApply(uint32_t* st, const float* x, float* y, uint8_t* mask, size_t n, int32_t threshold, float keep) {
-  uint32_t a = st[0], b = st[1], c = st[2], d = st[3];
+  Sfc32 g(st);
   for (size_t i = 0; i < n; i++) {
-    const uint32_t t = a + b + d;
-    d = d + 1;
-    a = b ^ (b >> 9);
-    b = c + (c << 3);
-    c = (c << 21) | (c >> 11);
-    c = c + t;
-    const bool kept = static_cast<int32_t>(t ^ 0x80000000u) >= threshold;
+    const bool kept = keeps(g.next(), threshold);
     mask[i] = kept;
     y[i] = x[i] * (kept ? keep : 0.f);
   }
-  st[0] = a, st[1] = b, st[2] = c, st[3] = d;
+  g.store(st);
 }
 
 // Its gradient: dx[i] = dy[i] * (mask[i] ? keep : 0), tf.mul(dy, mask)'s bits.

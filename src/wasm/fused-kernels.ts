@@ -25,16 +25,25 @@ type Fused = Required<
     | 'pixelLoss'
     | 'pixelLossGrad'
     | 'reluBiasGrad'
+    | 'dropoutApply'
+    | 'dropoutGrad'
+    | 'upsample2x'
+    | 'upsample2xGrad'
   >
-> &
-  Pick<NativeAddon, 'dropoutApply' | 'dropoutGrad' | 'upsample2x' | 'upsample2xGrad'>;
+>;
 
 /** The addon when it has the fused kernels (an addon built before fused.cc has not). */
 function fusedAddon(): Fused | undefined {
   const addon = nativeMatMul();
-  return addon?.pixelLossGrad && addon.reluBiasGrad && addon.dropoutApply && addon.dropoutGrad
-    ? (addon as Fused)
-    : undefined;
+  // Every kernel is required: an addon built before one of them (an old build/) runs none of them.
+  const all =
+    addon?.pixelLossGrad &&
+    addon.reluBiasGrad &&
+    addon.dropoutApply &&
+    addon.dropoutGrad &&
+    addon.upsample2x &&
+    addon.upsample2xGrad;
+  return all ? (addon as Fused) : undefined;
 }
 
 const size = (t: tf.TensorInfo) => t.shape.reduce((p, d) => p * d, 1);
@@ -191,8 +200,6 @@ const CONFIGS: tf.KernelConfig[] = [
       threshold: number;
       keep: number;
     };
-    if (!addon.dropoutApply)
-      throw new Error(`${FUSED.dropout} needs an addon with dropoutApply (npm run build:native)`);
     const [y, mask] = outputs([[...x.shape], [...x.shape]], ['float32', 'bool']);
     addon.dropoutApply(
       Int32Array.from(state),
@@ -206,8 +213,6 @@ const CONFIGS: tf.KernelConfig[] = [
   }),
   fusedKernel(FUSED.dropoutGrad, (addon, backend, { inputs, attrs }, outputs) => {
     const { dy, mask } = inputs as Record<'dy' | 'mask', tf.TensorInfo>;
-    if (!addon.dropoutGrad)
-      throw new Error(`${FUSED.dropoutGrad} needs an addon with dropoutGrad (npm run build:native)`);
     const [dx] = outputs([[...dy.shape]]);
     addon.dropoutGrad(
       float32View(backend, dy),
@@ -221,8 +226,6 @@ const CONFIGS: tf.KernelConfig[] = [
   fusedKernel(FUSED.upsample2x, (addon, backend, { inputs }, outputs) => {
     const { x } = inputs as { x: tf.TensorInfo };
     const [b, h, w, c] = x.shape;
-    if (!addon.upsample2x)
-      throw new Error(`${FUSED.upsample2x} needs an addon with upsample2x (npm run build:native)`);
     const [y] = outputs([[b, 2 * h, 2 * w, c]]);
     addon.upsample2x(float32View(backend, x), float32View(backend, y), b * h, w, c);
     return y;
@@ -230,8 +233,6 @@ const CONFIGS: tf.KernelConfig[] = [
   fusedKernel(FUSED.upsample2xGrad, (addon, backend, { inputs }, outputs) => {
     const { dy } = inputs as { dy: tf.TensorInfo };
     const [b, h2, w2, c] = dy.shape;
-    if (!addon.upsample2xGrad)
-      throw new Error(`${FUSED.upsample2xGrad} needs an addon with upsample2xGrad (npm run build:native)`);
     const [dx] = outputs([[b, h2 / 2, w2 / 2, c]]);
     addon.upsample2xGrad(float32View(backend, dy), float32View(backend, dx), (b * h2) / 2, w2 / 2, c);
     return dx;
@@ -250,7 +251,7 @@ export function describeFused(): string {
       : !nativeMatMul()
         ? 'no native addon'
         : !fusedAddon()
-          ? 'the addon predates fused.cc (npm run build:native)'
+          ? 'the addon predates some fused kernels (npm run build:native)'
           : 'switched off';
   return `tfjs ops (fused kernels not used: ${why})`;
 }
