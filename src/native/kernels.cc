@@ -331,9 +331,41 @@ struct AdamScalars {
   bool l2, decoupled;
 };
 
+#if FPRL_X86
+// The same float32 ops on 8 elements at a time (IEEE add, mul, div and sqrt are correctly rounded
+// in every lane as in scalar code, and nothing is contracted into an FMA): the same bits, ~4x
+// faster than the scalar loop, which was bound by its divisions and square roots (5.9 ns per
+// weight: 155 ms per step for the seed preset's 26.5M).
+FPRL_AVX2 size_t adamStep8(const float* w, const float* g, const float* m0, const float* v0, float* wOut, float* mOut,
+                           float* vOut, size_t n, const AdamScalars& s) {
+  const __m256 b1 = _mm256_set1_ps(s.b1), ob1 = _mm256_set1_ps(s.oneMinusB1), b2 = _mm256_set1_ps(s.b2),
+               ob2 = _mm256_set1_ps(s.oneMinusB2), bc1 = _mm256_set1_ps(s.bc1), bc2 = _mm256_set1_ps(s.bc2),
+               eps = _mm256_set1_ps(s.eps), lr = _mm256_set1_ps(s.lr), wd = _mm256_set1_ps(s.wd);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wi = _mm256_loadu_ps(w + i);
+    __m256 gi = _mm256_loadu_ps(g + i);
+    if (s.l2) gi = _mm256_add_ps(gi, _mm256_mul_ps(wi, wd));
+    const __m256 m = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(m0 + i), b1), _mm256_mul_ps(gi, ob1));
+    const __m256 v =
+        _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v0 + i), b2), _mm256_mul_ps(_mm256_mul_ps(gi, gi), ob2));
+    __m256 step = _mm256_div_ps(_mm256_div_ps(m, bc1), _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(v, bc2)), eps));
+    if (s.decoupled) step = _mm256_add_ps(step, _mm256_mul_ps(wi, wd));
+    _mm256_storeu_ps(wOut + i, _mm256_sub_ps(wi, _mm256_mul_ps(step, lr)));
+    _mm256_storeu_ps(mOut + i, m);
+    _mm256_storeu_ps(vOut + i, v);
+  }
+  return i;
+}
+#endif
+
 void adamStep(const float* w, const float* g, const float* m0, const float* v0, float* wOut, float* mOut,
               float* vOut, size_t n, const AdamScalars& s) {
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+#if FPRL_X86
+  if (cpuSupported()) i = adamStep8(w, g, m0, v0, wOut, mOut, vOut, n, s);
+#endif
+  for (; i < n; i++) {
     float gi = g[i];
     if (s.l2) gi = gi + w[i] * s.wd;
     const float m = m0[i] * s.b1 + gi * s.oneMinusB1;
