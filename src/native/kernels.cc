@@ -363,7 +363,8 @@ void adamStep(const float* w, const float* g, const float* m0, const float* v0, 
               float* vOut, size_t n, const AdamScalars& s) {
   size_t i = 0;
 #if FPRL_X86
-  if (cpuSupported()) i = adamStep8(w, g, m0, v0, wOut, mOut, vOut, n, s);
+  static const bool avx2 = cpuSupported();  // once: adam runs once per variable and step
+  if (avx2) i = adamStep8(w, g, m0, v0, wOut, mOut, vOut, n, s);
 #endif
   for (; i < n; i++) {
     float gi = g[i];

@@ -24,6 +24,22 @@ import { cpuTicks, stealPercent } from '../../src/bench/timing.js';
 
 const PY = '/usr/bin/python3';
 
+/** A reference's JSON line for tiny-64 at batch 1 (as ours: 132,747 parameters), with the given speeds. */
+const fakePeerLine = (x: {
+  threads: number;
+  trainImagesPerSecond: number;
+  inferImagesPerSecond: number;
+}) => ({
+  peer: 'fake',
+  preset: 'tiny-64',
+  batch: 1,
+  threads: x.threads,
+  params: 132747,
+  trainMsPerStep: 1,
+  trainImagesPerSecond: x.trainImagesPerSecond,
+  inferImagesPerSecond: x.inferImagesPerSecond,
+});
+
 describe('fprl bench', () => {
   before(async () => {
     await useBackend('wasm');
@@ -217,16 +233,7 @@ describe('fprl bench', () => {
 
     it("parses the reference's JSON line, and the command prints ours, the reference's and the ratio", async function () {
       if (!existsSync(PY)) this.skip();
-      const line = {
-        peer: 'fake',
-        preset: 'tiny-64',
-        batch: 1,
-        threads: 2,
-        params: 132747,
-        trainMsPerStep: 1,
-        trainImagesPerSecond: 1.5,
-        inferImagesPerSecond: 20,
-      };
+      const line = fakePeerLine({ threads: 2, trainImagesPerSecond: 1.5, inferImagesPerSecond: 20 });
       const script = fake(
         'peer.py',
         `import json, sys\nprint("warming up")\nprint(json.dumps(${JSON.stringify(line)}))\n`,
@@ -257,16 +264,7 @@ describe('fprl bench', () => {
 
     it('measures --repeat rounds of ours and the reference in turn and prints every ratio with the medians', async function () {
       if (!existsSync(PY)) this.skip();
-      const line = {
-        peer: 'fake',
-        preset: 'tiny-64',
-        batch: 1,
-        threads: 1,
-        params: 132747,
-        trainMsPerStep: 1,
-        trainImagesPerSecond: 2,
-        inferImagesPerSecond: 4,
-      };
+      const line = fakePeerLine({ threads: 1, trainImagesPerSecond: 2, inferImagesPerSecond: 4 });
       const script = fake('peer-rounds.py', `import json\nprint(json.dumps(${JSON.stringify(line)}))\n`);
       const out = await benchCommand({
         preset: 'tiny-64',
