@@ -80,10 +80,21 @@ export abstract class PolicyAgent implements FprlAgent {
   }
 
   /**
+   * Whether `act(obs, 'sample')` keeps its forward pass for the next `learn` on the same
+   * observation (src/parallel/pool.ts, "Kept passes"): an agent whose loss differentiates the
+   * very pass it sampled from (REINFORCE: dropout off in both) saves a forward pass per update.
+   * The pass holds one batch's activations until `learn`, the next sampling, or dispose().
+   */
+  protected keepsSamplingPass(): boolean {
+    return false;
+  }
+
+  /**
    * Compute gradients and forward passes with `pool` (several threads), or on this thread only
    * (`undefined`). The caller owns the pool and disposes it after detaching it.
    */
   useParallel(pool: DataParallel | undefined): void {
+    this.executor.releaseKept();
     this.executor = pool ?? DataParallel.single(this.policy);
   }
 
@@ -114,7 +125,8 @@ export abstract class PolicyAgent implements FprlAgent {
     const [B, H, W] = obs.images.shape;
     const u = this.rng.fill(new Float64Array(samples * B * H * W));
     const pooled = this.wantsPooled();
-    const r = await this.executor.sample(this.policy, obs.images, samples, u, this.weightsVersion, pooled);
+    const keep = this.keepsSamplingPass();
+    const r = await this.executor.sample(this.policy, obs.images, samples, u, this.weightsVersion, pooled, keep);
     if (pooled) this.lastPooled = { images: obs.images, version: this.weightsVersion, pooled: r.pooled! };
     return { labels: r.labels, samples };
   }
@@ -251,6 +263,7 @@ export abstract class PolicyAgent implements FprlAgent {
   }
 
   dispose(): void {
+    this.executor.releaseKept();
     this.optimizer.dispose();
     this.policy.dispose();
   }

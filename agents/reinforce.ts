@@ -291,6 +291,18 @@ export class ReinforceAgent extends PolicyAgent {
   }
 
   /**
+   * learn() differentiates the pass act() sampled from (dropout off in both), so act() keeps it
+   * (agents/policy-agent.ts `keepsSamplingPass`). false: learn() runs the forward pass again, with
+   * the same numbers bit for bit and one forward pass more per update (`fprl bench --agent
+   * reinforce` times both).
+   */
+  reuseSamplingPass = true;
+
+  protected override keepsSamplingPass(): boolean {
+    return this.reuseSamplingPass;
+  }
+
+  /**
    * The batch's pooled features [B*D]: from the sampling pass when it was this batch at these
    * weights (the same numbers a new pass gives), else a pass now. `consume`: forget the sampling
    * pass's features (the update is about to change the weights).

@@ -18,6 +18,10 @@ import type { PolicyNet } from '../core/types.js';
 import type { Rng } from '../core/rng.js';
 import { sampleFrom } from '../../agents/nets/sampling.js';
 import { canFuse, FUSED } from '../native/fused.js';
+import { canKeepForward, KeptForward } from './kept-forward.js';
+
+/** A shard's forward pass kept for its backward ({@link forwardShard} with `keep`): logits and pooled features. */
+export type KeptPass = KeptForward<[tf.Tensor4D, tf.Tensor2D]>;
 
 /** The critic's term: valueCoef * mean over the K*B (sample, image) pairs of (V(x_b) - target_kb)^2. */
 export interface ValueTerm {
@@ -181,7 +185,13 @@ export function shardLoss(
   spec: LossSpec,
   share = 1,
   head?: HeadVariables,
+  kept?: KeptPass,
 ): LossResult {
+  if (kept) {
+    if (spec.dropout === undefined && kept.current) return keptShardLoss(policy, kept, spec, share, head);
+    // Dropout on, or weights assigned since the pass: it is not this loss's forward pass.
+    kept.dispose();
+  }
   const policyVars = policy.trainableVariables;
   const vars = head && spec.value ? [...policyVars, head.kernel, head.bias] : policyVars;
   let stats: tf.Tensor | undefined;
@@ -195,19 +205,56 @@ export function shardLoss(
       stats = tf.keep(r.stats);
       return r.loss;
     }, vars);
-    const loss = value.dataSync()[0];
-    value.dispose();
-    const [policyTerm, entropy, valueLoss] = stats!.dataSync();
-    return {
-      grads: vars.map((v) => grads[v.name] ?? tf.zerosLike(v)),
-      loss,
-      policyTerm,
-      entropy,
-      ...(spec.value ? { valueLoss } : {}),
-    };
+    return lossResult(value, stats!, spec, vars.map((v) => grads[v.name] ?? tf.zerosLike(v)));
   } finally {
     stats?.dispose();
   }
+}
+
+/**
+ * {@link shardLoss} on a kept forward pass (dropout off, the pass the labels were sampled from):
+ * the loss's gradients with respect to the logits (and the pooled features and the head, with a
+ * value term), then the kept pass's backward. The same gradients, bit for bit, without running
+ * the forward pass again. Frees the kept pass.
+ */
+function keptShardLoss(
+  policy: PolicyNet,
+  kept: KeptPass,
+  spec: LossSpec,
+  share: number,
+  head: HeadVariables | undefined,
+): LossResult {
+  const policyVars = policy.trainableVariables;
+  const [logits, pooled] = kept.outputs;
+  const withValue = head !== undefined && spec.value !== undefined;
+  const xs: tf.Tensor[] = withValue ? [logits, pooled, head.kernel, head.bias] : [logits];
+  let stats: tf.Tensor | undefined;
+  let outer: tf.Tensor[] = [];
+  try {
+    const { value, grads } = tf.engine().gradients(() => {
+      const r = pixelLoss(logits, pooled, spec, share, head);
+      stats = tf.keep(r.stats);
+      return r.loss;
+    }, xs);
+    outer = grads;
+    const inner = kept.backward([grads[0], withValue ? grads[1] : null], policyVars);
+    const all = policyVars.map((v, i) => inner[i] ?? tf.zerosLike(v));
+    if (withValue) all.push(grads[2], grads[3]);
+    outer = withValue ? grads.slice(0, 2) : grads;
+    return lossResult(value, stats!, spec, all);
+  } finally {
+    kept.dispose();
+    tf.dispose(outer);
+    stats?.dispose();
+  }
+}
+
+/** The result of a shard from its loss value, statistics and gradients (the value and statistics are read and disposed). */
+function lossResult(value: tf.Scalar, stats: tf.Tensor, spec: LossSpec, grads: tf.Tensor[]): LossResult {
+  const loss = value.dataSync()[0];
+  value.dispose();
+  const [policyTerm, entropy, valueLoss] = stats.dataSync();
+  return { grads, loss, policyTerm, entropy, ...(spec.value ? { valueLoss } : {}) };
 }
 
 /**
@@ -223,17 +270,32 @@ export interface ForwardOptions {
   uniforms?: Float64Array;
   /** `sample`: labellings per image. */
   samples?: number;
+  /**
+   * Keep the pass (its tape) for the learning step's backward ({@link shardLoss} with `kept`),
+   * when no other gradient computation is running; the result's `kept` then belongs to the caller.
+   */
+  keep?: boolean;
 }
 
-/** A shard's forward pass: `out` per the mode, and the pooled features [b*D] when asked for. */
+/** A shard's forward pass: `out` per the mode, the pooled features [b*D] when asked for, the kept pass when asked for. */
 export function forwardShard(
   policy: PolicyNet,
   images: tf.Tensor4D,
   mode: ForwardMode,
   opts: ForwardOptions = {},
-): { out: Int32Array; pooled?: Float32Array } {
+): { out: Int32Array; pooled?: Float32Array; kept?: KeptPass } {
+  const kept: KeptPass | undefined =
+    opts.keep && canKeepForward()
+      ? KeptForward.record(() => {
+          const r = policy.apply(images, { training: false });
+          return [r.logits, r.pooled] as [tf.Tensor4D, tf.Tensor2D];
+        }, policy.trainableVariables)
+      : undefined;
+  // The same kernels either way: a kept pass only also records its tape.
   const [t, p] = tf.tidy(() => {
-    const { logits, pooled } = policy.apply(images, { training: false });
+    const { logits, pooled } = kept
+      ? { logits: kept.outputs[0], pooled: tf.clone(kept.outputs[1]) }
+      : policy.apply(images, { training: false });
     return [
       mode === 'argmax' ? tf.argMax(logits, -1) : tf.softmax(logits),
       opts.pooled ? pooled : tf.scalar(0),
@@ -246,7 +308,11 @@ export function forwardShard(
       if (!opts.uniforms || !opts.samples) throw new Error('forwardShard: sample needs uniforms and samples');
       out = sampleFrom(t.dataSync() as Float32Array, policy.numClasses, opts.samples, opts.uniforms);
     }
-    return opts.pooled ? { out, pooled: Float32Array.from(p.dataSync() as Float32Array) } : { out };
+    const result = opts.pooled ? { out, pooled: Float32Array.from(p.dataSync() as Float32Array) } : { out };
+    return kept ? { ...result, kept } : result;
+  } catch (e) {
+    kept?.dispose();
+    throw e;
   } finally {
     tf.dispose([t, p]);
   }

@@ -17,6 +17,12 @@
  * needs them the main thread writes every variable into a SharedArrayBuffer (skipped when the
  * version is unchanged) and the workers load it. Gradients come back through one
  * SharedArrayBuffer per worker; only small messages are posted.
+ *
+ * Kept passes: `sample(..., keep)` (REINFORCE) keeps every shard's forward pass, here and in the
+ * workers (loss.ts `KeptPass`), and the next `gradients` on the same images at the same weights,
+ * shards and active threads, without dropout, differentiates those passes instead of running the
+ * forward again: the same gradients bit for bit, one forward pass fewer per learning step. Any
+ * other `gradients` call, or a new kept `sample`, drops them; so does {@link releaseKept}.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Worker } from 'node:worker_threads';
@@ -33,6 +39,7 @@ import {
   type ForwardMode,
   type ForwardOptions,
   type HeadVariables,
+  type KeptPass,
   type LossResult,
   type LossSpec,
 } from './loss.js';
@@ -140,6 +147,19 @@ export class DataParallel {
   private nextId = 0;
   private closed = false;
   private activeThreads: number;
+  /** The shards' forward passes kept by the last `sample` with `keep` (see the file's comment). */
+  private kept:
+    | {
+        images: tf.Tensor4D;
+        version: number;
+        /** Workers computing at the time (a worker holds a pass only for the shard it computed). */
+        remote: number;
+        /** Passes of the shards computed on this thread. */
+        local: Map<number, KeptPass>;
+        /** The message id of the forward pass each worker keeps, by worker. */
+        remoteIds: number[];
+      }
+    | undefined;
 
   private constructor(
     readonly threads: number,
@@ -253,9 +273,19 @@ export class DataParallel {
     this.check(policy);
     const [B, H, W, ch] = images.shape;
     const shards = shardRanges(B, this.threads);
-    if (shards.length === 1) return shardLoss(policy, images, spec, 1, head);
     // Shards 1..remote go to workers 0..remote-1; shard 0 and the rest are computed here.
     const remote = Math.min(this.activeThreads, shards.length) - 1;
+    const kept = this.kept;
+    this.kept = undefined;
+    const reuse =
+      kept !== undefined &&
+      kept.images === images &&
+      kept.version === version &&
+      kept.remote === remote &&
+      spec.dropout === undefined;
+    if (kept && !reuse) kept.local.forEach((k) => k.dispose());
+    const keptOf = (i: number): KeptPass | undefined => (reuse ? kept!.local.get(i) : undefined);
+    if (shards.length === 1) return shardLoss(policy, images, spec, 1, head, keptOf(0));
     if (remote > 0) this.syncWeights(policy, version);
     const pixels = remote > 0 ? (images.dataSync() as Float32Array) : new Float32Array(0);
     const imgSize = H * W * ch;
@@ -279,6 +309,7 @@ export class DataParallel {
         head: headValues,
         share: s.count / B,
         rng: spec.dropout?.fork(`shard-${i + 1}`).getState(),
+        ...(reuse ? { keptId: kept!.remoteIds[i] } : {}),
       };
       return this.workers[i].request(m, [img.buffer, weights.buffer]);
     });
@@ -292,7 +323,8 @@ export class DataParallel {
         const x = tf.slice(images, [s.start, 0, 0, 0], [s.count, H, W, ch]);
         try {
           const part = shardSpec(spec, s.start, s.count, B, H * W * policy.numClasses);
-          local.set(i, shardLoss(policy, x, { ...part, dropout: spec.dropout?.fork(`shard-${i}`) }, s.count / B, head));
+          const dropout = spec.dropout?.fork(`shard-${i}`);
+          local.set(i, shardLoss(policy, x, { ...part, dropout }, s.count / B, head, keptOf(i)));
         } finally {
           x.dispose();
         }
@@ -300,6 +332,8 @@ export class DataParallel {
     } catch (e) {
       failed = e;
     }
+    // Passes of shards that were not reached (an error above) are freed; shardLoss frees the others.
+    if (reuse) kept!.local.forEach((k) => k.dispose());
     const answers = await Promise.allSettled(replies);
     const bad = answers.find((a) => a.status === 'rejected');
     if (failed || bad) {
@@ -403,9 +437,17 @@ export class DataParallel {
     uniforms: Float64Array,
     version: number,
     pooled = false,
+    keep = false,
   ): Promise<{ labels: Int32Array; pooled?: Float32Array }> {
-    const r = await this.forwardWith(policy, images, 'sample', version, { pooled, samples: k, uniforms });
+    if (keep) this.releaseKept();
+    const r = await this.forwardWith(policy, images, 'sample', version, { pooled, samples: k, uniforms, keep });
     return { labels: r.out, pooled: r.pooled };
+  }
+
+  /** Free the forward passes kept by `sample` with `keep` (idempotent; workers free theirs on their next call). */
+  releaseKept(): void {
+    this.kept?.local.forEach((k) => k.dispose());
+    this.kept = undefined;
   }
 
   private async forwardWith(
@@ -425,16 +467,20 @@ export class DataParallel {
     const remote = Math.min(this.activeThreads, shards.length) - 1;
     const pixels = remote > 0 ? (images.dataSync() as Float32Array) : new Float32Array(0);
     const imgSize = P * ch;
+    const keptPasses = new Map<number, KeptPass>();
+    const remoteIds: number[] = [];
     // A shard's draws: for each sample j, its pixels' run of the batch's draws.
     const uniformsOf = (s: { start: number; count: number }): Float64Array | undefined =>
       mode === 'sample' ? shardUniforms(opts.uniforms!, k, B * P, s.start * P, s.count * P) : undefined;
     const replies = shards.slice(1, 1 + remote).map((s, i) => {
       const img = pixels.slice(s.start * imgSize, (s.start + s.count) * imgSize);
       const uniforms = uniformsOf(s);
+      const id = this.nextId++;
+      remoteIds.push(id);
       return this.workers[i].request(
         {
           type: 'forward',
-          id: this.nextId++,
+          id,
           version: this.version,
           images: img,
           shape: [s.count, H, W, ch],
@@ -442,11 +488,22 @@ export class DataParallel {
           pooled: opts.pooled,
           uniforms,
           samples: opts.samples,
+          keep: opts.keep,
         },
         uniforms ? [img.buffer, uniforms.buffer as ArrayBuffer] : [img.buffer],
       );
     });
-    if (shards.length === 1) return forwardShard(policy, images, mode, opts);
+    const keepAll = (): void => {
+      if (opts.keep && keptPasses.size > 0) {
+        this.kept = { images, version, remote, local: keptPasses, remoteIds };
+      }
+    };
+    if (shards.length === 1) {
+      const r = forwardShard(policy, images, mode, opts);
+      if (r.kept) keptPasses.set(0, r.kept);
+      keepAll();
+      return { out: r.out, pooled: r.pooled };
+    }
     // Shard 0 here while the workers compute theirs, then the shards of idle workers.
     const local = new Map<number, { out: Int32Array; pooled?: Float32Array }>();
     try {
@@ -454,12 +511,15 @@ export class DataParallel {
         const s = shards[i];
         const x = tf.slice(images, [s.start, 0, 0, 0], [s.count, H, W, ch]);
         try {
-          local.set(i, forwardShard(policy, x, mode, { ...opts, uniforms: uniformsOf(s) }));
+          const r = forwardShard(policy, x, mode, { ...opts, uniforms: uniformsOf(s) });
+          if (r.kept) keptPasses.set(i, r.kept);
+          local.set(i, r);
         } finally {
           x.dispose();
         }
       }
     } catch (e) {
+      keptPasses.forEach((k) => k.dispose());
       await Promise.allSettled(replies);
       throw e;
     }
@@ -477,18 +537,26 @@ export class DataParallel {
       place(r.out, shards[i]);
       if (pooled && r.pooled) pooled.set(r.pooled, shards[i].start * D);
     }
-    const answers = await Promise.all(replies);
+    let answers: FromWorker[];
+    try {
+      answers = await Promise.all(replies);
+    } catch (e) {
+      keptPasses.forEach((k) => k.dispose());
+      throw e;
+    }
     answers.forEach((m, i) => {
       if (m.type !== 'forward') throw new Error(`DataParallel: worker ${i + 1} answered '${m.type}'`);
       place(m.out, shards[i + 1]);
       if (pooled && m.pooled) pooled.set(m.pooled, shards[i + 1].start * D);
     });
+    keepAll();
     return { out, pooled };
   }
 
   /** Stop the workers (idempotent). */
   async dispose(): Promise<void> {
     if (this.closed) return;
+    this.releaseKept();
     this.closed = true;
     await Promise.all(
       this.workers.map(async (h) => {

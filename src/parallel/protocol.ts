@@ -43,6 +43,11 @@ export interface GradMessage extends ShardInput {
   share: number;
   /** Dropout stream of this shard (training only). */
   rng?: RngState;
+  /**
+   * The id of this worker's forward message whose kept pass to differentiate (same images and
+   * weights: the pool checked); absent, or another id: the worker frees any kept pass and runs the forward.
+   */
+  keptId?: number;
 }
 
 export interface ForwardMessage extends ShardInput {
@@ -53,6 +58,8 @@ export interface ForwardMessage extends ShardInput {
   /** `sample`: the shard's draws [k*b*H*W] and k. */
   uniforms?: Float64Array;
   samples?: number;
+  /** Keep the pass for the next grad message (replacing any kept before). */
+  keep?: boolean;
 }
 
 export type ToWorker = InitMessage | GradMessage | ForwardMessage | { type: 'close' };

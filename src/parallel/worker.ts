@@ -11,7 +11,7 @@ import { Rng } from '../core/rng.js';
 import type { PolicyNet } from '../core/types.js';
 import { buildPolicy } from './spec.js';
 import { copyValues } from './heap.js';
-import { forwardShard, shardLoss, type HeadVariables } from './loss.js';
+import { forwardShard, shardLoss, type HeadVariables, type KeptPass } from './loss.js';
 import type { FromWorker, InitMessage, ToWorker } from './protocol.js';
 
 const port = parentPort;
@@ -21,6 +21,16 @@ let policy: PolicyNet | undefined;
 let init: InitMessage | undefined;
 let version = -1;
 let offsets: number[] = [];
+/** The forward pass kept by the last forward message with `keep`, for the next grad message. */
+let kept: { id: number; pass: KeptPass } | undefined;
+
+function takeKept(id: number | undefined): KeptPass | undefined {
+  const k = kept;
+  kept = undefined;
+  if (k && k.id === id) return k.pass;
+  k?.pass.dispose();
+  return undefined;
+}
 
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -39,6 +49,7 @@ function loadWeights(v: number): void {
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'close') {
+    takeKept(undefined);
     policy?.dispose();
     port!.close();
     return;
@@ -52,19 +63,25 @@ async function handle(m: ToWorker): Promise<void> {
     send({ type: 'ready', sizes });
     return;
   }
+  // New weights make a kept pass stale (the pool never asks for one then; this is the guard).
+  if (m.version !== version) takeKept(undefined);
   loadWeights(m.version);
   const images = tf.tensor4d(m.images, m.shape);
   try {
     if (m.type === 'forward') {
-      const { out, pooled } = forwardShard(policy!, images, m.mode, {
+      if (m.keep) takeKept(undefined);
+      const { out, pooled, kept: pass } = forwardShard(policy!, images, m.mode, {
         pooled: m.pooled,
         uniforms: m.uniforms,
         samples: m.samples,
+        keep: m.keep,
       });
+      if (pass) kept = { id: m.id, pass };
       const transfer = [out.buffer as ArrayBuffer, ...(pooled ? [pooled.buffer as ArrayBuffer] : [])];
       send({ type: 'forward', id: m.id, out, ...(pooled ? { pooled } : {}) }, transfer);
       return;
     }
+    const pass = takeKept(m.keptId);
     const rng = m.rng ? Rng.fromState(m.rng) : undefined;
     // A replica of the value head for this call (its gradients are read back, never applied here).
     const head: HeadVariables | undefined = m.head
@@ -75,7 +92,7 @@ async function handle(m: ToWorker): Promise<void> {
       : undefined;
     try {
       const spec = { weights: m.weights, normalizer: m.normalizer, entropyCoef: m.entropyCoef, value: m.value, dropout: rng };
-      const r = shardLoss(policy!, images, spec, m.share, head);
+      const r = shardLoss(policy!, images, spec, m.share, head, pass);
       const n = policy!.trainableVariables.length;
       const out = new Float32Array(init!.grads);
       r.grads.slice(0, n).forEach((g, i) => copyValues(g, out, offsets[i]));
@@ -90,6 +107,7 @@ async function handle(m: ToWorker): Promise<void> {
       send({ type: 'grad', id: m.id, loss, policyTerm, entropy, valueLoss, headGrads });
     } finally {
       if (head) tf.dispose([head.kernel, head.bias]);
+      pass?.dispose();
     }
   } finally {
     images.dispose();

@@ -215,8 +215,9 @@ describe('agents', () => {
         }) as ReinforceAgent;
         await agent.learn(await experience(agent, e)); // creates the critic and the optimiser slots
         const before = agent['variables'].map((v) => v.arraySync());
-        const exp = await experience(agent, e);
+        // act keeps its forward pass for learn, which frees it: a step leaks nothing as a whole.
         const leaked = await leakedTensors(async () => {
+          const exp = await experience(agent, e);
           const info = await agent.learn(exp);
           expect(Object.values(info).every(Number.isFinite)).to.equal(true);
           expect(info['grad/norm']).to.be.greaterThan(0);
@@ -477,14 +478,15 @@ describe('agents', () => {
         const b = make();
         await b.load(dir);
         const [e1, e2] = [mk(), mk()];
-        const expA = await experience(a, e1);
-        const expB = await experience(b, e2);
+        // (Each env holds its last observation: reset once so the step below only replaces it.)
+        await Promise.all([e1.reset(), e2.reset()]);
         let infoA = {};
+        // A whole step (act keeps its pass, learn frees it) leaks nothing.
         const leaked = await leakedTensors(async () => {
-          infoA = await a.learn(expA);
+          infoA = await a.learn(await experience(a, e1));
         });
         expect(leaked).to.equal(0);
-        expect(await b.learn(expB)).to.deep.equal(infoA);
+        expect(await b.learn(await experience(b, e2))).to.deep.equal(infoA);
         const wider = make(resolveViTConfig({ ...MICRO, dim: 24, mlpDim: 48 }));
         await rejects(
           wider.load(dir),

@@ -341,7 +341,11 @@ describe('fprl bench --agent reinforce', function () {
     const text = formatReinforceBench(r);
     expect(text)
       .to.match(/sampling \+ reward: [\d.]+% of the step/)
-      .and.match(/REINFORCE \/ cross-entropy: [\d.]+x/);
+      .and.match(/REINFORCE \/ cross-entropy: [\d.]+x/)
+      .and.match(/with learn running the forward pass again \(no kept pass\): \d+ ms, [\d.]+x/);
+    expect(r.recomputeMsPerStep).to.be.above(0);
+    const again = r.recomputeRatio * (0.05 / r.crossEntropyMsPerStep + 0.05 / r.recomputeMsPerStep);
+    expect(r.recomputeRatio).to.be.closeTo(r.recomputeMsPerStep / r.crossEntropyMsPerStep, 0.01 + again);
   });
 
   it('refuses an unknown --agent with the choices', async () => {
