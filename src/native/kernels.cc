@@ -42,6 +42,8 @@ constexpr int NR = 16;    // columns of a micro-tile (two 8-float registers)
 constexpr int KC = 256;   // depth of a packed block: an NR x KC panel of B is 16 KiB (L1)
 constexpr int MC = 120;   // rows of a packed block of A: MC x KC is 120 KiB (L2)
 constexpr int NC = 3072;  // columns of a packed block of B: KC x NC is 3 MiB (L3)
+// Up to this many columns A is not packed (see microKernelDirectA).
+constexpr int DIRECT_A_MAX_N = 64;
 
 // Packing buffers, one pair per thread (each worker thread of the data-parallel pool has its own).
 struct Buffer {
@@ -166,6 +168,48 @@ FPRL_AVX2 void microKernel(int kc, const float* a, const float* b, float* c, lon
   _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
+// microKernel with A read where it lies, A(r, k) = a[r * rs + k * cs], instead of from a packed
+// panel: the same FMAs in the same order (so the same bits). For products with few columns (the
+// attention products with N = head dim), packing A costs about as much as multiplying it, since
+// each packed panel serves only N / NR micro-tiles.
+FPRL_AVX2 void microKernelDirectA(int kc, const float* a, long rs, long cs, const float* b, float* c, long ldc,
+                                  bool load) {
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  if (load) {
+    c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+    c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+  } else {
+    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
+  }
+  const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
+  for (int k = 0; k < kc; k++, b += NR) {
+    const long o = k * cs;
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 x = _mm256_broadcast_ss(a0 + o);
+    c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a1 + o);
+    c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a2 + o);
+    c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a3 + o);
+    c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a4 + o);
+    c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a5 + o);
+    c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
+  }
+  _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
 }  // namespace
 bool cpuSupported() {
 #if defined(__GNUC__) || defined(__clang__)
@@ -178,6 +222,7 @@ bool cpuSupported() {
 namespace {
 #else
 void microKernel(int, const float*, const float*, float*, long, bool) {}
+void microKernelDirectA(int, const float*, long, long, const float*, float*, long, bool) {}
 }  // namespace
 bool cpuSupported() { return false; }
 namespace {
@@ -200,18 +245,25 @@ bool gemm(int M, int N, int K, const float* A, long rsA, long csA, const float* 
       if (!bp) return false;
       packB(kc, nc, B + pc * rsB + jc * csB, rsB, csB, bp);
       const bool load = pc > 0;
+      // Few column panels: full row panels of A are read in place, only the last, short one is packed.
+      const bool direct = nc <= DIRECT_A_MAX_N;
       for (int ic = 0; ic < M; ic += MC) {
         const int mc = M - ic < MC ? M - ic : MC;
         const int mcPadded = (mc + MR - 1) / MR * MR;
-        float* ap = packedA.reserve(static_cast<size_t>(mcPadded) * kc);
-        if (!ap) return false;
-        packA(mc, kc, A + ic * rsA + pc * csA, rsA, csA, ap);
+        const int packedFrom = direct ? mc / MR * MR : 0;
+        const float* aBlock = A + ic * rsA + pc * csA;
+        float* ap = nullptr;
+        if (packedFrom < mc) {
+          ap = packedA.reserve(static_cast<size_t>(mcPadded - packedFrom) * kc);
+          if (!ap) return false;
+          packA(mc - packedFrom, kc, aBlock + packedFrom * rsA, rsA, csA, ap);
+        }
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = nc - jr < NR ? nc - jr : NR;
           const float* b = bp + static_cast<size_t>(jr) * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = mc - ir < MR ? mc - ir : MR;
-            const float* a = ap + static_cast<size_t>(ir) * kc;
+            const float* a = ap + static_cast<size_t>(ir - packedFrom) * kc;
             float* c = C + (ic + ir) * ldc + jc + jr;
             // Ask for the next tile's rows of C while this one computes (kc FMA rounds hide the
             // latency of a cold C, which the hardware prefetchers cannot guess: 6 rows ldc apart).
@@ -222,7 +274,16 @@ bool gemm(int M, int N, int K, const float* A, long rsA, long csA, const float* 
                 __builtin_prefetch(next + r * ldc * sizeof(float) + (NR * sizeof(float) - 1), 1, 3);
               }
             }
-            if (mr == MR && nr == NR) {
+            if (ir < packedFrom) {
+              if (nr == NR) {
+                microKernelDirectA(kc, aBlock + ir * rsA, rsA, csA, b, c, ldc, load);
+              } else {
+                if (load)
+                  for (int r = 0; r < mr; r++) std::memcpy(tile + r * NR, c + r * ldc, nr * sizeof(float));
+                microKernelDirectA(kc, aBlock + ir * rsA, rsA, csA, b, tile, NR, load);
+                for (int r = 0; r < mr; r++) std::memcpy(c + r * ldc, tile + r * NR, nr * sizeof(float));
+              }
+            } else if (mr == MR && nr == NR) {
               microKernel(kc, a, b, c, ldc, load);
             } else {
               if (load)

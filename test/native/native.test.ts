@@ -120,6 +120,10 @@ describe('native kernels (src/native/kernels.cc)', () => {
       SHAPES[2],
       SHAPES[3],
       { name: 'transposed panels with tails', M: 131, K: 270, N: 45 },
+      // Up to 64 columns the full row panels of A are read in place (microKernelDirectA) and only
+      // a short last panel is packed; above that every panel is packed.
+      { name: 'A read in place, no panel packed', M: 24, K: 40, N: 64 },
+      { name: 'A packed (N above the in-place limit)', M: 20, K: 300, N: 80 },
     ]) {
       for (const [tA, tB] of FLAGS) {
         it(`is the float32 fma chain over k bit for bit for ${s.name} (transposeA=${tA}, transposeB=${tB})`, () => {
