@@ -39,6 +39,8 @@ export interface FprlAgent extends Agent {
   plannedSteps: number;
   /** Load only the policy weights of a saved agent (fine-tuning: optimiser and counters stay fresh). */
   initFrom(agentDir: string): Promise<void>;
+  /** Add `delta` [C] to the policy's per-class output bias (`initLogitAdjustment`); `where` names the field for errors. */
+  shiftClassBias?(delta: readonly number[], where: string): void;
 }
 
 export function isFprlAgent(a: Agent): a is FprlAgent {

@@ -257,6 +257,26 @@ export abstract class PolicyAgent implements FprlAgent {
     this.weightsVersion++;
   }
 
+  /**
+   * Add `delta` [C] to the policy's per-class output bias (every pixel's logits move by it, so
+   * the argmax becomes that of logits + delta): `initLogitAdjustment` bakes the logit adjustment
+   * of class weights into a starting point this way. `where` names the config field for errors.
+   */
+  shiftClassBias(delta: readonly number[], where: string): void {
+    const bias = this.policy.classBias?.();
+    if (!bias) {
+      throw new FprlError("this policy network has no per-class output bias to shift", {
+        where,
+        hint: 'initLogitAdjustment needs a Face Transformer (vit or hybrid) policy',
+      });
+    }
+    if (delta.length !== bias.size) {
+      throw new FprlError(`${delta.length} class weights for ${bias.size} classes`, { where });
+    }
+    tf.tidy(() => bias.assign(tf.add(bias, tf.tensor1d(Array.from(delta), 'float32'))));
+    this.weightsVersion++;
+  }
+
   async initFrom(agentDir: string): Promise<void> {
     await loadPolicyWeights(this.policy, path.join(agentDir, 'policy'));
     this.weightsVersion++;

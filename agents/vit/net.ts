@@ -101,6 +101,12 @@ export abstract class NamedVariableNet<C extends { imageSize: number; numClasses
     return this.named;
   }
 
+  /** `head/bias` [C]: added to every pixel's logits in both network kinds. */
+  classBias(): tf.Variable | undefined {
+    const b = this.vars.get('head/bias');
+    return b && b.shape.length === 1 && b.shape[0] === this.numClasses ? b : undefined;
+  }
+
   /** Number of scalar parameters (equal to PyTorch's for the same architecture). */
   countParams(): number {
     return this.named.reduce((n, v) => n + v.variable.size, 0);

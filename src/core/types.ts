@@ -224,5 +224,10 @@ export interface PolicyNet {
     opts?: { training?: boolean; rng?: Rng },
   ): { logits: tf.Tensor4D; pooled: tf.Tensor2D };
   readonly trainableVariables: tf.Variable[];
+  /**
+   * The [C] bias added to every pixel's logits, when the network has one (the Face Transformers'
+   * `head/bias`): what `initLogitAdjustment` shifts. Absent: the network has no such bias.
+   */
+  classBias?(): tf.Variable | undefined;
   dispose(): void;
 }

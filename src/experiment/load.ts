@@ -309,16 +309,22 @@ function checkModel(config: ExperimentConfig, issues: ConfigIssue[]): PolicyArch
   }
 }
 
-/**
- * An agent's `initWeights` folder exists, was written by `fprl import`, and holds the architecture
- * of the experiment's model (the dropout rates may differ).
- */
 /** What an absent optional architecture field means. */
 const DEFAULT_OF: Partial<Record<(typeof ARCH_FIELDS)[number], string | number>> = {
   mlpActivation: 'relu',
   layerNormEps: 1e-5,
 };
 
+/** Whether `dir` is an fprl run's checkpoints folder or a saved agent folder (not an `fprl import` folder). */
+export function isFprlWeightsFolder(dir: string): boolean {
+  return existsSync(path.join(dir, 'checkpoint.json')) || existsSync(path.join(dir, 'agent.json'));
+}
+
+/**
+ * An agent's `initWeights` folder exists and is either another run's checkpoints (or a saved
+ * agent: its shapes are checked against the model when it is loaded) or was written by `fprl
+ * import` and holds the architecture of the experiment's model (the dropout rates may differ).
+ */
 function checkInitWeights(
   a: AgentEntry,
   i: number,
@@ -327,13 +333,14 @@ function checkInitWeights(
 ): void {
   if (a.initWeights === undefined || !model) return;
   const at = `/agents/${i}/initWeights`;
+  if (isFprlWeightsFolder(a.initWeights)) return;
   let imported: ViTConfig;
   try {
     imported = readImportedConfig(a.initWeights);
   } catch (e) {
     issues.push({
       path: at,
-      message: `${a.initWeights}: ${isFprlError(e) ? e.message : String(e)} (write it with fprl import FILE --out DIR)`,
+      message: `${a.initWeights}: ${isFprlError(e) ? e.message : String(e)} (write it with fprl import FILE --out DIR, or name a run's checkpoints folder)`,
     });
     return;
   }
@@ -418,6 +425,7 @@ function checkAgent(
       });
     }
   }
+  checkInitLogitAdjustment(config, a, at, kind.policy, issues);
   const names = new Map<string, number>();
   a.rewards.forEach((r, j) => {
     const rp = `${at}/rewards/${j}`;
@@ -455,6 +463,49 @@ function checkAgent(
   });
 }
 
+/** `initLogitAdjustment` needs a policy, a starting point, and class weights to adjust for (one per class). */
+function checkInitLogitAdjustment(
+  config: ExperimentConfig,
+  a: AgentEntry,
+  at: string,
+  hasPolicy: boolean,
+  issues: ConfigIssue[],
+): void {
+  const adj = a.initLogitAdjustment;
+  if (adj === undefined || adj === false) return;
+  const field = `${at}/initLogitAdjustment`;
+  if (!hasPolicy) {
+    issues.push({ path: field, message: `a ${a.kind} agent has no policy network to adjust; remove initLogitAdjustment` });
+    return;
+  }
+  if (a.initFrom === undefined && a.initWeights === undefined) {
+    issues.push({ path: field, message: 'there are no starting weights to adjust: give initFrom or initWeights too' });
+    return;
+  }
+  if (adj === true) {
+    if (a.initFrom === undefined) {
+      issues.push({
+        path: field,
+        message:
+          "true takes the initFrom agent's classWeights, and this agent starts from initWeights: give the class weights those weights were trained with, as an array",
+      });
+      return;
+    }
+    const src = config.agents.find((b) => b.name === a.initFrom);
+    const w = src ? (src as { classWeights?: unknown }).classWeights : undefined;
+    if (src && !Array.isArray(w)) {
+      issues.push({
+        path: field,
+        message: `'${src.name}' was trained without classWeights, so there is nothing to adjust for; remove initLogitAdjustment or give the weights as an array`,
+      });
+    }
+    return;
+  }
+  if (adj.length !== NUM_CLASSES) {
+    issues.push({ path: field, message: `${adj.length} class weights for ${NUM_CLASSES} classes` });
+  }
+}
+
 /** The agent-config part of an agent entry (what `resolveAgentConfig` and agent factories take). */
 export function agentConfigOf(a: AgentEntry): AgentKindConfig {
   const {
@@ -465,6 +516,7 @@ export function agentConfigOf(a: AgentEntry): AgentKindConfig {
     initSeed: _is,
     seeds: _s,
     initWeights: _w,
+    initLogitAdjustment: _la,
     training: _t,
     ...cfg
   } = a;

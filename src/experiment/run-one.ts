@@ -22,7 +22,7 @@ import {
   scoreMetrics,
   type EvaluationResult,
 } from '../train/evaluate.js';
-import { hasCheckpoint, initFromCheckpoint, readCheckpointMeta } from '../train/checkpoint.js';
+import { hasCheckpoint, initFromCheckpoint, readCheckpointMeta, shiftClassBias } from '../train/checkpoint.js';
 import { checkResume } from './resume-check.js';
 import { initFromImported } from '../train/interop.js';
 import { buildAgent, buildEnv, runStreams } from '../train/build.js';
@@ -41,6 +41,7 @@ import { isForwarded, type ForwardedEvent, type RunJob } from './protocol.js';
 import type { RunOutcome } from './scheduler.js';
 import { readJsonFile } from './results.js';
 import type { AgentEntry, ExperimentConfig } from './schema.js';
+import { isFprlWeightsFolder } from './load.js';
 
 /** Final metrics kept in result.json: split-level scores and per-image means (not spreads, sizes or timings). */
 const RESULT_METRIC = /^(meanF1|meanDice|mIoU|pixelAccuracy|perImage\/[^/]+\/mean)$/;
@@ -134,11 +135,20 @@ export async function executeRun(
       name: entry.name,
       where: `/agents/${entryIndex}`,
     });
-    if (entry.initWeights && !(await hasCheckpoint(paths.checkpoints)))
-      await initFromImported(agent, entry.initWeights);
-    if (run.initFrom && !(await hasCheckpoint(paths.checkpoints))) {
+    const fresh = !(await hasCheckpoint(paths.checkpoints));
+    if (entry.initWeights && fresh) {
+      if (isFprlWeightsFolder(entry.initWeights)) await initFromCheckpoint(agent, entry.initWeights);
+      else await initFromImported(agent, entry.initWeights);
+    }
+    if (run.initFrom && fresh) {
       const [srcAgent, srcSeed] = run.initFrom.split('/seed-');
       await initFromCheckpoint(agent, runPaths(runDir(sweepDir, srcAgent, Number(srcSeed))).checkpoints);
+    }
+    if (entry.initLogitAdjustment && fresh) {
+      const where = `/agents/${entryIndex}/initLogitAdjustment`;
+      const src = config.agents.find((a) => a.name === entry.initFrom);
+      const weights = entry.initLogitAdjustment === true ? src && classWeightsOf(src) : entry.initLogitAdjustment;
+      shiftClassBias(agent, logitAdjustmentOf(weights, where) ?? [], where);
     }
     const record: RunConfigRecord = { experiment: config, agent: entry.name, seed: run.seed };
     const resumed = await readCheckpointMeta(paths.checkpoints);

@@ -322,7 +322,15 @@ function agentKindEntrySchema(def: AgentDefinition): Record<string, unknown> {
         type: 'string',
         minLength: 1,
         description:
-          'Start the policy from a folder written by `fprl import` (PyTorch weights), relative to this file; the model section must describe the same architecture.',
+          "Start the policy from a folder written by `fprl import` (PyTorch weights), or from another sweep's run (its checkpoints folder or a saved agent folder), relative to this file; the model section must describe the same architecture.",
+      },
+      initLogitAdjustment: {
+        description:
+          "After initFrom or initWeights, subtract log(w_c) from the policy's per-class output bias, so that the starting weights decide by the pixels' own class probabilities instead of the class weights w they were trained with (the post-hoc logit adjustment of evaluation.logitAdjustment, baked into the weights). true: the initFrom agent's classWeights; or the weights themselves, one per class.",
+        oneOf: [
+          { type: 'boolean' },
+          { type: 'array', items: { type: 'number', exclusiveMinimum: 0 }, minItems: 1 },
+        ],
       },
       training: trainingOverrideSchema,
     },
@@ -513,8 +521,10 @@ export interface AgentEntry {
   initSeed?: number;
   /** This agent's own seeds (beat the experiment's and --seeds). */
   seeds?: number[];
-  /** A folder written by `fprl import` (absolute after loading). */
+  /** A folder written by `fprl import`, or another sweep's checkpoints or saved agent folder (absolute after loading). */
   initWeights?: string;
+  /** Bake the logit adjustment of these class weights (true: the initFrom agent's) into the starting bias. */
+  initLogitAdjustment?: boolean | number[];
   training?: Partial<TrainingConfig>;
   [field: string]: unknown;
 }

@@ -246,6 +246,20 @@ export async function initFromCheckpoint(agent: Agent, from: string): Promise<vo
   await agent.initFrom(await agentDirOf(from));
 }
 
+/**
+ * Add `delta` [C] to the agent's per-class output bias (`initLogitAdjustment`: the logit
+ * adjustment of class weights baked into the starting weights). `where` names the config field.
+ */
+export function shiftClassBias(agent: Agent, delta: readonly number[], where: string): void {
+  if (!isFprlAgent(agent) || !agent.shiftClassBias) {
+    throw new FprlError(`agent '${agent.name}' has no policy output bias to adjust`, {
+      where,
+      hint: 'initLogitAdjustment is available for the supervised and reinforce agents',
+    });
+  }
+  agent.shiftClassBias(delta, where);
+}
+
 /** Load the policy weights of a checkpoint (or saved agent) folder into `policy`. */
 export async function loadPolicyFromCheckpoint(policy: PolicyNet, from: string): Promise<void> {
   await loadPolicyWeights(policy, path.join(await agentDirOf(from), 'policy'));
