@@ -132,8 +132,24 @@ void packB(int kc, int nc, const float* B, long rs, long cs, float* out) {
 }
 
 #if FPRL_X86
-// C[MR,NR] (row stride ldc) = (load ? C : 0) + sum over k of a[k*MR + r] * b[k*NR + c].
-FPRL_AVX2 void microKernel(int kc, const float* a, const float* b, float* c, long ldc, bool load) {
+// Where the micro-kernel reads A(r, k): a packed panel (k-major, MR values per k) ...
+struct PackedA {
+  const float* p;
+  const float* at(int k, int r) const { return p + static_cast<long>(k) * MR + r; }
+};
+// ... or A where it lies, A(r, k) = p[r * rs + k * cs]: for products with few columns (the
+// attention products with N = head dim), packing A costs about as much as multiplying it, since
+// each packed panel serves only N / NR micro-tiles.
+struct InPlaceA {
+  const float* p;
+  long rs, cs;
+  const float* at(int k, int r) const { return p + r * rs + k * cs; }
+};
+
+// C[MR,NR] (row stride ldc) = (load ? C : 0) + sum over k of A(r, k) * b[k*NR + c]. Both ways of
+// reading A run the same FMAs in the same order, so they give the same bits.
+template <class A>
+FPRL_AVX2 inline void microKernelOf(int kc, A a, const float* b, float* c, long ldc, bool load) {
   __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
   if (load) {
     c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
@@ -145,19 +161,19 @@ FPRL_AVX2 void microKernel(int kc, const float* a, const float* b, float* c, lon
   } else {
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
   }
-  for (int k = 0; k < kc; k++, a += MR, b += NR) {
+  for (int k = 0; k < kc; k++, b += NR) {
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 x = _mm256_broadcast_ss(a + 0);
+    __m256 x = _mm256_broadcast_ss(a.at(k, 0));
     c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a + 1);
+    x = _mm256_broadcast_ss(a.at(k, 1));
     c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a + 2);
+    x = _mm256_broadcast_ss(a.at(k, 2));
     c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a + 3);
+    x = _mm256_broadcast_ss(a.at(k, 3));
     c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a + 4);
+    x = _mm256_broadcast_ss(a.at(k, 4));
     c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a + 5);
+    x = _mm256_broadcast_ss(a.at(k, 5));
     c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
   }
   _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
@@ -168,46 +184,13 @@ FPRL_AVX2 void microKernel(int kc, const float* a, const float* b, float* c, lon
   _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
-// microKernel with A read where it lies, A(r, k) = a[r * rs + k * cs], instead of from a packed
-// panel: the same FMAs in the same order (so the same bits). For products with few columns (the
-// attention products with N = head dim), packing A costs about as much as multiplying it, since
-// each packed panel serves only N / NR micro-tiles.
+FPRL_AVX2 void microKernel(int kc, const float* a, const float* b, float* c, long ldc, bool load) {
+  microKernelOf(kc, PackedA{a}, b, c, ldc, load);
+}
+
 FPRL_AVX2 void microKernelDirectA(int kc, const float* a, long rs, long cs, const float* b, float* c, long ldc,
                                   bool load) {
-  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-  if (load) {
-    c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
-    c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
-    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-    c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-    c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
-  } else {
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
-  }
-  const float *a0 = a, *a1 = a + rs, *a2 = a + 2 * rs, *a3 = a + 3 * rs, *a4 = a + 4 * rs, *a5 = a + 5 * rs;
-  for (int k = 0; k < kc; k++, b += NR) {
-    const long o = k * cs;
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 x = _mm256_broadcast_ss(a0 + o);
-    c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a1 + o);
-    c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a2 + o);
-    c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a3 + o);
-    c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a4 + o);
-    c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a5 + o);
-    c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);
-  }
-  _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
-  _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
-  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
-  _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
-  _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
-  _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+  microKernelOf(kc, InPlaceA{a, rs, cs}, b, c, ldc, load);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ import { loadPolicyFromCheckpoint } from '../../src/train/checkpoint.js';
 import { buildPolicyNet } from '../../agents/nets/registry.js';
 import { createAgent } from '../../agents/registry.js';
 import { FaceTransformer, HybridFaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
-import { resolveHybridConfig } from '../../agents/vit/hybrid-config.js';
+import { TINY_HYBRID } from '../vit/fixtures.js';
 import { LinearPolicy } from '../../agents/nets/linear.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import { Rng } from '../../src/core/rng.js';
@@ -65,16 +65,7 @@ describe('initLogitAdjustment and initWeights from another run', function () {
       'hybrid',
       () =>
         new HybridFaceTransformer(
-          resolveHybridConfig({
-            preset: 'hybrid-128',
-            imageSize: 16,
-            stemChannels: [4, 8],
-            dim: 16,
-            depth: 1,
-            heads: 2,
-            mlpDim: 32,
-            decoderChannels: [8, 8, 4],
-          }),
+          TINY_HYBRID,
           new Rng(1),
         ),
     ],

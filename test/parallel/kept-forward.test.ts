@@ -6,7 +6,7 @@ import { DataParallel, forwardShard, shardLoss, type HeadVariables, type LossSpe
 import { KeptForward, canKeepForward } from '../../src/parallel/kept-forward.js';
 import { createAgent } from '../../agents/registry.js';
 import { FaceTransformer, HybridFaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
-import { resolveHybridConfig } from '../../agents/vit/hybrid-config.js';
+import { TINY_HYBRID } from '../vit/fixtures.js';
 import type { ReinforceAgent, RlExperience } from '../../agents/reinforce.js';
 import type { Observation, PolicyNet } from '../../src/core/types.js';
 
@@ -20,17 +20,7 @@ const vitPolicy = (seed = 3): PolicyNet =>
 
 const hybridPolicy = (seed = 3): PolicyNet =>
   new HybridFaceTransformer(
-    resolveHybridConfig({
-      preset: 'hybrid-128',
-      imageSize: 16,
-      stemChannels: [4, 8],
-      dim: 16,
-      depth: 1,
-      heads: 2,
-      mlpDim: 32,
-      decoderChannels: [8, 8, 4],
-      dropout: 0,
-    }),
+    TINY_HYBRID,
     new Rng(seed, 'model'),
   );
 

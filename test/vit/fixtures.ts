@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/core/rng.js';
 import { resolveViTConfig, type ViTConfig } from '../../agents/vit/index.js';
+import { resolveHybridConfig, type HybridConfig } from '../../agents/vit/hybrid-config.js';
 
 /** A very small config for tests that only need the wiring: 16 px, 16 tokens, D=16. */
 export const MICRO: ViTConfig = resolveViTConfig({
@@ -10,6 +11,19 @@ export const MICRO: ViTConfig = resolveViTConfig({
   depth: 2,
   heads: 2,
   mlpDim: 32,
+});
+
+/** 16 px, stem 4->8 (1/2, 1/4), patch 2 (tokens at 1/8: a 2x2 grid), decoder 8, 8, 4: every code path of the hybrid, fast. */
+export const TINY_HYBRID: HybridConfig = resolveHybridConfig({
+  preset: 'hybrid-128',
+  imageSize: 16,
+  stemChannels: [4, 8],
+  dim: 16,
+  depth: 1,
+  heads: 2,
+  mlpDim: 32,
+  decoderChannels: [8, 8, 4],
+  dropout: 0,
 });
 
 /** Deterministic images [B,S,S,3] in [-1,1] (the range of normalizeImage). */

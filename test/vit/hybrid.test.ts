@@ -25,20 +25,9 @@ import { buildPolicyNet } from '../../agents/nets/registry.js';
 import { createAgent } from '../../agents/registry.js';
 import type { PolicyAgent } from '../../agents/policy-agent.js';
 import { DataParallel } from '../../src/parallel/index.js';
-import { crossEntropy, images, labels, maxAbsDiff } from './fixtures.js';
+import { crossEntropy, images, labels, maxAbsDiff, TINY_HYBRID } from './fixtures.js';
 
-/** 16 px, stem 4->8 (1/2, 1/4), patch 2 (tokens at 1/8: a 2x2 grid), decoder 8, 8, 4: every code path, fast. */
-const TINY: HybridConfig = resolveHybridConfig({
-  preset: 'hybrid-128',
-  imageSize: 16,
-  stemChannels: [4, 8],
-  dim: 16,
-  depth: 1,
-  heads: 2,
-  mlpDim: 32,
-  decoderChannels: [8, 8, 4],
-  dropout: 0,
-});
+const TINY: HybridConfig = TINY_HYBRID;
 const NAMES = hybridParamSpecs(TINY).map((s) => s.name);
 
 /** Loss and every gradient of one fixed batch on the current backend, as plain arrays. */
