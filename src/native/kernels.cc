@@ -246,7 +246,6 @@ bool gemm(int M, int N, int K, const float* A, long rsA, long csA, const float* 
           const float* b = bp + static_cast<size_t>(jr) * kc;
           for (int ir = 0; ir < mc; ir += MR) {
             const int mr = mc - ir < MR ? mc - ir : MR;
-            const float* a = ap + static_cast<size_t>(ir - packedFrom) * kc;
             float* c = C + (ic + ir) * ldc + jc + jr;
             // Ask for the next tile's rows of C while this one computes (kc FMA rounds hide the
             // latency of a cold C, which the hardware prefetchers cannot guess: 6 rows ldc apart).
@@ -257,21 +256,19 @@ bool gemm(int M, int N, int K, const float* A, long rsA, long csA, const float* 
                 __builtin_prefetch(next + r * ldc * sizeof(float) + (NR * sizeof(float) - 1), 1, 3);
               }
             }
-            if (ir < packedFrom) {
-              if (nr == NR) {
-                microKernelDirectA(kc, aBlock + ir * rsA, rsA, csA, b, c, ldc, load);
-              } else {
-                if (load)
-                  for (int r = 0; r < mr; r++) std::memcpy(tile + r * NR, c + r * ldc, nr * sizeof(float));
-                microKernelDirectA(kc, aBlock + ir * rsA, rsA, csA, b, tile, NR, load);
-                for (int r = 0; r < mr; r++) std::memcpy(c + r * ldc, tile + r * NR, nr * sizeof(float));
-              }
-            } else if (mr == MR && nr == NR) {
-              microKernel(kc, a, b, c, ldc, load);
+            // Rows before packedFrom are full panels of A read in place; the others are packed.
+            const auto tileKernel = [&](float* out, long ld) {
+              if (ir < packedFrom)
+                microKernelDirectA(kc, aBlock + ir * rsA, rsA, csA, b, out, ld, load);
+              else
+                microKernel(kc, ap + static_cast<size_t>(ir - packedFrom) * kc, b, out, ld, load);
+            };
+            if (mr == MR && nr == NR) {
+              tileKernel(c, ldc);
             } else {
               if (load)
                 for (int r = 0; r < mr; r++) std::memcpy(tile + r * NR, c + r * ldc, nr * sizeof(float));
-              microKernel(kc, a, b, tile, NR, load);
+              tileKernel(tile, NR);
               for (int r = 0; r < mr; r++) std::memcpy(c + r * ldc, tile + r * NR, nr * sizeof(float));
             }
           }

@@ -61,10 +61,8 @@ export class KeptForward<T extends tf.Tensor[]> {
    * `watch`: the variables `f` reads; {@link current} tells whether any was assigned since.
    */
   static record<T extends tf.Tensor[]>(f: () => T, watch: tf.Variable[] = []): KeptForward<T> {
+    if (!canKeepForward()) throw new Error('KeptForward.record: already inside a gradient computation');
     const engine = tapeEngine();
-    if (engine.state.gradientDepth !== 0) {
-      throw new Error('KeptForward.record: already inside a gradient computation');
-    }
     let outputs: T;
     engine.startTape();
     try {
@@ -80,10 +78,6 @@ export class KeptForward<T extends tf.Tensor[]> {
     // As engine.gradients does once its walk is done: the next tape starts empty.
     engine.state.activeTape = null;
     return new KeptForward(outputs, tape, watch, watch.map((v) => v.dataId));
-  }
-
-  get alive(): boolean {
-    return this.tape !== undefined;
   }
 
   /**
