@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../src/core/rng.js';
-import { dense, dropout, gelu, layerNormEps, softmax } from './ops.js';
+import { dense, dropout, gelu, layerNormEps, recordingGradients, softmax } from './ops.js';
+import { canFuse, FUSED } from '../../src/native/fused.js';
 
 /** The variables of one block (see params.ts for names and shapes). */
 export interface BlockWeights {
@@ -52,13 +53,24 @@ export function selfAttention(
   const d = x.shape[1];
   const hd = d / h;
   const qkv = dense(x, w.qkvKernel, w.qkvBias); // [B*T, 3D]
+  const scale = 1 / Math.sqrt(hd);
+  // An inference pass (no tape, no dropout) takes the fused kernel: the same ops and bits, without
+  // the split and the head transposes (src/native/fused.cc, attention).
+  if (!recordingGradients() && (rng === undefined || s.dropout === 0) && canFuse(FUSED.attention)) {
+    const merged = tf.engine().runKernel(FUSED.attention, { qkv }, {
+      batch: b,
+      heads: h,
+      scale: Math.fround(scale),
+    }) as tf.Tensor2D;
+    return dense(merged, w.outKernel, w.outBias);
+  }
   // Split before moving heads: each part [B*T, D] -> [B, T, H, hd] -> [B*H, T, hd] is a rank-4
   // transpose (stock wasm took 126 ms for a rank-5 transpose of 1.2M floats, 7 ms for rank 4).
   const toHeads = (part: tf.Tensor) =>
     tf.reshape(tf.transpose(tf.reshape(part, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]) as tf.Tensor3D;
   const [q, k, v] = tf.split(qkv, 3, 1).map(toHeads);
   // Scale q rather than the scores: T*hd multiplies instead of T*T (PyTorch does the same).
-  const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true); // [B*H, T, T]
+  const scores = tf.matMul(tf.mul(q, scale), k, false, true); // [B*H, T, T]
   const weights = dropout(softmax(scores), s.dropout, rng);
   const ctx = tf.matMul(weights, v); // [B*H, T, hd]
   const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [b, h, t, hd]), [0, 2, 1, 3]), [

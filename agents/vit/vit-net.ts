@@ -15,7 +15,7 @@ import { encoderBlock, type BlockShape } from './block.js';
 import { VIT_CHECKPOINT } from './checkpoint-format.js';
 import { ARCH_FIELDS, LAYER_NORM_EPS, numTokens, validateViTConfig, type ViTConfig } from './config.js';
 import { NamedVariableNet, type ApplyOptions, type NetKind } from './net.js';
-import { dense, dropout, layerNormEps, patchify, tokenMeans, unpatchify } from './ops.js';
+import { dense, dropout, layerNormEps, patchify, pixelHead, tokenMeans } from './ops.js';
 import { paramSpecs } from './params.js';
 
 export type { ApplyOptions, PredictOptions } from './net.js';
@@ -89,8 +89,7 @@ export class ViTNet extends NamedVariableNet<ViTConfig> {
       // The 1x1 conv on the [g,g,D] grid is a dense layer on its tokens.
       x = dense(x, this.v('proj/kernel'), this.v('proj/bias'));
       const headKernel = tf.reshape(this.v('head/kernel'), [d, p * p * c.numClasses]) as tf.Tensor2D;
-      const pixels = unpatchify(tf.matMul(x, headKernel), b, g, p); // [B,S,S,C]
-      const logits = tf.add<tf.Tensor4D>(pixels, this.v('head/bias'));
+      const logits = pixelHead(x, headKernel, this.v('head/bias') as tf.Tensor1D, b, g, p); // [B,S,S,C]
       return { logits, pooled };
     });
   }

@@ -30,6 +30,8 @@ export interface NativeAddon {
   ): void;
   /** out[i] = exp(x[i]) within 2 ulp (0 below -87.34, where exp is a denormal; NaN stays NaN). */
   exp(x: Float32Array, out: Float32Array): void;
+  /** out[i] = first index of the largest value of row i of x [rows, cols] (tfjs's ArgMax loop). */
+  argMax?(x: Float32Array, out: Int32Array, cols: number): void;
   /** x viewed as [pre, R, post]: out[p, j] = scale * sum over r of x[p, r, j] (fixed order). */
   sum(x: Float32Array, out: Float32Array, pre: number, R: number, post: number, scale: number): void;
   // The hot loops of a REINFORCE step (bandit.cc): the same arithmetic as the JS beside each
@@ -175,6 +177,12 @@ export interface NativeAddon {
   softmax?(x: Float32Array, y: Float32Array, rows: number, n: number): void;
   /** dx = y * (dy - sum(dy * y)) per row. */
   softmaxGrad?(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number): void;
+  /**
+   * Multi-head self-attention of an inference pass: qkv [batch*tokens, 3*D] (q, k, v side by side)
+   * -> out [batch*tokens, D], per image and head softmax((q*scale) k^T) v with the bits of the
+   * matMul and softmax kernels (fused.cc).
+   */
+  attention?(qkv: Float32Array, out: Float32Array, batch: number, tokens: number, heads: number, scale: number): void;
   /**
    * Log-softmax of z [P,C] per pixel: stats[0] = sum(w * logp), stats[1] = sum over pixels of the
    * entropy -sum(p * logp) (float64); lse [P] = log-sum-exp per pixel, for the gradient.

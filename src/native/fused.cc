@@ -19,7 +19,10 @@
 // sums of a row kept in 8 lanes); each is deterministic (depends on shapes and values, never on
 // timing) and is tested against its tfjs twin (test/wasm/fused.test.ts).
 #include "napi-util.h"
+#include <vector>
+
 #include "simd.h"
+#include "gemm.h"
 
 #include <cmath>
 #include <cstdint>
@@ -464,6 +467,57 @@ napi_value GeluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// attention(qkv, out, batch, tokens, heads, scale): multi-head self-attention of an inference
+// forward pass (nothing is kept for a gradient, no dropout). qkv [batch*tokens, 3*D] holds q, k, v
+// side by side (D = heads*hd), out [batch*tokens, D] gets every head's context in its own columns.
+// Per image and head: q*scale (one float32 multiply), scores = (q*scale) k^T, softmax over each row
+// (softmaxRows), context = weights v. These are the ops of agents/vit/block.ts's selfAttention,
+// each with the bits of the kernel that path runs (gemmStrided is tf.matMul's native product), but
+// q, k and v are read where they lie and the context written where the head merge puts it: the
+// split, the three head transposes and the merge transpose are gone, and a 256 x 256 score matrix
+// stays in L2 between its product, its softmax and the next product.
+napi_value Attention(napi_env env, napi_callback_info info) {
+  napi_value a[6];
+  float *qkv, *out;
+  size_t nIn, nOut, batch, tokens, heads;
+  double scale;
+  if (!args(env, info, a) || !typedArray(env, a[0], &qkv, &nIn) || !typedArray(env, a[1], &out, &nOut))
+    return fail(env, "attention: expected qkv and out Float32Arrays");
+  if (!count(env, a[2], &batch) || !count(env, a[3], &tokens) || !count(env, a[4], &heads) || heads == 0 ||
+      tokens == 0 || tokens > (1 << 20))
+    return fail(env, "attention: batch, tokens and heads must be integers (tokens, heads > 0)");
+  if (napi_get_value_double(env, a[5], &scale) != napi_ok) return fail(env, "attention: scale must be a number");
+  const size_t rows = batch * tokens;
+  if (rows == 0) return nullptr;
+  if (nIn % rows != 0 || (nIn / rows) % (3 * heads) != 0) return fail(env, "attention: qkv is not [batch*tokens, 3*heads*hd]");
+  const size_t D = nIn / rows / 3, hd = D / heads;
+  if (nOut < rows * D) return fail(env, "attention: out is shorter than [batch*tokens, D]");
+  const long T = static_cast<long>(tokens), ld = static_cast<long>(3 * D);
+  const float s = static_cast<float>(scale);
+  // Scratch per thread: the scaled q of one head and its score matrix.
+  thread_local std::vector<float> qs, scores;
+  qs.resize(tokens * hd);
+  scores.resize(tokens * tokens);
+  for (size_t b = 0; b < batch; b++) {
+    const float* base = qkv + b * tokens * 3 * D;
+    for (size_t h = 0; h < heads; h++) {
+      const float* q = base + h * hd;
+      const float* k = base + D + h * hd;
+      const float* v = base + 2 * D + h * hd;
+      for (long t = 0; t < T; t++)
+        for (size_t c = 0; c < hd; c++) qs[t * hd + c] = q[t * ld + c] * s;
+      const int n = static_cast<int>(tokens), d = static_cast<int>(hd);
+      // scores[i, j] = sum over c of qs[i, c] * k[j, c]: B(c, j) = k[j*ld + c].
+      if (!gemmStrided(n, n, d, qs.data(), d, 1, k, 1, ld, scores.data(), n))
+        return fail(env, "attention: out of memory for the packing buffers");
+      softmaxRows(scores.data(), scores.data(), T, T);
+      if (!gemmStrided(n, d, n, scores.data(), n, 1, v, ld, 1, out + b * tokens * D + h * hd, static_cast<long>(D)))
+        return fail(env, "attention: out of memory for the packing buffers");
+    }
+  }
+  return nullptr;
+}
+
 // softmax(x, y, rows, n)
 napi_value Softmax(napi_env env, napi_callback_info info) {
   napi_value a[4];
@@ -599,6 +653,7 @@ void registerFused(napi_env env, napi_value exports) {
   setFunction(env, exports, "gelu", Gelu);
   setFunction(env, exports, "geluGrad", GeluGrad);
   setFunction(env, exports, "softmax", Softmax);
+  setFunction(env, exports, "attention", Attention);
   setFunction(env, exports, "softmaxGrad", SoftmaxGrad);
   setFunction(env, exports, "pixelLoss", PixelLoss);
   setFunction(env, exports, "pixelLossGrad", PixelLossGrad);

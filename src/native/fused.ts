@@ -27,6 +27,8 @@ export const FUSED = {
   dropoutGrad: 'FprlDropoutGrad',
   upsample2x: 'FprlUpsample2x',
   upsample2xGrad: 'FprlUpsample2xGrad',
+  /** Inference only (no gradient): multi-head self-attention from the qkv product (agents/vit/block.ts). */
+  attention: 'FprlAttention',
 } as const;
 
 /** The environment variable that turns the fused kernels off for a process (and its worker threads): `FPRL_FUSED=0`. */
@@ -55,4 +57,27 @@ export function fusedKernelsOn(): boolean {
 /** Whether the fused kernel `name` runs on the active backend now. */
 export function canFuse(name: (typeof FUSED)[keyof typeof FUSED]): boolean {
   return fusedKernelsOn() && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+let exactBias: (() => boolean) | undefined;
+
+/**
+ * src/wasm/kernels.ts says here when the wasm backend's `_FusedMatMul` adds its bias as a separate
+ * float32 add after the product (the native matMul's epilogue), not into the accumulator from the
+ * start as XNNPACK does.
+ */
+export function installExactBiasGate(exact: () => boolean): void {
+  exactBias = exact;
+}
+
+/**
+ * Whether `tf.fused.matMul` with a bias gives, on the active backend now, the bits of
+ * `tf.add(tf.matMul(a, b), bias)`: on the cpu backend (which runs it so), and on wasm where the
+ * native matMul takes it. A forward pass may then move a bias into the product (agents/vit/ops.ts,
+ * `pixelHead`) without changing a result.
+ */
+export function biasEpilogueExact(): boolean {
+  const backend = tf.getBackend();
+  if (backend === 'cpu') return true;
+  return backend === 'wasm' && exactBias !== undefined && exactBias();
 }

@@ -1,7 +1,7 @@
 /**
  * The fused element-wise kernels (src/native/fused.cc, bandit.cc) as wasm-backend kernels: LayerNorm,
  * GELU, softmax, dropout, nearest x2 upsampling and the per-pixel log-softmax loss, forward and
- * gradient. Each reads its operands in
+ * gradient, and an inference-only multi-head attention. Each reads its operands in
  * place in the wasm heap and writes fresh outputs there. The ops that use them (agents/vit/ops.ts,
  * src/parallel/loss.ts) are tf.customGrad functions that run these kernels when
  * {@link canFuse} says so and their plain tfjs twins otherwise (other backends, the browser, no
@@ -29,6 +29,7 @@ type Fused = Required<
     | 'dropoutGrad'
     | 'upsample2x'
     | 'upsample2xGrad'
+    | 'attention'
   >
 >;
 
@@ -42,7 +43,8 @@ function fusedAddon(): Fused | undefined {
     addon.dropoutApply &&
     addon.dropoutGrad &&
     addon.upsample2x &&
-    addon.upsample2xGrad;
+    addon.upsample2xGrad &&
+    addon.attention;
   return all ? (addon as Fused) : undefined;
 }
 
@@ -151,6 +153,15 @@ const CONFIGS: tf.KernelConfig[] = [
       n,
     );
     return dx;
+  }),
+  // out [B*T, D] = every head's softmax((q*scale) k^T) v, from qkv [B*T, 3D]; no gradient (inference).
+  fusedKernel(FUSED.attention, (addon, backend, { inputs, attrs }, outputs) => {
+    const { qkv } = inputs as { qkv: tf.TensorInfo };
+    const { batch, heads, scale } = attrs as { batch: number; heads: number; scale: number };
+    const [rows, width] = qkv.shape;
+    const [out] = outputs([[rows, width / 3]]);
+    addon.attention(float32View(backend, qkv), float32View(backend, out), batch, rows / batch, heads, scale);
+    return out;
   }),
   // [policyTerm, mean entropy] = [-sum(w logp) / normalizer, sum(H) / P], and lse [P].
   fusedKernel(FUSED.pixelLoss, (addon, backend, { inputs, attrs }, outputs) => {

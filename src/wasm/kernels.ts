@@ -6,7 +6,8 @@
  * and the reductions with versions that use it (src/wasm/reduce-kernel.ts), and makes `Identity`
  * and same-dtype `Cast` zero-copy (src/wasm/identity-kernel.ts), and copies `Slice`/`SplitV` parts
  * straight from the heap (src/wasm/slice-kernel.ts) and `Concat` parts into it (concat-kernel.ts), and runs `Exp`, float32 sums and matMuls on the
- * native AVX2 addon when it is built (src/native/), keeping the stock configs for comparison; and it
+ * native AVX2 addon when it is built (src/native/), as is `ArgMax` over the last axis (argmax-kernel.ts),
+ * keeping the stock configs for comparison; and it
  * registers the fused element-wise kernels (LayerNorm, GELU, softmax, the per-pixel loss:
  * src/wasm/fused-kernels.ts) that the networks' ops use when src/native/fused.ts says they can run.
  */
@@ -18,10 +19,13 @@ import { fastReduceConfig } from './reduce-kernel.js';
 import { fastSliceConfig, fastSplitVConfig } from './slice-kernel.js';
 import { fastTransposeConfig } from './transpose-kernel.js';
 import { fastExpConfig } from './exp-kernel.js';
+import { fastArgMaxConfig } from './argmax-kernel.js';
 import { fastConcatConfig } from './concat-kernel.js';
 import { registerFusedAdam } from './adam-kernel.js';
 import { registerConvKernels } from './conv-kernel.js';
 import { registerFusedKernels } from './fused-kernels.js';
+import { nativeMatMul } from '../native/index.js';
+import { installExactBiasGate } from '../native/fused.js';
 
 /** The kernels replaced on the wasm backend. */
 export const FAST_WASM_KERNELS = [
@@ -39,6 +43,7 @@ export const FAST_WASM_KERNELS = [
   tf.SplitV,
   tf.Exp,
   tf.Concat,
+  tf.ArgMax,
 ] as const;
 export type FastWasmKernel = (typeof FAST_WASM_KERNELS)[number];
 
@@ -57,6 +62,7 @@ const FACTORIES: Record<FastWasmKernel, (ctx: FastKernelContext) => tf.KernelCon
   [tf.SplitV]: fastSplitVConfig,
   [tf.Exp]: fastExpConfig,
   [tf.Concat]: fastConcatConfig,
+  [tf.ArgMax]: fastArgMaxConfig,
 };
 
 const stockConfigs = new Map<string, tf.KernelConfig>();
@@ -84,6 +90,8 @@ export function registerWasmKernels(): string[] {
     replaced.push(name);
   }
   replaced.push(...registerConvKernels(() => enabled));
+  // Products with a bias go to the native matMul, which adds it after the product (see fused-matmul.ts).
+  installExactBiasGate(() => enabled && nativeMatMul() !== undefined);
   return replaced;
 }
 

@@ -204,6 +204,41 @@ describe('native kernels (src/native/kernels.cc)', () => {
       }
     });
 
+    it('applies the bias and activation tile by tile after the last K block, bit for bit one pass over the product', () => {
+      // Edge tiles (M, N not multiples of the 6 x 16 tile), several K blocks (K > 256: applied after
+      // each block, the bias would be added more than once), A read in place (N <= 64), several
+      // column blocks (N > 3072), and the transposed operands.
+      const rng = new Rng('native/epilogue-tiles');
+      const shapes: [number, number, number][] = [
+        [13, 300, 37],
+        [25, 40, 530],
+        [7, 9, 3100],
+        [6, 5, 16],
+      ];
+      for (const [M, K, N] of shapes) {
+        for (const [tA, tB] of [
+          [false, false],
+          [true, true],
+        ] as const) {
+          const a = randomOperand([M, K], rng).data;
+          const b = randomOperand([K, N], rng).data;
+          const bias = randomOperand([N], rng).data;
+          const plain = run(addon, a, b, { M, N, K }, tA, tB);
+          for (const [code, f] of [
+            [0, (x: number) => x],
+            [1, (x: number) => (x > 0 ? x : 0)],
+          ] as const) {
+            const got = run(addon, a, b, { M, N, K }, tA, tB, { bias, activation: code, alpha: 0 });
+            const want = Float32Array.from(plain, (v, i) => f(Math.fround(v + bias[i % N])));
+            const bad = got.findIndex((v, i) => !Object.is(v, want[i]));
+            expect(bad, `M=${M} K=${K} N=${N} tA=${tA} activation ${code}: element ${bad}`).to.equal(-1);
+          }
+          const reluOnly = run(addon, a, b, { M, N, K }, tA, tB, { activation: 1, alpha: 0 });
+          expect(reluOnly.every((v, i) => Object.is(v, plain[i] > 0 ? plain[i] : 0))).to.equal(true);
+        }
+      }
+    });
+
     it('writes zeros for an empty contraction (K = 0)', () => {
       const c = new Float32Array(6).fill(7);
       addon.gemm(
