@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../src/core/rng.js';
-import { dense, dropout, gelu, layerNormEps, recordingGradients, softmax } from './ops.js';
+import { dense, dropout, fusedAttention, gelu, layerNormEps, softmax } from './ops.js';
 import { canFuse, FUSED } from '../../src/native/fused.js';
 
 /** The variables of one block (see params.ts for names and shapes). */
@@ -54,15 +54,10 @@ export function selfAttention(
   const hd = d / h;
   const qkv = dense(x, w.qkvKernel, w.qkvBias); // [B*T, 3D]
   const scale = 1 / Math.sqrt(hd);
-  // An inference pass (no tape, no dropout) takes the fused kernel: the same ops and bits, without
-  // the split and the head transposes (src/native/fused.cc, attention).
-  if (!recordingGradients() && (rng === undefined || s.dropout === 0) && canFuse(FUSED.attention)) {
-    const merged = tf.engine().runKernel(FUSED.attention, { qkv }, {
-      batch: b,
-      heads: h,
-      scale: Math.fround(scale),
-    }) as tf.Tensor2D;
-    return dense(merged, w.outKernel, w.outBias);
+  // One fused kernel where it runs and no dropout acts on the weights: the same ops and bits,
+  // without the split and the head transposes (agents/vit/ops.ts, fusedAttention).
+  if ((rng === undefined || s.dropout === 0) && canFuse(FUSED.attention)) {
+    return dense(fusedAttention(qkv, b, h, scale), w.outKernel, w.outBias);
   }
   // Split before moving heads: each part [B*T, D] -> [B, T, H, hd] -> [B*H, T, hd] is a rank-4
   // transpose (stock wasm took 126 ms for a rank-5 transpose of 1.2M floats, 7 ms for rank 4).

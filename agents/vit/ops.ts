@@ -225,6 +225,31 @@ export function patchify(images: tf.Tensor4D, patch: number): tf.Tensor2D {
 }
 
 /**
+ * Multi-head self-attention from the qkv product [B*T, 3D] (q, k, v side by side) to the merged
+ * heads [B*T, D] on the fused kernel (`FprlAttention`, src/native/fused.cc): softmax((q*scale) k^T) v
+ * per image and head with the bits of the split / transpose / matMul / softmax ops of
+ * agents/vit/block.ts, which it replaces where {@link canFuse} says it runs. Under a tape it keeps
+ * the softmax weights and its gradient (`FprlAttentionGrad`) takes the products of the ops'
+ * gradients, in their order; otherwise nothing is kept. No dropout on the weights: with attention
+ * dropout active the ops run.
+ */
+export function fusedAttention(qkv: tf.Tensor2D, batch: number, heads: number, scale: number): tf.Tensor2D {
+  const attrs = { batch, heads, scale: Math.fround(scale) };
+  if (!recordingGradients()) return tf.engine().runKernel(FUSED.attention, { qkv }, attrs) as tf.Tensor2D;
+  const op = tf.customGrad((...args) => {
+    const [x, save] = args as [tf.Tensor2D, Saver];
+    const [out, weights] = tf.engine().runKernel(FUSED.attention, { qkv: x }, { ...attrs, keepWeights: true }) as tf.Tensor[];
+    save([x, weights]);
+    return {
+      value: out as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, [xs, w]: tf.Tensor[]) =>
+        tf.engine().runKernel(FUSED.attentionGrad, { qkv: xs, weights: w, dy }, attrs) as tf.Tensor,
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return op(qkv);
+}
+
+/**
  * Whether the engine is recording a tape now (inside `tf.grad`, `engine.gradients` or a kept pass,
  * src/parallel/kept-forward.ts). Outside one, a forward pass may take shortcuts whose forward values
  * are the same bits but whose gradients would be computed in another order.

@@ -178,11 +178,31 @@ export interface NativeAddon {
   /** dx = y * (dy - sum(dy * y)) per row. */
   softmaxGrad?(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, n: number): void;
   /**
-   * Multi-head self-attention of an inference pass: qkv [batch*tokens, 3*D] (q, k, v side by side)
-   * -> out [batch*tokens, D], per image and head softmax((q*scale) k^T) v with the bits of the
-   * matMul and softmax kernels (fused.cc).
+   * Multi-head self-attention: qkv [batch*tokens, 3*D] (q, k, v side by side) -> out
+   * [batch*tokens, D], per image and head softmax((q*scale) k^T) v with the bits of the matMul and
+   * softmax kernels (fused.cc); weights [batch*heads, tokens, tokens] gets the softmax weights
+   * (null: not kept, an inference pass).
    */
-  attention?(qkv: Float32Array, out: Float32Array, batch: number, tokens: number, heads: number, scale: number): void;
+  attention?(
+    qkv: Float32Array,
+    out: Float32Array,
+    weights: Float32Array | null,
+    batch: number,
+    tokens: number,
+    heads: number,
+    scale: number,
+  ): void;
+  /** d(qkv) [batch*tokens, 3*D] of {@link attention} from qkv, its weights and d(out): the taped ops' bits. */
+  attentionGrad?(
+    qkv: Float32Array,
+    weights: Float32Array,
+    dy: Float32Array,
+    dqkv: Float32Array,
+    batch: number,
+    tokens: number,
+    heads: number,
+    scale: number,
+  ): void;
   /**
    * Log-softmax of z [P,C] per pixel: stats[0] = sum(w * logp), stats[1] = sum over pixels of the
    * entropy -sum(p * logp) (float64); lse [P] = log-sum-exp per pixel, for the gradient.

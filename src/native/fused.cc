@@ -19,6 +19,7 @@
 // sums of a row kept in 8 lanes); each is deterministic (depends on shapes and values, never on
 // timing) and is tested against its tfjs twin (test/wasm/fused.test.ts).
 #include "napi-util.h"
+#include <string>
 #include <vector>
 
 #include "simd.h"
@@ -467,52 +468,135 @@ napi_value GeluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// attention(qkv, out, batch, tokens, heads, scale): multi-head self-attention of an inference
-// forward pass (nothing is kept for a gradient, no dropout). qkv [batch*tokens, 3*D] holds q, k, v
-// side by side (D = heads*hd), out [batch*tokens, D] gets every head's context in its own columns.
-// Per image and head: q*scale (one float32 multiply), scores = (q*scale) k^T, softmax over each row
+// The shapes of an attention call: qkv [batch*tokens, 3*D], D = heads*hd.
+struct AttentionShape {
+  size_t batch, tokens, heads, D, hd;
+};
+
+// Reads batch, tokens, heads (argv[i0..i0+2]) and checks qkv's length against them.
+bool attentionShape(napi_env env, napi_value* a, size_t nIn, AttentionShape* s, const char** why) {
+  if (!count(env, a[0], &s->batch) || !count(env, a[1], &s->tokens) || !count(env, a[2], &s->heads) || s->heads == 0 ||
+      s->tokens == 0 || s->tokens > (1 << 20)) {
+    *why = "batch, tokens and heads must be integers (tokens, heads > 0)";
+    return false;
+  }
+  const size_t rows = s->batch * s->tokens;
+  if (rows == 0) {
+    s->D = s->hd = 0;
+    return true;
+  }
+  if (nIn % rows != 0 || (nIn / rows) % (3 * s->heads) != 0) {
+    *why = "qkv is not [batch*tokens, 3*heads*hd]";
+    return false;
+  }
+  s->D = nIn / rows / 3, s->hd = s->D / s->heads;
+  return true;
+}
+
+// attention(qkv, out, weights, batch, tokens, heads, scale): multi-head self-attention. qkv
+// [batch*tokens, 3*D] holds q, k, v side by side (D = heads*hd), out [batch*tokens, D] gets every
+// head's context in its own columns; weights, when not null, [batch*heads, tokens, tokens] gets
+// the softmax weights (what the gradient needs; an inference pass passes null). Per image and
+// head: q*scale (one float32 multiply), scores = (q*scale) k^T, softmax over each row
 // (softmaxRows), context = weights v. These are the ops of agents/vit/block.ts's selfAttention,
 // each with the bits of the kernel that path runs (gemmStrided is tf.matMul's native product), but
 // q, k and v are read where they lie and the context written where the head merge puts it: the
 // split, the three head transposes and the merge transpose are gone, and a 256 x 256 score matrix
 // stays in L2 between its product, its softmax and the next product.
 napi_value Attention(napi_env env, napi_callback_info info) {
-  napi_value a[6];
-  float *qkv, *out;
-  size_t nIn, nOut, batch, tokens, heads;
+  napi_value a[7];
+  float *qkv, *out, *weights;
+  size_t nIn, nOut, nW;
   double scale;
-  if (!args(env, info, a) || !typedArray(env, a[0], &qkv, &nIn) || !typedArray(env, a[1], &out, &nOut))
-    return fail(env, "attention: expected qkv and out Float32Arrays");
-  if (!count(env, a[2], &batch) || !count(env, a[3], &tokens) || !count(env, a[4], &heads) || heads == 0 ||
-      tokens == 0 || tokens > (1 << 20))
-    return fail(env, "attention: batch, tokens and heads must be integers (tokens, heads > 0)");
-  if (napi_get_value_double(env, a[5], &scale) != napi_ok) return fail(env, "attention: scale must be a number");
-  const size_t rows = batch * tokens;
+  if (!args(env, info, a) || !typedArray(env, a[0], &qkv, &nIn) || !typedArray(env, a[1], &out, &nOut) ||
+      !optionalTypedArray(env, a[2], &weights, &nW))
+    return fail(env, "attention: expected qkv and out Float32Arrays and weights (a Float32Array or null)");
+  AttentionShape sh;
+  const char* why = nullptr;
+  if (!attentionShape(env, a + 3, nIn, &sh, &why)) return fail(env, (std::string("attention: ") + why).c_str());
+  if (napi_get_value_double(env, a[6], &scale) != napi_ok) return fail(env, "attention: scale must be a number");
+  const size_t T = sh.tokens, D = sh.D, hd = sh.hd, rows = sh.batch * T;
   if (rows == 0) return nullptr;
-  if (nIn % rows != 0 || (nIn / rows) % (3 * heads) != 0) return fail(env, "attention: qkv is not [batch*tokens, 3*heads*hd]");
-  const size_t D = nIn / rows / 3, hd = D / heads;
   if (nOut < rows * D) return fail(env, "attention: out is shorter than [batch*tokens, D]");
-  const long T = static_cast<long>(tokens), ld = static_cast<long>(3 * D);
+  if (weights && nW < sh.batch * sh.heads * T * T) return fail(env, "attention: weights is shorter than [batch*heads, tokens, tokens]");
+  const long t = static_cast<long>(T), ld = static_cast<long>(3 * D);
+  const int n = static_cast<int>(T), d = static_cast<int>(hd);
   const float s = static_cast<float>(scale);
-  // Scratch per thread: the scaled q of one head and its score matrix.
-  thread_local std::vector<float> qs, scores;
-  qs.resize(tokens * hd);
-  scores.resize(tokens * tokens);
-  for (size_t b = 0; b < batch; b++) {
-    const float* base = qkv + b * tokens * 3 * D;
-    for (size_t h = 0; h < heads; h++) {
+  // Scratch per thread: the scaled q of one head and, without a weights output, its score matrix.
+  thread_local std::vector<float> qs, scratch;
+  qs.resize(T * hd);
+  if (!weights) scratch.resize(T * T);
+  for (size_t b = 0; b < sh.batch; b++) {
+    const float* base = qkv + b * T * 3 * D;
+    for (size_t h = 0; h < sh.heads; h++) {
       const float* q = base + h * hd;
       const float* k = base + D + h * hd;
       const float* v = base + 2 * D + h * hd;
-      for (long t = 0; t < T; t++)
-        for (size_t c = 0; c < hd; c++) qs[t * hd + c] = q[t * ld + c] * s;
-      const int n = static_cast<int>(tokens), d = static_cast<int>(hd);
+      float* w = weights ? weights + (b * sh.heads + h) * T * T : scratch.data();
+      for (long i = 0; i < t; i++)
+        for (size_t c = 0; c < hd; c++) qs[i * hd + c] = q[i * ld + c] * s;
       // scores[i, j] = sum over c of qs[i, c] * k[j, c]: B(c, j) = k[j*ld + c].
-      if (!gemmStrided(n, n, d, qs.data(), d, 1, k, 1, ld, scores.data(), n))
+      if (!gemmStrided(n, n, d, qs.data(), d, 1, k, 1, ld, w, n))
         return fail(env, "attention: out of memory for the packing buffers");
-      softmaxRows(scores.data(), scores.data(), T, T);
-      if (!gemmStrided(n, d, n, scores.data(), n, 1, v, ld, 1, out + b * tokens * D + h * hd, static_cast<long>(D)))
+      softmaxRows(w, w, t, t);
+      if (!gemmStrided(n, d, n, w, n, 1, v, ld, 1, out + b * T * D + h * hd, static_cast<long>(D)))
         return fail(env, "attention: out of memory for the packing buffers");
+    }
+  }
+  return nullptr;
+}
+
+// attentionGrad(qkv, weights, dy, dqkv, batch, tokens, heads, scale): the gradient of attention
+// with respect to qkv, from the saved weights and dy = d(out) [batch*tokens, D]. Per image and
+// head, the products tfjs's BatchMatMul gradient takes (C = W v: dW = dC v^T, dv = W^T dC; S =
+// qs k^T: dqs = dS k, dk = dS^T qs), softmaxGradRows for dS (FprlSoftmaxGrad), dq = dqs * scale
+// (the Mul gradient), each written where the split's gradient (a concat) and the head transposes
+// would put it: the same bits as the taped ops.
+napi_value AttentionGrad(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  float *qkv, *weights, *dy, *dqkv;
+  size_t nIn, nW, nDy, nDq;
+  double scale;
+  if (!args(env, info, a) || !typedArray(env, a[0], &qkv, &nIn) || !typedArray(env, a[1], &weights, &nW) ||
+      !typedArray(env, a[2], &dy, &nDy) || !typedArray(env, a[3], &dqkv, &nDq))
+    return fail(env, "attentionGrad: expected qkv, weights, dy and dqkv Float32Arrays");
+  AttentionShape sh;
+  const char* why = nullptr;
+  if (!attentionShape(env, a + 4, nIn, &sh, &why)) return fail(env, (std::string("attentionGrad: ") + why).c_str());
+  if (napi_get_value_double(env, a[7], &scale) != napi_ok) return fail(env, "attentionGrad: scale must be a number");
+  const size_t T = sh.tokens, D = sh.D, hd = sh.hd, rows = sh.batch * T;
+  if (rows == 0) return nullptr;
+  if (nW < sh.batch * sh.heads * T * T || nDy < rows * D || nDq < rows * 3 * D)
+    return fail(env, "attentionGrad: weights, dy or dqkv is shorter than its shape");
+  const long t = static_cast<long>(T), ld = static_cast<long>(3 * D), ldy = static_cast<long>(D);
+  const int n = static_cast<int>(T), d = static_cast<int>(hd);
+  const float s = static_cast<float>(scale);
+  thread_local std::vector<float> qs, dqs, dW, dS;
+  qs.resize(T * hd), dqs.resize(T * hd), dW.resize(T * T), dS.resize(T * T);
+  const char* oom = "attentionGrad: out of memory for the packing buffers";
+  for (size_t b = 0; b < sh.batch; b++) {
+    const float* base = qkv + b * T * 3 * D;
+    const float* dC = dy + b * T * D;
+    float* dbase = dqkv + b * T * 3 * D;
+    for (size_t h = 0; h < sh.heads; h++) {
+      const float* q = base + h * hd;
+      const float* k = base + D + h * hd;
+      const float* v = base + 2 * D + h * hd;
+      const float* w = weights + (b * sh.heads + h) * T * T;
+      const float* dCh = dC + h * hd;
+      for (long i = 0; i < t; i++)
+        for (size_t c = 0; c < hd; c++) qs[i * hd + c] = q[i * ld + c] * s;
+      // dW = dC v^T: dW[i, j] = sum over c of dC[i, c] v[j, c].
+      if (!gemmStrided(n, n, d, dCh, ldy, 1, v, 1, ld, dW.data(), n)) return fail(env, oom);
+      // dv = W^T dC: dv[j, c] = sum over i of W[i, j] dC[i, c].
+      if (!gemmStrided(n, d, n, w, 1, n, dCh, ldy, 1, dbase + 2 * D + h * hd, ld)) return fail(env, oom);
+      softmaxGradRows(w, dW.data(), dS.data(), t, t);
+      // dqs = dS k: dqs[i, c] = sum over j of dS[i, j] k[j, c]; dq = dqs * scale.
+      if (!gemmStrided(n, d, n, dS.data(), n, 1, k, ld, 1, dqs.data(), d)) return fail(env, oom);
+      for (long i = 0; i < t; i++)
+        for (size_t c = 0; c < hd; c++) dbase[i * ld + h * hd + c] = dqs[i * hd + c] * s;
+      // dk = dS^T qs: dk[j, c] = sum over i of dS[i, j] qs[i, c].
+      if (!gemmStrided(n, d, n, dS.data(), 1, n, qs.data(), d, 1, dbase + D + h * hd, ld)) return fail(env, oom);
     }
   }
   return nullptr;
@@ -654,6 +738,7 @@ void registerFused(napi_env env, napi_value exports) {
   setFunction(env, exports, "geluGrad", GeluGrad);
   setFunction(env, exports, "softmax", Softmax);
   setFunction(env, exports, "attention", Attention);
+  setFunction(env, exports, "attentionGrad", AttentionGrad);
   setFunction(env, exports, "softmaxGrad", SoftmaxGrad);
   setFunction(env, exports, "pixelLoss", PixelLoss);
   setFunction(env, exports, "pixelLossGrad", PixelLossGrad);

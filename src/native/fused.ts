@@ -27,8 +27,9 @@ export const FUSED = {
   dropoutGrad: 'FprlDropoutGrad',
   upsample2x: 'FprlUpsample2x',
   upsample2xGrad: 'FprlUpsample2xGrad',
-  /** Inference only (no gradient): multi-head self-attention from the qkv product (agents/vit/block.ts). */
+  /** Multi-head self-attention from the qkv product (agents/vit/block.ts), and its gradient. */
   attention: 'FprlAttention',
+  attentionGrad: 'FprlAttentionGrad',
 } as const;
 
 /** The environment variable that turns the fused kernels off for a process (and its worker threads): `FPRL_FUSED=0`. */
@@ -54,9 +55,22 @@ export function fusedKernelsOn(): boolean {
   return on && gate !== undefined && gate();
 }
 
+const disabled = new Set<string>();
+
+/**
+ * Turn one fused kernel off or back on for this thread (A/B checks of a single kernel: the others
+ * stay as they are); returns the previous setting.
+ */
+export function setFusedKernel(name: (typeof FUSED)[keyof typeof FUSED], enabled: boolean): boolean {
+  const was = !disabled.has(name);
+  if (enabled) disabled.delete(name);
+  else disabled.add(name);
+  return was;
+}
+
 /** Whether the fused kernel `name` runs on the active backend now. */
 export function canFuse(name: (typeof FUSED)[keyof typeof FUSED]): boolean {
-  return fusedKernelsOn() && tf.getKernel(name, tf.getBackend()) !== undefined;
+  return fusedKernelsOn() && !disabled.has(name) && tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 let exactBias: (() => boolean) | undefined;

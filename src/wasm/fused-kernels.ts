@@ -1,7 +1,7 @@
 /**
  * The fused element-wise kernels (src/native/fused.cc, bandit.cc) as wasm-backend kernels: LayerNorm,
  * GELU, softmax, dropout, nearest x2 upsampling and the per-pixel log-softmax loss, forward and
- * gradient, and an inference-only multi-head attention. Each reads its operands in
+ * gradient, and multi-head attention from the qkv product with its gradient. Each reads its operands in
  * place in the wasm heap and writes fresh outputs there. The ops that use them (agents/vit/ops.ts,
  * src/parallel/loss.ts) are tf.customGrad functions that run these kernels when
  * {@link canFuse} says so and their plain tfjs twins otherwise (other backends, the browser, no
@@ -13,6 +13,11 @@ import { FUSED, FUSED_ENV_VAR, fusedKernelsOn, installFusedGate } from '../nativ
 import { asWasmBackend, byteView, float32View, type WasmBackend } from './internals.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
+interface AttentionAttrs {
+  batch: number;
+  heads: number;
+  scale: number;
+}
 type Fused = Required<
   Pick<
     NativeAddon,
@@ -30,6 +35,7 @@ type Fused = Required<
     | 'upsample2x'
     | 'upsample2xGrad'
     | 'attention'
+    | 'attentionGrad'
   >
 >;
 
@@ -44,7 +50,8 @@ function fusedAddon(): Fused | undefined {
     addon.dropoutGrad &&
     addon.upsample2x &&
     addon.upsample2xGrad &&
-    addon.attention;
+    addon.attention &&
+    addon.attentionGrad;
   return all ? (addon as Fused) : undefined;
 }
 
@@ -154,14 +161,41 @@ const CONFIGS: tf.KernelConfig[] = [
     );
     return dx;
   }),
-  // out [B*T, D] = every head's softmax((q*scale) k^T) v, from qkv [B*T, 3D]; no gradient (inference).
+  // out [B*T, D] = every head's softmax((q*scale) k^T) v, from qkv [B*T, 3D]; with `keepWeights`
+  // also the softmax weights [B*H, T, T] for the gradient.
   fusedKernel(FUSED.attention, (addon, backend, { inputs, attrs }, outputs) => {
     const { qkv } = inputs as { qkv: tf.TensorInfo };
-    const { batch, heads, scale } = attrs as { batch: number; heads: number; scale: number };
+    const { batch, heads, scale, keepWeights } = attrs as unknown as AttentionAttrs & { keepWeights?: boolean };
     const [rows, width] = qkv.shape;
-    const [out] = outputs([[rows, width / 3]]);
-    addon.attention(float32View(backend, qkv), float32View(backend, out), batch, rows / batch, heads, scale);
-    return out;
+    const tokens = rows / batch;
+    const shapes = keepWeights ? [[rows, width / 3], [batch * heads, tokens, tokens]] : [[rows, width / 3]];
+    const outs = outputs(shapes);
+    addon.attention(
+      float32View(backend, qkv),
+      float32View(backend, outs[0]),
+      keepWeights ? float32View(backend, outs[1]) : null,
+      batch,
+      tokens,
+      heads,
+      scale,
+    );
+    return keepWeights ? outs : outs[0];
+  }),
+  fusedKernel(FUSED.attentionGrad, (addon, backend, { inputs, attrs }, outputs) => {
+    const { qkv, weights, dy } = inputs as Record<'qkv' | 'weights' | 'dy', tf.TensorInfo>;
+    const { batch, heads, scale } = attrs as unknown as AttentionAttrs;
+    const [dqkv] = outputs([[...qkv.shape]]);
+    addon.attentionGrad(
+      float32View(backend, qkv),
+      float32View(backend, weights),
+      float32View(backend, dy),
+      float32View(backend, dqkv),
+      batch,
+      qkv.shape[0] / batch,
+      heads,
+      scale,
+    );
+    return dqkv;
   }),
   // [policyTerm, mean entropy] = [-sum(w logp) / normalizer, sum(H) / P], and lse [P].
   fusedKernel(FUSED.pixelLoss, (addon, backend, { inputs, attrs }, outputs) => {
