@@ -468,18 +468,25 @@ napi_value GeluGrad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// The shapes of an attention call: qkv [batch*tokens, 3*D], D = heads*hd.
+// The shapes of an attention call, qkv [batch*tokens, 3*D] with D = heads*hd, and its scale.
 struct AttentionShape {
   size_t batch, tokens, heads, D, hd;
+  float scale;
 };
 
-// Reads batch, tokens, heads (argv[i0..i0+2]) and checks qkv's length against them.
+// Reads batch, tokens, heads and scale (a[0..3]) and checks qkv's length against them.
 bool attentionShape(napi_env env, napi_value* a, size_t nIn, AttentionShape* s, const char** why) {
+  double scale;
   if (!count(env, a[0], &s->batch) || !count(env, a[1], &s->tokens) || !count(env, a[2], &s->heads) || s->heads == 0 ||
       s->tokens == 0 || s->tokens > (1 << 20)) {
     *why = "batch, tokens and heads must be integers (tokens, heads > 0)";
     return false;
   }
+  if (napi_get_value_double(env, a[3], &scale) != napi_ok) {
+    *why = "scale must be a number";
+    return false;
+  }
+  s->scale = static_cast<float>(scale);
   const size_t rows = s->batch * s->tokens;
   if (rows == 0) {
     s->D = s->hd = 0;
@@ -507,21 +514,19 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   napi_value a[7];
   float *qkv, *out, *weights;
   size_t nIn, nOut, nW;
-  double scale;
   if (!args(env, info, a) || !typedArray(env, a[0], &qkv, &nIn) || !typedArray(env, a[1], &out, &nOut) ||
       !optionalTypedArray(env, a[2], &weights, &nW))
     return fail(env, "attention: expected qkv and out Float32Arrays and weights (a Float32Array or null)");
   AttentionShape sh;
   const char* why = nullptr;
   if (!attentionShape(env, a + 3, nIn, &sh, &why)) return fail(env, (std::string("attention: ") + why).c_str());
-  if (napi_get_value_double(env, a[6], &scale) != napi_ok) return fail(env, "attention: scale must be a number");
   const size_t T = sh.tokens, D = sh.D, hd = sh.hd, rows = sh.batch * T;
   if (rows == 0) return nullptr;
   if (nOut < rows * D) return fail(env, "attention: out is shorter than [batch*tokens, D]");
   if (weights && nW < sh.batch * sh.heads * T * T) return fail(env, "attention: weights is shorter than [batch*heads, tokens, tokens]");
   const long t = static_cast<long>(T), ld = static_cast<long>(3 * D);
   const int n = static_cast<int>(T), d = static_cast<int>(hd);
-  const float s = static_cast<float>(scale);
+  const float s = sh.scale;
   // Scratch per thread: the scaled q of one head and, without a weights output, its score matrix.
   thread_local std::vector<float> qs, scratch;
   qs.resize(T * hd);
@@ -556,21 +561,19 @@ napi_value AttentionGrad(napi_env env, napi_callback_info info) {
   napi_value a[8];
   float *qkv, *weights, *dy, *dqkv;
   size_t nIn, nW, nDy, nDq;
-  double scale;
   if (!args(env, info, a) || !typedArray(env, a[0], &qkv, &nIn) || !typedArray(env, a[1], &weights, &nW) ||
       !typedArray(env, a[2], &dy, &nDy) || !typedArray(env, a[3], &dqkv, &nDq))
     return fail(env, "attentionGrad: expected qkv, weights, dy and dqkv Float32Arrays");
   AttentionShape sh;
   const char* why = nullptr;
   if (!attentionShape(env, a + 4, nIn, &sh, &why)) return fail(env, (std::string("attentionGrad: ") + why).c_str());
-  if (napi_get_value_double(env, a[7], &scale) != napi_ok) return fail(env, "attentionGrad: scale must be a number");
   const size_t T = sh.tokens, D = sh.D, hd = sh.hd, rows = sh.batch * T;
   if (rows == 0) return nullptr;
   if (nW < sh.batch * sh.heads * T * T || nDy < rows * D || nDq < rows * 3 * D)
     return fail(env, "attentionGrad: weights, dy or dqkv is shorter than its shape");
   const long t = static_cast<long>(T), ld = static_cast<long>(3 * D), ldy = static_cast<long>(D);
   const int n = static_cast<int>(T), d = static_cast<int>(hd);
-  const float s = static_cast<float>(scale);
+  const float s = sh.scale;
   thread_local std::vector<float> qs, dqs, dW, dS;
   qs.resize(T * hd), dqs.resize(T * hd), dW.resize(T * T), dS.resize(T * T);
   const char* oom = "attentionGrad: out of memory for the packing buffers";

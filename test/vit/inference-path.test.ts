@@ -154,6 +154,9 @@ describe('FprlAttention: multi-head attention from the qkv product, and its grad
     expect(() => addon.attention!(f(2 * 4 * 6), f(7), null, 2, 4, 2, 1)).to.throw(/shorter/);
     expect(() => addon.attention!(f(2 * 4 * 6), f(16), f(31), 2, 4, 2, 1)).to.throw(/weights is shorter/);
     expect(() => addon.attention!(f(6), f(2), null, 1, 1, 0, 1)).to.throw(/heads/);
+    expect(() => addon.attention!(f(2 * 4 * 6), f(16), null, 2, 4, 2, 'x' as unknown as number)).to.throw(
+      /scale/,
+    );
     expect(() => addon.attentionGrad!(f(2 * 4 * 6), f(64), f(16), f(47), 2, 4, 2, 1)).to.throw(/shorter/);
     expect(() => addon.attentionGrad!(f(2 * 4 * 9), f(64), f(16), f(72), 2, 4, 2, 1)).to.throw(/qkv is not/);
   });
