@@ -40,8 +40,9 @@ export interface BlockShape {
 }
 
 /**
- * Multi-head self-attention on tokens x [B*T, D] -> [B*T, D]. Heads are folded into the batch so
- * the two attention products are single batched matMuls over [B*heads, T, hd].
+ * Multi-head self-attention on tokens x [B*T, D] -> [B*T, D]. On the fused kernel where it runs
+ * (no dropout on the weights); otherwise heads are folded into the batch so the two attention
+ * products are single batched matMuls over [B*heads, T, hd], with the same bits.
  */
 export function selfAttention(
   x: tf.Tensor2D,
