@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../src/core/rng.js';
-import { dense, dropout, fusedAttention, gelu, layerNormEps, softmax } from './ops.js';
+import { dense, dropout, dropsOut, fusedAttention, gelu, layerNormEps, softmax } from './ops.js';
 import { canFuse, FUSED } from '../../src/native/fused.js';
 
 /** The variables of one block (see params.ts for names and shapes). */
@@ -57,7 +57,7 @@ export function selfAttention(
   const scale = 1 / Math.sqrt(hd);
   // One fused kernel where it runs and no dropout acts on the weights: the same ops and bits,
   // without the split and the head transposes (agents/vit/ops.ts, fusedAttention).
-  if ((rng === undefined || s.dropout === 0) && canFuse(FUSED.attention)) {
+  if (!dropsOut(s.dropout, rng) && canFuse(FUSED.attention)) {
     return dense(fusedAttention(qkv, b, h, scale), w.outKernel, w.outBias);
   }
   // Split before moving heads: each part [B*T, D] -> [B, T, H, hd] -> [B*H, T, hd] is a rank-4

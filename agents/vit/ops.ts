@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BulkRandom, dropoutDecision } from './random.js';
 import { LAYER_NORM_EPS } from './config.js';
 import type { Rng } from '../../src/core/rng.js';
-import { biasEpilogueExact, canFuse, FUSED } from '../../src/native/fused.js';
+import { biasEpilogueExact, canFuse, FUSED, recordingGradients } from '../../src/native/fused.js';
 
 export { LAYER_NORM_EPS };
 
@@ -182,12 +182,17 @@ export function tokenMeans(x: tf.Tensor2D, batch: number): tf.Tensor2D {
   return tf.matMul(tf.tensor2d(avg, [batch, batch * t]), x);
 }
 
+/** Whether {@link dropout} at `rate` with `rng` drops anything (an rng and a rate above 0). */
+export function dropsOut(rate: number, rng: Rng | undefined): rng is Rng {
+  return rng !== undefined && rate !== 0;
+}
+
 /**
  * Inverted dropout with a mask drawn from `rng` (see random.ts for why not tf.dropout).
  * Identity when `rng` is undefined (inference) or `rate` is 0.
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, rng: Rng | undefined): T {
-  if (!rng || rate === 0) return x;
+  if (!dropsOut(rate, rng)) return x;
   const random = new BulkRandom(rng);
   if (canFuse(FUSED.dropout) && x.dtype === 'float32') {
     // One kernel draws the same words and writes x * mask and the decisions as bytes (the same
@@ -247,15 +252,6 @@ export function fusedAttention(qkv: tf.Tensor2D, batch: number, heads: number, s
     };
   }) as (x: tf.Tensor2D) => tf.Tensor2D;
   return op(qkv);
-}
-
-/**
- * Whether the engine is recording a tape now (inside `tf.grad`, `engine.gradients` or a kept pass,
- * src/parallel/kept-forward.ts). Outside one, a forward pass may take shortcuts whose forward values
- * are the same bits but whose gradients would be computed in another order.
- */
-export function recordingGradients(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 }
 
 /**

@@ -500,6 +500,13 @@ bool attentionShape(napi_env env, napi_value* a, size_t nIn, AttentionShape* s, 
   return true;
 }
 
+// qs [t, hd] = q * s, one head's q read in place (row stride ld): the one float32 multiply of the
+// ops' `tf.mul(q, scale)`, for the forward and for the gradient's dk = dS^T qs.
+void scaleHead(const float* q, long ld, long t, size_t hd, float s, float* qs) {
+  for (long i = 0; i < t; i++)
+    for (size_t c = 0; c < hd; c++) qs[i * hd + c] = q[i * ld + c] * s;
+}
+
 // attention(qkv, out, weights, batch, tokens, heads, scale): multi-head self-attention. qkv
 // [batch*tokens, 3*D] holds q, k, v side by side (D = heads*hd), out [batch*tokens, D] gets every
 // head's context in its own columns; weights, when not null, [batch*heads, tokens, tokens] gets
@@ -538,8 +545,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
       const float* k = base + D + h * hd;
       const float* v = base + 2 * D + h * hd;
       float* w = weights ? weights + (b * sh.heads + h) * T * T : scratch.data();
-      for (long i = 0; i < t; i++)
-        for (size_t c = 0; c < hd; c++) qs[i * hd + c] = q[i * ld + c] * s;
+      scaleHead(q, ld, t, hd, s, qs.data());
       // scores[i, j] = sum over c of qs[i, c] * k[j, c]: B(c, j) = k[j*ld + c].
       if (!gemmStrided(n, n, d, qs.data(), d, 1, k, 1, ld, w, n))
         return fail(env, "attention: out of memory for the packing buffers");
@@ -587,8 +593,7 @@ napi_value AttentionGrad(napi_env env, napi_callback_info info) {
       const float* v = base + 2 * D + h * hd;
       const float* w = weights + (b * sh.heads + h) * T * T;
       const float* dCh = dC + h * hd;
-      for (long i = 0; i < t; i++)
-        for (size_t c = 0; c < hd; c++) qs[i * hd + c] = q[i * ld + c] * s;
+      scaleHead(q, ld, t, hd, s, qs.data());
       // dW = dC v^T: dW[i, j] = sum over c of dC[i, c] v[j, c].
       if (!gemmStrided(n, n, d, dCh, ldy, 1, v, 1, ld, dW.data(), n)) return fail(env, oom);
       // dv = W^T dC: dv[j, c] = sum over i of W[i, j] dC[i, c].

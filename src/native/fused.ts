@@ -73,6 +73,15 @@ export function canFuse(name: (typeof FUSED)[keyof typeof FUSED]): boolean {
   return fusedKernelsOn() && !disabled.has(name) && tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
+/**
+ * Whether the engine is recording a tape now (inside `tf.grad`, `engine.gradients` or a kept pass,
+ * src/parallel/kept-forward.ts). Outside one, a forward pass may take shortcuts whose forward values
+ * are the same bits but whose gradients would be computed in another order (agents/vit/ops.ts).
+ */
+export function recordingGradients(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+}
+
 let exactBias: (() => boolean) | undefined;
 
 /**

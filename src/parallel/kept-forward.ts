@@ -17,6 +17,7 @@
  * what that call's walk reaches the outputs with, and the walk through the forward is the same.
  */
 import * as tf from '@tensorflow/tfjs';
+import { recordingGradients } from '../native/fused.js';
 
 /** A tfjs tape node (tfjs-core `tape.ts` `TapeNode`). */
 interface TapeNode {
@@ -30,7 +31,7 @@ interface TapeNode {
 
 /** The engine's tape state and switches that `engine.gradients` uses (private in its typings). */
 interface TapeEngine {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number; kernelDepth: number };
+  state: { activeTape: TapeNode[] | null; kernelDepth: number };
   startTape(): void;
   endTape(): void;
 }
@@ -39,7 +40,7 @@ const tapeEngine = (): TapeEngine => tf.engine() as unknown as TapeEngine;
 
 /** Whether a tape can be recorded now: not inside another gradient computation (its tape would mix with ours). */
 export function canKeepForward(): boolean {
-  return tapeEngine().state.gradientDepth === 0;
+  return !recordingGradients();
 }
 
 export class KeptForward<T extends tf.Tensor[]> {

@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/core/rng.js';
 import { useBackend } from '../helpers/backend.js';
 import { FaceTransformer, resolveViTConfig } from '../../agents/vit/index.js';
-import { fusedAttention, recordingGradients, softmax } from '../../agents/vit/ops.js';
-import { biasEpilogueExact, canFuse, FUSED, setFusedKernel } from '../../src/native/fused.js';
+import { fusedAttention, softmax } from '../../agents/vit/ops.js';
+import { biasEpilogueExact, canFuse, FUSED, recordingGradients, setFusedKernel } from '../../src/native/fused.js';
 import { nativeAddon, setNativeMatMul } from '../../src/native/index.js';
 import { MICRO, images } from './fixtures.js';
 
