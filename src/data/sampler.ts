@@ -8,10 +8,11 @@
  * `rng` given to the constructor. The state is therefore just (seed, epoch, position), and
  * prefetching never changes which numbers a batch gets.
  *
- * Prefetch: after handing out a batch, the sampler starts loading the next one (on the next
- * turn of the event loop), so file reads and sharp decoding (libuv threads) overlap with
- * the caller's model step. CPU-bound loading in JS (the synthetic renderer, ~0.4 ms per
- * 64 px face) still runs on the main thread between the caller's awaits.
+ * Prefetch: after handing out a batch, the sampler starts loading the next one, one sample per
+ * turn of the event loop, so file reads and sharp decoding (libuv threads) overlap with the
+ * caller's model step. CPU-bound loading in JS (the synthetic renderer, ~0.4 ms per 64 px face,
+ * ~10 ms at 256 px; augmentation) still runs on the main thread between the caller's awaits,
+ * a sample at a time, so it delays a message the caller is waiting for by one sample at most.
  */
 import * as tf from '@tensorflow/tfjs';
 import { FprlError } from '../core/errors.js';
@@ -209,14 +210,21 @@ export class BatchSampler {
     const indices = this.indicesOf(epoch);
     const end = Math.min(indices.length, position + this.batchSize);
     const picks = Array.from(indices.subarray(position, end));
+    const aug = this.augment;
+    const prepare = (s: Sample, k: number): Sample =>
+      aug ? augmentSample(s, aug, new Rng(this.seed, `sampler/augment/${epoch}/${position + k}`)) : s;
     const run = async (): Promise<Sample[]> => {
-      if (deferred) await new Promise<void>((resolve) => setImmediate(resolve));
-      const samples = await Promise.all(picks.map((i) => this.dataset.get(i)));
-      const aug = this.augment;
-      if (!aug) return samples;
-      return samples.map((s, k) =>
-        augmentSample(s, aug, new Rng(this.seed, `sampler/augment/${epoch}/${position + k}`)),
-      );
+      if (!deferred) return Promise.all(picks.map((i, k) => this.dataset.get(i).then((s) => prepare(s, k))));
+      // A prefetch starts one sample per turn of the event loop, so the caller's messages (a
+      // data-parallel worker's answer) are handled between samples: the whole batch in one turn
+      // (a synthetic 256 px batch of 8: 60-90 ms of rendering) kept them waiting that long.
+      // The gets are not awaited one by one, so file reads and decodes still overlap.
+      const parts: Promise<Sample>[] = [];
+      for (let k = 0; k < picks.length; k++) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        parts.push(this.dataset.get(picks[k]).then((s) => prepare(s, k)));
+      }
+      return Promise.all(parts);
     };
     const samples = run();
     // A prefetch nobody awaits yet must not become an unhandled rejection; take() rethrows it.

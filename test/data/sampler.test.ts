@@ -138,6 +138,28 @@ describe('data: batch sampler', () => {
     expect(ds.gets).to.deep.equal([0, 1, 2, 3, 4, 5]);
   });
 
+  it('prefetches one sample per turn of the event loop, so the caller is answered between samples', async () => {
+    // A dataset whose get() computes synchronously (like the synthetic renderer) and logs it.
+    const log: string[] = [];
+    const ds = new TinySet(8);
+    const get = ds.get.bind(ds);
+    ds.get = (i: number) => {
+      log.push(`get ${i}`);
+      return get(i);
+    };
+    const s = new BatchSampler(ds, { batchSize: 4, rng: new Rng(0), shuffle: false });
+    await s.nextArrays();
+    log.length = 0;
+    // What a data-parallel worker's answer is to the caller: an event that arrives while the
+    // next batch is being prefetched. It must not wait for the whole batch.
+    setImmediate(() => log.push('caller'));
+    const b = await s.nextArrays();
+    expect(b.ids).to.deep.equal(['s4', 's5', 's6', 's7']);
+    expect(log).to.have.length(5);
+    expect(log.indexOf('caller')).to.be.below(log.indexOf('get 7'));
+    expect(log.filter((e) => e !== 'caller')).to.deep.equal(['get 4', 'get 5', 'get 6', 'get 7']);
+  });
+
   it('serves concurrent calls in order', async () => {
     const s = new BatchSampler(new TinySet(6), { batchSize: 2, rng: new Rng(0), shuffle: false });
     const [a, b, c] = await Promise.all([s.nextArrays(), s.nextArrays(), s.nextArrays()]);
