@@ -30,6 +30,7 @@ import { requestWasmThreads } from '../wasm/threads.js';
 import { NATIVE_ENV_VAR } from '../native/index.js';
 import { FUSED_ENV_VAR } from '../native/fused.js';
 import { benchFusedKernels, formatFusedReport, type FusedReport } from '../bench/fused.js';
+import { formatCopies, runCopies, type CopiesResult } from '../bench/copies.js';
 import { cpuPeak } from '../bench/peak.js';
 import { cpuTicks, stealPercent } from '../bench/timing.js';
 import type { ThreadDefault } from '../bench/format.js';
@@ -65,6 +66,12 @@ export interface BenchCommandOptions {
   adaptSteps?: number;
   /** Measure ours and the reference this many times in turn and report the medians (default 1). */
   repeat?: number;
+  /** Also time this many one-thread copies side by side (separate processes): the machine's ceiling. */
+  copies?: number;
+  /** The backend the copies ask for (`--backend`); this process's is initialised by the caller. */
+  backend?: string;
+  /** How a copy runs `fprl` (default: this process's node, flags and script; tests pass the CLI). */
+  copiesCommand?: { file: string; args: string[] };
 }
 
 export type BenchOutput =
@@ -89,6 +96,12 @@ export async function benchCommand(
 ): Promise<BenchOutput> {
   const preset = o.preset ?? 'ti16-256';
   const batch = o.batch ?? 8;
+  if (o.copies !== undefined && (o.kernels || o.fusedKernels || o.agent !== undefined)) {
+    throw new FprlError('--copies times the model benchmark, not --kernels, --fused-kernels or --agent', {
+      where: '--copies',
+      hint: 'drop --copies, or time the model step (fprl bench --preset NAME --copies 2)',
+    });
+  }
   if (o.kernels || o.fusedKernels) {
     if (isHybridPreset(preset)) {
       throw new FprlError(
@@ -165,12 +178,13 @@ export async function benchCommand(
       rounds.push(await benchRound(o, preset, batch, steps, defaultThreads, progress));
     }
     // The last round is printed in full; with --repeat, the ratios of every round and their median.
-    const { result, peers } = rounds[rounds.length - 1];
+    const { result, peers, copies } = rounds[rounds.length - 1];
     let json: object = {
       ...result,
       kernels: o.stockKernels ? 'stock' : 'fast',
       defaultThreads: choice,
       peak,
+      ...(copies ? { copies } : {}),
     };
     if (peers) {
       const ok = peers.flatMap((p) => (p.ok ? [p.result] : []));
@@ -187,7 +201,8 @@ export async function benchCommand(
     }
     const summary = repeat > 1 ? summariseRounds(rounds) : undefined;
     if (summary) json = { ...json, rounds: summary };
-    const text = formatViTBench(result, peers, { choice, peak });
+    let text = formatViTBench(result, peers, { choice, peak });
+    if (copies) text += `\n${formatCopiesOf(result, copies)}`;
     return {
       kind: 'model',
       result,
@@ -205,6 +220,17 @@ export async function benchCommand(
 interface Round {
   result: ViTBenchResult;
   peers?: PeerOutcome[];
+  /** `--copies N`: N one-thread copies side by side, measured right after ours. */
+  copies?: CopiesResult;
+}
+
+function formatCopiesOf(result: ViTBenchResult, copies: CopiesResult): string {
+  const alone = { train: result.trainImagesPerSecond, infer: result.inferImagesPerSecond };
+  const p = result.parallel;
+  const pool = p
+    ? { threads: p.threads, train: p.trainImagesPerSecond, infer: p.inferImagesPerSecond }
+    : undefined;
+  return formatCopies(copies, alone, pool);
 }
 
 async function benchRound(
@@ -232,7 +258,22 @@ async function benchRound(
   } finally {
     setFastWasmKernels(was);
   }
-  if (!o.comparePeer && !o.peer) return { result };
+  let copies: CopiesResult | undefined;
+  if (o.copies !== undefined) {
+    progress(`timing ${o.copies} one-thread copies side by side`);
+    copies = await runCopies({
+      copies: o.copies,
+      preset,
+      batch,
+      steps,
+      warmup: o.warmup,
+      seed: o.seed,
+      backend: o.backend,
+      stockKernels: o.stockKernels,
+      command: o.copiesCommand,
+    });
+  }
+  if (!o.comparePeer && !o.peer) return { result, copies };
   // PyTorch at 1 and at 2 threads (or the one count asked for), compared with its best.
   const counts = o.peerThreads !== undefined ? [o.peerThreads] : [1, 2];
   const peers: PeerOutcome[] = [];
@@ -244,7 +285,7 @@ async function benchRound(
     if (outcome.ok && steal !== undefined) outcome.result.stealPercent = steal;
     peers.push(outcome);
   }
-  return { result, peers };
+  return { result, peers, copies };
 }
 
 /** Per-round figures of `fprl bench --repeat N` and their medians. */
@@ -257,6 +298,11 @@ export interface RoundsSummary {
   inferRatio?: number[];
   /** Highest steal share (percent) seen in each round. */
   steal: (number | undefined)[];
+  /** The pool's training speed-up over one thread per round (absent when no pool was timed). */
+  speedup?: number[];
+  /** `--copies`: the copies' summed training images/s per round, and the pool's share of it. */
+  copiesTrain?: number[];
+  poolOverCopies?: number[];
   median: { train: number; infer: number; trainRatio?: number; inferRatio?: number };
 }
 
@@ -283,9 +329,20 @@ export function summariseRounds(rounds: Round[]): RoundsSummary {
     return xs.length ? Math.max(...xs) : undefined;
   });
   const round2 = (x: number) => Math.round(x * 100) / 100;
+  const withCopies = rounds.every((r) => r.copies !== undefined);
+  const withPool = rounds.every((r) => r.result.parallel !== undefined);
   return {
     train,
     infer,
+    ...(withPool ? { speedup: rounds.map((r) => r.result.parallel!.trainSpeedup) } : {}),
+    ...(withCopies
+      ? {
+          copiesTrain: rounds.map((r) => r.copies!.train),
+          poolOverCopies: rounds.map((r) =>
+            round2((r.result.parallel ?? r.result).trainImagesPerSecond / r.copies!.train),
+          ),
+        }
+      : {}),
     ...(trainRatio ? { trainRatio, inferRatio } : {}),
     steal,
     median: {
@@ -309,6 +366,11 @@ export function formatRounds(s: RoundsSummary): string {
     lines.push(
       `rounds ratio to the reference's best per round: train median ${s.median.trainRatio!.toFixed(2)}x (${range(s.trainRatio)}: ${list(s.trainRatio)}), ` +
         `infer median ${s.median.inferRatio!.toFixed(2)}x (${range(s.inferRatio)})`,
+    );
+  if (s.speedup) lines.push(`rounds training speed-up of the pool over one thread: ${list(s.speedup)}`);
+  if (s.copiesTrain && s.poolOverCopies)
+    lines.push(
+      `rounds one-thread copies side by side, summed: train ${list(s.copiesTrain)} img/s; ours over that sum ${list(s.poolOverCopies)}`,
     );
   lines.push(
     `rounds highest steal per round: ${s.steal.map((x) => (x === undefined ? 'n/a' : `${x.toFixed(1)}%`)).join(', ')}`,
@@ -373,6 +435,16 @@ export function register(program: Command): void {
       '--repeat <n>',
       'measure n rounds (ours, then the reference, in turn) and print every ratio and the medians: a shared machine drifts',
       positive('--repeat'),
+    )
+    .option(
+      '--copies <n>',
+      'also time n one-thread copies of this benchmark side by side (separate processes, nothing shared): the most n threads can give on this machine',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 2)
+          throw new FprlError(`--copies must be an integer of at least 2, got '${v}'`, { where: '--copies' });
+        return n;
+      },
     )
     .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')
