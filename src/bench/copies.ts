@@ -1,10 +1,10 @@
 /**
  * `fprl bench --copies N`: N separate one-thread copies of the same model benchmark, started
  * together, each in its own process. Nothing is shared between them (no weights, no messages, no
- * synchronisation), so their summed images/s is the most N threads can give on this machine for
- * this model; what is left between it and N times one thread alone is the machine's own (shared
- * caches, memory bandwidth, the hypervisor), whatever schedules the work. The data-parallel pool's
- * figure next to it says how much of that ceiling the pool reaches.
+ * synchronisation), so their summed images/s is the most N threads can give this model on this
+ * machine when they split the batch; what is left between it and N times one thread alone is the
+ * machine's own (shared caches, memory bandwidth, the hypervisor). The data-parallel pool's figure
+ * next to it says how much of that ceiling the pool reaches.
  *
  * Child processes rather than worker threads: a worker thread of this process would share its
  * heap and GC with the measurement it is compared against.

@@ -438,7 +438,7 @@ export function register(program: Command): void {
     )
     .option(
       '--copies <n>',
-      'also time n one-thread copies of this benchmark side by side (separate processes, nothing shared): the most n threads can give on this machine',
+      'also time n one-thread copies of this benchmark side by side (separate processes, nothing shared): the most n threads splitting the batch can give on this machine',
       (v: string) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 2)
