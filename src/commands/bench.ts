@@ -70,6 +70,8 @@ export interface BenchCommandOptions {
   copies?: number;
   /** The backend the copies ask for (`--backend`); this process's is initialised by the caller. */
   backend?: string;
+  /** `--wasm-threads`: threads inside the wasm backend (the copies refuse more than one). */
+  wasmThreads?: number;
   /** How a copy runs `fprl` (default: this process's node, flags and script; tests pass the CLI). */
   copiesCommand?: { file: string; args: string[] };
 }
@@ -100,6 +102,12 @@ export async function benchCommand(
     throw new FprlError('--copies times the model benchmark, not --kernels, --fused-kernels or --agent', {
       where: '--copies',
       hint: 'drop --copies, or time the model step (fprl bench --preset NAME --copies 2)',
+    });
+  }
+  if (o.copies !== undefined && (o.wasmThreads ?? 1) > 1) {
+    throw new FprlError(`--copies runs one-thread copies, but --wasm-threads asks for ${o.wasmThreads}`, {
+      where: '--copies',
+      hint: 'drop --wasm-threads to measure the ceiling of one-thread copies',
     });
   }
   if (o.kernels || o.fusedKernels) {

@@ -132,6 +132,14 @@ describe('fprl bench --copies', function () {
     expect(summariseRounds([{ result: round(16, 18).result }] as never).copiesTrain).to.equal(undefined);
   });
 
+  it('refuses --copies with threads inside the wasm backend', async () => {
+    const e = await benchCommand({ preset: 'tiny-64', copies: 2, wasmThreads: 2 }).catch((x: FprlError) => x);
+    expect(e).to.be.instanceOf(FprlError);
+    expect((e as FprlError).message).to.contain(
+      '--copies runs one-thread copies, but --wasm-threads asks for 2',
+    );
+  });
+
   it('refuses --copies with the kernel benchmarks and --agent', async () => {
     for (const extra of [{ kernels: true }, { fusedKernels: true }, { agent: 'reinforce' }]) {
       const e = await benchCommand({ preset: 'tiny-64', copies: 2, ...extra }).catch((x: FprlError) => x);
