@@ -222,7 +222,11 @@ export class BatchSampler {
       const parts: Promise<Sample>[] = [];
       for (let k = 0; k < picks.length; k++) {
         await new Promise<void>((resolve) => setImmediate(resolve));
-        parts.push(this.dataset.get(picks[k]).then((s) => prepare(s, k)));
+        const part = this.dataset.get(picks[k]).then((s) => prepare(s, k));
+        // Handled here until Promise.all takes it: a sample failing while later ones are still
+        // being started must not surface as an unhandled rejection (take() rethrows it).
+        part.catch(() => undefined);
+        parts.push(part);
       }
       return Promise.all(parts);
     };

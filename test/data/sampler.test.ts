@@ -184,4 +184,22 @@ describe('data: batch sampler', () => {
     }
     expect((e as FprlError).where).to.equal('tiny/3');
   });
+
+  it('keeps a failure early in a prefetched batch handled while the later samples start', async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      const ds = new TinySet(8);
+      ds.failAt = 4; // the first sample of the prefetched batch [4, 5, 6, 7]
+      const s = new BatchSampler(ds, { batchSize: 4, rng: new Rng(0), shuffle: false });
+      await s.nextArrays();
+      for (let i = 0; i < 6; i++) await new Promise((r) => setImmediate(r));
+      const e = await s.nextArrays().catch((err: unknown) => err);
+      expect((e as FprlError).where).to.equal('tiny/4');
+      expect(unhandled).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+  });
 });
