@@ -9,7 +9,7 @@
  * Child processes rather than worker threads: a worker thread of this process would share its
  * heap and GC with the measurement it is compared against.
  */
-import { spawn } from 'node:child_process';
+import { execFile, type ExecFileException } from 'node:child_process';
 import { FprlError } from '../core/errors.js';
 
 /** One copy's figures (from its `--json` line). */
@@ -80,44 +80,47 @@ export function parseCopy(stdout: string, index: number): CopyResult {
   };
 }
 
+/**
+ * The number of copies `--copies` asks for (`raw` as typed, or as a number from the API): an
+ * integer of at least 2, else an FprlError naming the flag.
+ */
+export function copiesCount(raw: string | number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 2) {
+    throw new FprlError(
+      `--copies must be an integer of at least 2, got ${typeof raw === 'string' ? `'${raw}'` : raw}`,
+      { where: '--copies', hint: 'one copy is the one-thread figure the benchmark prints anyway' },
+    );
+  }
+  return n;
+}
+
 /** Start every copy at once and wait for all of them. */
 export async function runCopies(o: CopiesOptions): Promise<CopiesResult> {
-  if (!Number.isInteger(o.copies) || o.copies < 2) {
-    throw new FprlError(`--copies must be an integer of at least 2, got ${o.copies}`, {
-      where: '--copies',
-      hint: 'one copy is the one-thread figure the benchmark prints anyway',
-    });
-  }
+  copiesCount(o.copies);
   const cmd = o.command ?? { file: process.execPath, args: [...process.execArgv, process.argv[1]] };
   const args = [...cmd.args, ...copyArgs(o)];
-  const timeout = o.timeoutMs ?? 20 * 60_000;
-  const outs = await Promise.all(
-    Array.from(
-      { length: o.copies },
-      (_, i) =>
-        new Promise<string>((resolve, reject) => {
-          const child = spawn(cmd.file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-          let out = '';
-          let err = '';
-          const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
-          child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-          child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-          child.on('error', (e) => {
-            clearTimeout(timer);
-            reject(new FprlError(`copy ${i + 1} did not start: ${e.message}`, { where: 'bench --copies' }));
-          });
-          child.on('close', (code, signal) => {
-            clearTimeout(timer);
-            if (code === 0) resolve(out);
-            else {
-              const why = signal ? `was killed (${signal})` : `exited with ${code}`;
-              const tail = err.trim().split('\n').slice(-3).join(' | ');
-              reject(new FprlError(`copy ${i + 1} ${why}: ${tail}`, { where: 'bench --copies' }));
-            }
-          });
-        }),
-    ),
-  );
+  const options = {
+    timeout: o.timeoutMs ?? 20 * 60_000,
+    killSignal: 'SIGKILL' as const,
+    maxBuffer: 16 << 20,
+  };
+  const copy = (i: number) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(cmd.file, args, options, (e: ExecFileException | null, stdout: string, stderr: string) => {
+        if (!e) return resolve(stdout);
+        // A string code is a failure to start (ENOENT, EACCES); a number is the exit status.
+        const why =
+          typeof e.code === 'string'
+            ? `did not start: ${e.message}`
+            : e.signal
+              ? `was killed (${e.signal})`
+              : `exited with ${e.code}`;
+        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        reject(new FprlError(`copy ${i + 1} ${why}: ${tail}`, { where: 'bench --copies' }));
+      }),
+    );
+  const outs = await Promise.all(Array.from({ length: o.copies }, (_, i) => copy(i)));
   const each = outs.map((s, i) => parseCopy(s, i));
   const sum = (k: keyof CopyResult) => Math.round(each.reduce((a, c) => a + c[k], 0) * 100) / 100;
   return { copies: o.copies, each, train: sum('trainImagesPerSecond'), infer: sum('inferImagesPerSecond') };

@@ -30,7 +30,7 @@ import { requestWasmThreads } from '../wasm/threads.js';
 import { NATIVE_ENV_VAR } from '../native/index.js';
 import { FUSED_ENV_VAR } from '../native/fused.js';
 import { benchFusedKernels, formatFusedReport, type FusedReport } from '../bench/fused.js';
-import { formatCopies, runCopies, type CopiesResult } from '../bench/copies.js';
+import { copiesCount, formatCopies, runCopies, type CopiesResult } from '../bench/copies.js';
 import { cpuPeak } from '../bench/peak.js';
 import { cpuTicks, stealPercent } from '../bench/timing.js';
 import type { ThreadDefault } from '../bench/format.js';
@@ -104,6 +104,8 @@ export async function benchCommand(
       hint: 'drop --copies, or time the model step (fprl bench --preset NAME --copies 2)',
     });
   }
+  // Refused before anything is timed: the copies run after this process's own measurement.
+  if (o.copies !== undefined) copiesCount(o.copies);
   if (o.copies !== undefined && (o.wasmThreads ?? 1) > 1) {
     throw new FprlError(`--copies runs one-thread copies, but --wasm-threads asks for ${o.wasmThreads}`, {
       where: '--copies',
@@ -346,9 +348,7 @@ export function summariseRounds(rounds: Round[]): RoundsSummary {
     ...(withCopies
       ? {
           copiesTrain: rounds.map((r) => r.copies!.train),
-          poolOverCopies: rounds.map((r) =>
-            round2((r.result.parallel ?? r.result).trainImagesPerSecond / r.copies!.train),
-          ),
+          poolOverCopies: rounds.map((r, i) => round2(train[i] / r.copies!.train)),
         }
       : {}),
     ...(trainRatio ? { trainRatio, inferRatio } : {}),
@@ -447,12 +447,7 @@ export function register(program: Command): void {
     .option(
       '--copies <n>',
       'also time n one-thread copies of this benchmark side by side (separate processes, nothing shared): the most n threads splitting the batch can give on this machine',
-      (v: string) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 2)
-          throw new FprlError(`--copies must be an integer of at least 2, got '${v}'`, { where: '--copies' });
-        return n;
-      },
+      (v: string) => copiesCount(v),
     )
     .option('--python <path>', 'python with torch for the reference', '/usr/bin/python3')
     .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, wasm, cpu')

@@ -211,10 +211,15 @@ export class BatchSampler {
     const end = Math.min(indices.length, position + this.batchSize);
     const picks = Array.from(indices.subarray(position, end));
     const aug = this.augment;
-    const prepare = (s: Sample, k: number): Sample =>
-      aug ? augmentSample(s, aug, new Rng(this.seed, `sampler/augment/${epoch}/${position + k}`)) : s;
+    // Sample k of the batch, read and augmented.
+    const load = (k: number): Promise<Sample> =>
+      this.dataset
+        .get(picks[k])
+        .then((s) =>
+          aug ? augmentSample(s, aug, new Rng(this.seed, `sampler/augment/${epoch}/${position + k}`)) : s,
+        );
     const run = async (): Promise<Sample[]> => {
-      if (!deferred) return Promise.all(picks.map((i, k) => this.dataset.get(i).then((s) => prepare(s, k))));
+      if (!deferred) return Promise.all(picks.map((_, k) => load(k)));
       // A prefetch starts one sample per turn of the event loop, so the caller's messages (a
       // data-parallel worker's answer) are handled between samples: the whole batch in one turn
       // (a synthetic 256 px batch of 8: 60-90 ms of rendering) kept them waiting that long.
@@ -222,7 +227,7 @@ export class BatchSampler {
       const parts: Promise<Sample>[] = [];
       for (let k = 0; k < picks.length; k++) {
         await new Promise<void>((resolve) => setImmediate(resolve));
-        const part = this.dataset.get(picks[k]).then((s) => prepare(s, k));
+        const part = load(k);
         // Handled here until Promise.all takes it: a sample failing while later ones are still
         // being started must not surface as an unhandled rejection (take() rethrows it).
         part.catch(() => undefined);

@@ -500,11 +500,12 @@ bool attentionShape(napi_env env, napi_value* a, size_t nIn, AttentionShape* s, 
   return true;
 }
 
-// qs [t, hd] = q * s, one head's q read in place (row stride ld): the one float32 multiply of the
-// ops' `tf.mul(q, scale)`, for the forward and for the gradient's dk = dS^T qs.
-void scaleHead(const float* q, long ld, long t, size_t hd, float s, float* qs) {
+// out [t, hd] (row stride ldOut) = in [t, hd] (row stride ldIn) * s: the one float32 multiply of
+// the ops' `tf.mul(q, scale)` (one head's q read in place into a packed qs, for the forward and
+// the gradient's dk = dS^T qs) and of its gradient (dq = dqs * scale written into dqkv).
+void scaleHead(const float* in, long ldIn, long t, size_t hd, float s, float* out, long ldOut) {
   for (long i = 0; i < t; i++)
-    for (size_t c = 0; c < hd; c++) qs[i * hd + c] = q[i * ld + c] * s;
+    for (size_t c = 0; c < hd; c++) out[i * ldOut + c] = in[i * ldIn + c] * s;
 }
 
 // attention(qkv, out, weights, batch, tokens, heads, scale): multi-head self-attention. qkv
@@ -545,7 +546,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
       const float* k = base + D + h * hd;
       const float* v = base + 2 * D + h * hd;
       float* w = weights ? weights + (b * sh.heads + h) * T * T : scratch.data();
-      scaleHead(q, ld, t, hd, s, qs.data());
+      scaleHead(q, ld, t, hd, s, qs.data(), d);
       // scores[i, j] = sum over c of qs[i, c] * k[j, c]: B(c, j) = k[j*ld + c].
       if (!gemmStrided(n, n, d, qs.data(), d, 1, k, 1, ld, w, n))
         return fail(env, "attention: out of memory for the packing buffers");
@@ -593,7 +594,7 @@ napi_value AttentionGrad(napi_env env, napi_callback_info info) {
       const float* v = base + 2 * D + h * hd;
       const float* w = weights + (b * sh.heads + h) * T * T;
       const float* dCh = dC + h * hd;
-      scaleHead(q, ld, t, hd, s, qs.data());
+      scaleHead(q, ld, t, hd, s, qs.data(), d);
       // dW = dC v^T: dW[i, j] = sum over c of dC[i, c] v[j, c].
       if (!gemmStrided(n, n, d, dCh, ldy, 1, v, 1, ld, dW.data(), n)) return fail(env, oom);
       // dv = W^T dC: dv[j, c] = sum over i of W[i, j] dC[i, c].
@@ -601,8 +602,7 @@ napi_value AttentionGrad(napi_env env, napi_callback_info info) {
       softmaxGradRows(w, dW.data(), dS.data(), t, t);
       // dqs = dS k: dqs[i, c] = sum over j of dS[i, j] k[j, c]; dq = dqs * scale.
       if (!gemmStrided(n, d, n, dS.data(), n, 1, k, ld, 1, dqs.data(), d)) return fail(env, oom);
-      for (long i = 0; i < t; i++)
-        for (size_t c = 0; c < hd; c++) dbase[i * ld + h * hd + c] = dqs[i * hd + c] * s;
+      scaleHead(dqs.data(), d, t, hd, s, dbase + h * hd, ld);
       // dk = dS^T qs: dk[j, c] = sum over i of dS[i, j] qs[i, c].
       if (!gemmStrided(n, d, n, dS.data(), 1, n, qs.data(), d, 1, dbase + D + h * hd, ld)) return fail(env, oom);
     }
